@@ -1,0 +1,120 @@
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { isTenantId, type TenantId } from "../../domain/tenant.js";
+import { type Db, openDatabase } from "./sqlite.js";
+
+/**
+ * One SQLite file per tenant holds its documents, passages (FTS5) and audit log, like a Pinecone
+ * namespace: BM25 statistics never mix across tenants, search cost does not grow with other tenants'
+ * data, and deleting or exporting a tenant is a file operation. Handles open lazily and the least
+ * recently used one is closed past `maxOpen`. better-sqlite3 is synchronous, so a handle is never in
+ * use across an `await` and closing an idle one is safe.
+ */
+const MIGRATIONS = [
+  `
+  CREATE TABLE documents (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    title TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error_code TEXT,
+    error_message TEXT,
+    pages INTEGER NOT NULL DEFAULT 0,
+    chunks INTEGER NOT NULL DEFAULT 0,
+    source TEXT NOT NULL,
+    slack_team_id TEXT,
+    slack_file_id TEXT,
+    uploaded_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE UNIQUE INDEX documents_hash ON documents (tenant_id, sha256);
+  CREATE INDEX documents_slack_file ON documents (tenant_id, slack_team_id, slack_file_id);
+
+  CREATE TABLE chunks (
+    rowid INTEGER PRIMARY KEY,
+    chunk_id TEXT NOT NULL UNIQUE,
+    tenant_id TEXT NOT NULL,
+    document_id TEXT NOT NULL,
+    ordinal INTEGER NOT NULL,
+    page INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL
+  );
+  CREATE INDEX chunks_document ON chunks (tenant_id, document_id);
+  CREATE VIRTUAL TABLE passages USING fts5 (
+    title, text,
+    content = 'chunks', content_rowid = 'rowid',
+    tokenize = 'porter unicode61 remove_diacritics 2'
+  );
+  CREATE VIRTUAL TABLE passages_vocab USING fts5vocab (passages, 'row');
+  CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO passages (rowid, title, text) VALUES (new.rowid, new.title, new.text);
+  END;
+  CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO passages (passages, rowid, title, text) VALUES ('delete', old.rowid, old.title, old.text);
+  END;
+
+  CREATE TABLE audit (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    surface TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    record TEXT NOT NULL
+  );
+  CREATE INDEX audit_time ON audit (tenant_id, created_at DESC, id DESC);
+  `,
+];
+
+export class TenantDatabases {
+  private readonly open = new Map<TenantId, Db>();
+
+  constructor(
+    private readonly root: string,
+    private readonly maxOpen = 64,
+  ) {}
+
+  folder(tenant: TenantId): string {
+    // The id format is the only thing standing between a tenant id and a path: check it every time.
+    if (!isTenantId(tenant)) throw new Error("invalid tenant id");
+    return join(this.root, "tenants", tenant);
+  }
+
+  get(tenant: TenantId): Db {
+    const cached = this.open.get(tenant);
+    if (cached) {
+      this.open.delete(tenant);
+      this.open.set(tenant, cached); // most recently used last
+      return cached;
+    }
+    const db = openDatabase(join(this.folder(tenant), "tenant.db"), MIGRATIONS);
+    this.open.set(tenant, db);
+    while (this.open.size > this.maxOpen) {
+      const [oldest, handle] = this.open.entries().next().value as [TenantId, Db];
+      this.open.delete(oldest);
+      handle.close();
+    }
+    return db;
+  }
+
+  /** Removes everything a tenant owns on disk (documents, passages, audit, files). */
+  destroy(tenant: TenantId): void {
+    this.open.get(tenant)?.close();
+    this.open.delete(tenant);
+    rmSync(this.folder(tenant), { recursive: true, force: true });
+  }
+
+  openCount(): number {
+    return this.open.size;
+  }
+
+  close(): void {
+    for (const db of this.open.values()) db.close();
+    this.open.clear();
+  }
+}

@@ -1,0 +1,140 @@
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Jwks } from "aws-jwt-verify/jwk";
+import { type Config, slackMode } from "../config/config.js";
+import type { TenantId } from "../domain/tenant.js";
+import { chunkPages } from "../ingest/chunk.js";
+import { extractText } from "../ingest/extract.js";
+import type { AuditLog } from "../ports/audit-log.js";
+import type { ChatModel } from "../ports/chat-model.js";
+import type { ChunkIndex } from "../ports/chunk-index.js";
+import type { DocumentCatalog } from "../ports/document-catalog.js";
+import type { IdentityProvider } from "../ports/identity-provider.js";
+import type { JobQueue, JobRunner } from "../ports/job-queue.js";
+import type { Logger } from "../ports/logger.js";
+import type { ObjectStore } from "../ports/object-store.js";
+import type { TenantDirectory } from "../ports/tenant-directory.js";
+import { AccountService } from "../services/accounts.js";
+import { AnswerService } from "../services/answer-question.js";
+import { DocumentService } from "../services/documents.js";
+import { JsonLogger } from "../adapters/local/json-logger.js";
+import { TokenCipher } from "../adapters/shared/token-cipher.js";
+
+/** Everything the entry points need, wired for one backend. */
+export interface Container {
+  config: Config;
+  logger: Logger;
+  identity: IdentityProvider;
+  directory: TenantDirectory;
+  catalog: DocumentCatalog;
+  objects: ObjectStore;
+  index: ChunkIndex;
+  audit: AuditLog;
+  queue: JobQueue;
+  runner: JobRunner;
+  chat: ChatModel;
+  accounts: AccountService;
+  documents: DocumentService;
+  answers: AnswerService;
+  cipher: TokenCipher;
+  linkSecret: Buffer;
+  /** The embedded pool's public keys, served at /.well-known/jwks.json. */
+  jwks?: Jwks;
+  health(): Promise<Record<string, string>>;
+  /** Embedded only: removes a tenant's data folder (operators). */
+  destroyTenantData?(tenant: TenantId): void;
+  close(): Promise<void>;
+}
+
+export interface Adapters {
+  identity: IdentityProvider;
+  directory: TenantDirectory;
+  catalog: DocumentCatalog;
+  objects: ObjectStore;
+  index: ChunkIndex;
+  audit: AuditLog;
+  queue: JobQueue;
+  runner: JobRunner;
+  chat: ChatModel;
+  jwks?: Jwks;
+  health(): Promise<Record<string, string>>;
+  destroyTenantData?(tenant: TenantId): void;
+  close(): Promise<void>;
+}
+
+export interface ContainerOptions {
+  logger?: Logger;
+  /** Replace adapters (tests inject fakes or emulator-backed clients). */
+  overrides?: Partial<Adapters>;
+}
+
+export async function buildContainer(config: Config, options: ContainerOptions = {}): Promise<Container> {
+  const logger = options.logger ?? new JsonLogger(config.LOG_LEVEL);
+  const secrets = loadSecrets(config);
+  const cipher = TokenCipher.fromString(secrets.encryptionKey);
+  // Cloud SDKs are imported only when that backend is chosen: the embedded default never loads them.
+  const base =
+    config.BACKEND === "aws"
+      ? await (await import("./aws.js")).buildAwsAdapters(config, logger, cipher)
+      : await (await import("./local.js")).buildLocalAdapters(config, logger, cipher);
+  const a: Adapters = { ...base, ...options.overrides };
+
+  const accounts = new AccountService(a.identity, a.directory, logger);
+  const pdfLimits = { maxPages: config.MAX_PAGES, timeoutMs: config.PARSE_TIMEOUT_MS, memoryMb: config.PARSE_MEMORY_MB };
+  const documents = new DocumentService(
+    a.catalog,
+    a.objects,
+    a.index,
+    a.queue,
+    (kind, data) => extractText(kind, data, pdfLimits),
+    (pages) => chunkPages(pages, { targetWords: config.CHUNK_WORDS, overlapWords: config.CHUNK_OVERLAP_WORDS }),
+    { maxFileBytes: config.MAX_FILE_BYTES, maxPages: config.MAX_PAGES },
+    logger,
+  );
+  const answers = new AnswerService(
+    a.index,
+    a.chat,
+    a.audit,
+    { topK: config.RETRIEVAL_TOP_K, maxSteps: config.ANSWER_MAX_STEPS, maxQuestionChars: config.MAX_QUESTION_CHARS },
+    logger,
+  );
+  a.runner.register("ingest", async (job) => {
+    await documents.process(job);
+  });
+  logger.info("container ready", { backend: config.BACKEND, vectorStore: config.VECTOR_STORE, model: a.chat.modelId, slack: slackMode(config) });
+  return {
+    config,
+    logger,
+    ...a,
+    accounts,
+    documents,
+    answers,
+    cipher,
+    linkSecret: Buffer.from(secrets.linkSecret, "utf8"),
+  };
+}
+
+/**
+ * Secrets the embedded default needs but nobody should have to configure: generated once into
+ * DATA_DIR/keys (mode 0600) and reused. On AWS they must come from configuration.
+ */
+function loadSecrets(config: Config): { encryptionKey: string; linkSecret: string } {
+  const generated = (name: string, make: () => string): string => {
+    const dir = join(resolve(config.DATA_DIR), "keys");
+    const file = join(dir, name);
+    if (!existsSync(file)) {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      try {
+        writeFileSync(file, make(), { mode: 0o600, flag: "wx" });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      }
+    }
+    return readFileSync(file, "utf8").trim();
+  };
+  return {
+    encryptionKey: config.ENCRYPTION_KEY ?? generated("encryption-key", () => randomBytes(32).toString("hex")),
+    linkSecret: config.LINK_TOKEN_SECRET ?? generated("link-token-secret", () => randomBytes(32).toString("hex")),
+  };
+}

@@ -1,0 +1,67 @@
+import { resolve } from "node:path";
+import type { Config } from "../config/config.js";
+import type { Logger } from "../ports/logger.js";
+import { openDirectoryDatabase } from "../adapters/local/directory-database.js";
+import { ExtractiveChatModel } from "../adapters/local/extractive-chat-model.js";
+import { FsObjectStore } from "../adapters/local/fs-object-store.js";
+import { LocalIdentityProvider } from "../adapters/local/local-identity-provider.js";
+import { SqliteAuditLog } from "../adapters/local/sqlite-audit-log.js";
+import { SqliteChunkIndex } from "../adapters/local/sqlite-chunk-index.js";
+import { SqliteDocumentCatalog } from "../adapters/local/sqlite-document-catalog.js";
+import { SqliteJobQueue } from "../adapters/local/sqlite-job-queue.js";
+import { SqliteTenantDirectory } from "../adapters/local/sqlite-tenant-directory.js";
+import { TenantDatabases } from "../adapters/local/tenant-databases.js";
+import type { TokenCipher } from "../adapters/shared/token-cipher.js";
+import type { Adapters } from "./container.js";
+
+/** The embedded default: SQLite, files under DATA_DIR, local identity, extractive answers. */
+export async function buildLocalAdapters(config: Config, logger: Logger, cipher: TokenCipher): Promise<Adapters> {
+  const dataDir = resolve(config.DATA_DIR);
+  const directoryDb = openDirectoryDatabase(dataDir);
+  const tenants = new TenantDatabases(dataDir, config.TENANT_DB_CACHE);
+  const queue = new SqliteJobQueue(
+    directoryDb,
+    {
+      concurrency: config.WORKER_CONCURRENCY,
+      maxAttempts: config.JOB_MAX_ATTEMPTS,
+      leaseMs: config.JOB_LEASE_MS,
+      retryBaseMs: config.JOB_RETRY_BASE_MS,
+    },
+    logger.child({ component: "worker" }),
+  );
+  const identity = new LocalIdentityProvider(directoryDb, {
+    dataDir,
+    issuer: config.PUBLIC_URL,
+    audience: config.TOKEN_AUDIENCE,
+    ttlSeconds: config.TOKEN_TTL_SECONDS,
+  });
+  const chat = config.CHAT_MODEL === "bedrock"
+    ? await (await import("./aws.js")).buildBedrockChatModel(config, logger)
+    : new ExtractiveChatModel();
+  return {
+    identity,
+    jwks: identity.jwks,
+    directory: new SqliteTenantDirectory(directoryDb, cipher),
+    catalog: new SqliteDocumentCatalog(tenants),
+    objects: new FsObjectStore(tenants),
+    index: new SqliteChunkIndex(tenants),
+    audit: new SqliteAuditLog(tenants),
+    queue,
+    runner: queue,
+    chat,
+    async health() {
+      try {
+        directoryDb.prepare("SELECT 1").get();
+        return { database: "ok", worker: "ok" };
+      } catch (error) {
+        return { database: `error: ${(error as Error).message}`, worker: "ok" };
+      }
+    },
+    destroyTenantData: (tenant) => tenants.destroy(tenant),
+    async close() {
+      await queue.stop();
+      tenants.close();
+      directoryDb.close();
+    },
+  };
+}

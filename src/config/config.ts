@@ -1,0 +1,145 @@
+import { z } from "zod";
+
+/**
+ * Every setting of the product, validated once at start. With no environment at all the result is
+ * the embedded default. Names match `.env.example`; a bad value fails with the variable's name.
+ */
+const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max).default(def);
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
+const url = (def: string) => z.url().default(def).transform((v) => v.replace(/\/+$/, ""));
+const optionalUrl = optionalString.pipe(z.url().optional()).transform((v) => v?.replace(/\/+$/, ""));
+const bool = (def: boolean) =>
+  z
+    .enum(["true", "false", "1", "0", "yes", "no"])
+    .default(def ? "true" : "false")
+    .transform((v) => v === "true" || v === "1" || v === "yes");
+
+export const configSchema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  DATA_DIR: z.string().min(1).default("./data"),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  PORT: int(3000, 0, 65535),
+  PUBLIC_URL: url("http://localhost:3000"),
+
+  BACKEND: z.enum(["local", "aws"]).default("local"),
+  VECTOR_STORE: z.enum(["sqlite", "pinecone"]).default("sqlite"),
+  CHAT_MODEL: z.enum(["extractive", "bedrock"]).default("extractive"),
+
+  MAX_FILE_BYTES: int(25 * 1024 * 1024, 1),
+  MAX_PAGES: int(2000, 1),
+  PARSE_TIMEOUT_MS: int(60_000, 100),
+  PARSE_MEMORY_MB: int(1024, 64),
+  MAX_QUESTION_CHARS: int(2000, 10),
+  MAX_BODY_BYTES: int(64 * 1024, 1024),
+  CHUNK_WORDS: int(150, 20, 2000),
+  CHUNK_OVERLAP_WORDS: int(30, 0, 500),
+
+  TOKEN_TTL_SECONDS: int(3600, 60, 24 * 3600),
+  TOKEN_AUDIENCE: z.string().min(1).default("enclave-web"),
+  RETRIEVAL_TOP_K: int(8, 1, 50),
+  ANSWER_MAX_STEPS: int(4, 1, 10),
+
+  WORKER_CONCURRENCY: int(2, 1, 32),
+  JOB_MAX_ATTEMPTS: int(5, 1, 50),
+  JOB_LEASE_MS: int(120_000, 1000),
+  JOB_RETRY_BASE_MS: int(1000, 1),
+  TENANT_DB_CACHE: int(64, 1, 10_000),
+
+  /** 32 bytes, base64 or hex. Encrypts bot tokens at rest. Generated into DATA_DIR when unset (local only). */
+  ENCRYPTION_KEY: optionalString,
+  /** Signs one-time workspace link tokens. Generated into DATA_DIR when unset (local only). */
+  LINK_TOKEN_SECRET: optionalString,
+
+  SLACK_SIGNING_SECRET: optionalString,
+  SLACK_BOT_TOKEN: optionalString,
+  SLACK_APP_TOKEN: optionalString,
+  SLACK_CLIENT_ID: optionalString,
+  SLACK_CLIENT_SECRET: optionalString,
+  SLACK_STATE_SECRET: optionalString,
+  SLACK_API_URL: optionalUrl,
+  RATE_LIMIT_TENANT_PER_MINUTE: int(120, 1),
+  RATE_LIMIT_USER_PER_MINUTE: int(20, 1),
+
+  AWS_REGION: z.string().min(1).default("us-east-1"),
+  S3_BUCKET: optionalString,
+  DOCUMENTS_TABLE: z.string().min(1).default("enclave-documents"),
+  DIRECTORY_TABLE: z.string().min(1).default("enclave-directory"),
+  AUDIT_TABLE: z.string().min(1).default("enclave-audit"),
+  JOBS_TABLE: z.string().min(1).default("enclave-jobs"),
+  AUDIT_RETENTION_DAYS: int(0, 0),
+  SQS_QUEUE_URL: optionalString,
+  COGNITO_USER_POOL_ID: optionalString,
+  COGNITO_CLIENT_ID: optionalString,
+  TENANT_ROLE_ARN: optionalString,
+  KMS_KEY_ID: optionalString,
+  BEDROCK_EMBED_MODEL_ID: z.string().min(1).default("amazon.titan-embed-text-v2:0"),
+  BEDROCK_CHAT_MODEL_ID: z.string().min(1).default("amazon.nova-micro-v1:0"),
+  EMBED_DIMENSIONS: z.coerce.number().int().pipe(z.union([z.literal(256), z.literal(512), z.literal(1024)])).default(1024),
+  EMBED_NORMALIZE: bool(true),
+  PINECONE_API_KEY: optionalString,
+  PINECONE_INDEX: optionalString,
+  PINECONE_INDEX_HOST: optionalUrl,
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+export function loadConfig(env: Record<string, string | undefined> = {}): Config {
+  const result = configSchema.safeParse(env);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`));
+  }
+  const config = result.data;
+  const problems = crossFieldProblems(config);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+function crossFieldProblems(c: Config): string[] {
+  const out: string[] = [];
+  if (c.CHUNK_OVERLAP_WORDS >= c.CHUNK_WORDS) out.push("CHUNK_OVERLAP_WORDS: must be smaller than CHUNK_WORDS");
+  const oauth = [c.SLACK_CLIENT_ID, c.SLACK_CLIENT_SECRET, c.SLACK_STATE_SECRET];
+  if (oauth.some(Boolean) && !oauth.every(Boolean))
+    out.push("SLACK_CLIENT_ID, SLACK_CLIENT_SECRET, SLACK_STATE_SECRET: set all three for OAuth, or none");
+  if ((c.SLACK_BOT_TOKEN || oauth.some(Boolean)) && !c.SLACK_SIGNING_SECRET && !c.SLACK_APP_TOKEN)
+    out.push("SLACK_SIGNING_SECRET: required for Slack over HTTP (or set SLACK_APP_TOKEN for Socket Mode)");
+  if (c.SLACK_APP_TOKEN && !c.SLACK_APP_TOKEN.startsWith("xapp-")) out.push("SLACK_APP_TOKEN: must start with xapp-");
+  if (c.SLACK_BOT_TOKEN && !c.SLACK_BOT_TOKEN.startsWith("xoxb-")) out.push("SLACK_BOT_TOKEN: must start with xoxb-");
+  if (c.BACKEND === "aws") {
+    for (const [name, value] of [
+      ["S3_BUCKET", c.S3_BUCKET],
+      ["SQS_QUEUE_URL", c.SQS_QUEUE_URL],
+      ["COGNITO_USER_POOL_ID", c.COGNITO_USER_POOL_ID],
+      ["COGNITO_CLIENT_ID", c.COGNITO_CLIENT_ID],
+      ["ENCRYPTION_KEY or KMS_KEY_ID", c.ENCRYPTION_KEY ?? c.KMS_KEY_ID],
+      ["LINK_TOKEN_SECRET", c.LINK_TOKEN_SECRET],
+    ] as const) {
+      if (!value) out.push(`${name}: required when BACKEND=aws`);
+    }
+  }
+  if (c.VECTOR_STORE === "pinecone") {
+    if (!c.PINECONE_API_KEY) out.push("PINECONE_API_KEY: required when VECTOR_STORE=pinecone");
+    if (!c.PINECONE_INDEX && !c.PINECONE_INDEX_HOST)
+      out.push("PINECONE_INDEX or PINECONE_INDEX_HOST: required when VECTOR_STORE=pinecone");
+  }
+  return out;
+}
+
+export type SlackMode = "off" | "socket" | "http";
+
+export function slackMode(c: Config): SlackMode {
+  const installable = Boolean(c.SLACK_BOT_TOKEN || c.SLACK_CLIENT_ID);
+  if (!installable) return "off";
+  return c.SLACK_APP_TOKEN ? "socket" : "http";
+}

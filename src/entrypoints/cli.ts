@@ -1,0 +1,147 @@
+import { createWriteStream } from "node:fs";
+import { readdir, readFile, stat } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig } from "../config/config.js";
+import { buildContainer, type Container } from "../composition/container.js";
+import { isAppError } from "../domain/errors.js";
+import { isTenantId, type TenantId } from "../domain/tenant.js";
+import { auditCsv } from "../services/audit-export.js";
+
+const USAGE = `Enclave operator commands (npm run cli -- <command> [options])
+
+  create-tenant --name <organisation> --email <admin email> --password <password>
+      Creates a new tenant and its first admin. Prints the tenant id.
+  ingest --tenant <tenant id> <file or folder> [...]
+      Adds PDF, .txt and .md files (folders recursively) and waits until each is indexed.
+  ask --tenant <tenant id> <question>
+      Asks as the tenant (audited with surface "cli").
+  export-audit --tenant <tenant id> [--out <file.csv>]
+      Writes the tenant's audit log as CSV (to stdout without --out).
+  aws-bootstrap
+      Creates the configured DynamoDB tables, S3 bucket, SQS queues and Cognito pool (BACKEND=aws).
+`;
+
+type Options = { name?: string; email?: string; password?: string; tenant?: string; out?: string; help?: boolean };
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      name: { type: "string" },
+      email: { type: "string" },
+      password: { type: "string" },
+      tenant: { type: "string" },
+      out: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (!command || values.help) {
+    process.stdout.write(USAGE);
+    return command || values.help ? 0 : 2;
+  }
+  const config = loadConfig({ LOG_LEVEL: "warn", ...process.env });
+  if (command === "aws-bootstrap") {
+    const { bootstrapAws } = await import("../adapters/aws/bootstrap.js");
+    await bootstrapAws(config, (line) => process.stdout.write(`${line}\n`));
+    return 0;
+  }
+  const container = await buildContainer(config);
+  try {
+    return await run(container, command, values as Options, rest);
+  } finally {
+    await container.runner.stop();
+    await container.close();
+  }
+}
+
+function requireTenant(values: Options): TenantId {
+  if (!values.tenant || !isTenantId(values.tenant)) throw new UsageError("--tenant <tenant id> is required (t_ followed by 20 characters).");
+  return values.tenant;
+}
+
+class UsageError extends Error {}
+
+async function run(c: Container, command: string, values: Options, args: string[]): Promise<number> {
+  switch (command) {
+    case "create-tenant": {
+      if (!values.name || !values.email || !values.password) throw new UsageError("create-tenant needs --name, --email and --password.");
+      const result = await c.accounts.signUp({ email: values.email, password: values.password, organization: values.name });
+      process.stdout.write(`Created tenant ${result.tenant.id} (${result.tenant.name}) with admin ${result.user.email}\n`);
+      return 0;
+    }
+    case "ingest": {
+      const tenant = requireTenant(values);
+      if (!(await c.directory.getTenant(tenant))) throw new UsageError(`No tenant ${tenant}.`);
+      if (args.length === 0) throw new UsageError("ingest needs at least one file or folder.");
+      const files = (await Promise.all(args.map(listFiles))).flat();
+      c.runner.start();
+      const ids: string[] = [];
+      for (const file of files) {
+        try {
+          const { document, created } = await c.documents.add(tenant, {
+            fileName: basename(file),
+            data: await readFile(file),
+            source: { kind: "cli" },
+            uploadedBy: "cli",
+          });
+          ids.push(document.id);
+          if (!created) process.stdout.write(`= ${file}: already added as "${document.title}" (${document.status})\n`);
+        } catch (error) {
+          process.stdout.write(`✗ ${file}: ${isAppError(error) ? error.message : String(error)}\n`);
+        }
+      }
+      await c.runner.drain(30 * 60_000);
+      let failed = 0;
+      for (const id of ids) {
+        const doc = await c.documents.get(tenant, id);
+        if (doc.status === "ready") process.stdout.write(`✓ ${doc.title}: ${doc.pages} pages, ${doc.chunks} passages\n`);
+        else {
+          failed++;
+          process.stdout.write(`✗ ${doc.title}: ${doc.error?.message ?? doc.status}\n`);
+        }
+      }
+      return failed > 0 ? 1 : 0;
+    }
+    case "ask": {
+      const tenant = requireTenant(values);
+      const question = args.join(" ");
+      const result = await c.answers.ask({ tenant, actor: { userId: "cli" }, surface: "cli", question });
+      process.stdout.write(`${result.answer}\n`);
+      for (const s of result.sources) process.stdout.write(`  [${s.n}] ${s.title}, page ${s.page}\n`);
+      process.stdout.write(`(${result.outcome}, audit ${result.auditId})\n`);
+      return 0;
+    }
+    case "export-audit": {
+      const tenant = requireTenant(values);
+      const out = values.out ? createWriteStream(values.out) : process.stdout;
+      for await (const chunk of auditCsv(c.audit, tenant)) out.write(chunk);
+      if (values.out) await new Promise<void>((resolve) => (out as NodeJS.WritableStream).end(resolve));
+      return 0;
+    }
+    default:
+      throw new UsageError(`Unknown command "${command}".\n\n${USAGE}`);
+  }
+}
+
+async function listFiles(path: string): Promise<string[]> {
+  const info = await stat(path);
+  if (!info.isDirectory()) return [path];
+  const entries = await readdir(path, { withFileTypes: true });
+  const nested = await Promise.all(
+    entries.filter((e) => !e.name.startsWith(".")).map((e) => (e.isDirectory() ? listFiles(join(path, e.name)) : [join(path, e.name)])),
+  );
+  return nested.flat().filter((f) => /\.(pdf|txt|md|markdown)$/i.test(f));
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof UsageError || error instanceof ConfigError) process.stderr.write(`${error.message}\n`);
+    else if (isAppError(error)) process.stderr.write(`${error.message}\n`);
+    else process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(error instanceof UsageError ? 2 : 1);
+  },
+);

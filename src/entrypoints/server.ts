@@ -1,0 +1,60 @@
+import type { Server } from "node:http";
+import { ConfigError, loadConfig } from "../config/config.js";
+import { buildContainer, type Container } from "../composition/container.js";
+import { createHttpApp } from "../http/app.js";
+
+/** The embedded (self-hosted) server: REST API, web pages, Slack and the in-process job worker. */
+export async function startServer(env: Record<string, string | undefined> = process.env): Promise<{
+  container: Container;
+  server: Server;
+  url: string;
+  stop: () => Promise<void>;
+}> {
+  const config = loadConfig(env);
+  const container = await buildContainer(config);
+  const app = createHttpApp(container);
+  container.runner.start();
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.PORT, config.HOST, () => resolve(s));
+    s.once("error", reject);
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : config.PORT;
+  const url = `http://${config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST}:${port}`;
+  container.logger.info("Enclave is listening", { url, publicUrl: config.PUBLIC_URL, dataDir: config.DATA_DIR });
+  const stop = async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    await container.runner.stop();
+    await container.close();
+  };
+  return { container, server, url, stop };
+}
+
+const isMain = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("server.ts");
+if (isMain) {
+  startServer().then(
+    ({ stop, container }) => {
+      let stopping = false;
+      for (const signal of ["SIGINT", "SIGTERM"] as const) {
+        process.on(signal, () => {
+          if (stopping) return;
+          stopping = true;
+          container.logger.info("shutting down", { signal });
+          stop().then(
+            () => process.exit(0),
+            () => process.exit(1),
+          );
+        });
+      }
+    },
+    (error: unknown) => {
+      if (error instanceof ConfigError) {
+        process.stderr.write(`${error.message}\n`);
+      } else {
+        process.stderr.write(`Enclave failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      }
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,65 @@
+import { randomUUID } from "node:crypto";
+import express, { type Express, type RequestHandler } from "express";
+import type { Container } from "../composition/container.js";
+import { AppError } from "../domain/errors.js";
+import type { Logger } from "../ports/logger.js";
+import { apiRoutes } from "./api-routes.js";
+import { authRoutes } from "./auth-routes.js";
+import { errorHandler } from "./errors.js";
+
+export interface HttpExtensions {
+  /** Mounted before the JSON body parser: Slack's signature check needs the raw body. */
+  beforeBodyParsing?: (app: Express) => void;
+  /** Extra routes (link pages, web UI) mounted after the API. */
+  afterApi?: (app: Express) => void;
+}
+
+const securityHeaders: RequestHandler = (_req, res, next) => {
+  res.setHeader("X-Content-Type-Options", "nosniff");
+  res.setHeader("Referrer-Policy", "no-referrer");
+  res.setHeader("X-Frame-Options", "DENY");
+  res.setHeader(
+    "Content-Security-Policy",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+  );
+  next();
+};
+
+export function createHttpApp(c: Container, extensions: HttpExtensions = {}): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("trust proxy", 1);
+  app.set("query parser", "simple");
+  app.use(securityHeaders);
+  app.use((req, res, next) => {
+    const requestId = (req.get("x-request-id") ?? "").slice(0, 64) || randomUUID();
+    res.setHeader("X-Request-Id", requestId);
+    res.locals.logger = c.logger.child({ requestId });
+    next();
+  });
+
+  extensions.beforeBodyParsing?.(app);
+  app.use(express.json({ limit: c.config.MAX_BODY_BYTES }));
+
+  app.get("/health", async (_req, res) => {
+    const checks = await c.health();
+    const ok = Object.values(checks).every((v) => v === "ok");
+    res.status(ok ? 200 : 503).json({ status: ok ? "ok" : "degraded", checks });
+  });
+  if (c.jwks) {
+    const jwks = c.jwks;
+    app.get("/.well-known/jwks.json", (_req, res) => {
+      res.setHeader("Cache-Control", "public, max-age=300");
+      res.json(jwks);
+    });
+  }
+  app.use("/auth", authRoutes(c));
+  app.use("/api", apiRoutes(c));
+  extensions.afterApi?.(app);
+
+  app.use((req, _res, next) => {
+    next(new AppError("not_found", `No route for ${req.method} ${req.path}.`));
+  });
+  app.use(errorHandler(c.logger as Logger));
+  return app;
+}

@@ -1,0 +1,36 @@
+import type { DocumentRecord, DocumentSource, DocumentStatus } from "../domain/documents.js";
+import type { TenantId } from "../domain/tenant.js";
+
+export interface NewDocument {
+  id: string;
+  title: string;
+  contentType: string;
+  sizeBytes: number;
+  sha256: string;
+  source: DocumentSource;
+  uploadedBy: string;
+}
+
+export interface StatusPatch {
+  status: DocumentStatus;
+  pages?: number;
+  chunks?: number;
+  error?: DocumentRecord["error"] | null;
+  /** Replace title/hash/size when a Slack file changed. */
+  title?: string;
+  sha256?: string;
+  sizeBytes?: number;
+}
+
+export interface DocumentCatalog {
+  /**
+   * Creates the record unless the tenant already has a document with the same content hash, in
+   * which case that one is returned with `created: false` (the same file twice is one document).
+   */
+  create(tenant: TenantId, doc: NewDocument): Promise<{ document: DocumentRecord; created: boolean }>;
+  get(tenant: TenantId, id: string): Promise<DocumentRecord | undefined>;
+  findBySlackFile(tenant: TenantId, teamId: string, fileId: string): Promise<DocumentRecord | undefined>;
+  list(tenant: TenantId): Promise<DocumentRecord[]>;
+  update(tenant: TenantId, id: string, patch: StatusPatch): Promise<DocumentRecord | undefined>;
+  delete(tenant: TenantId, id: string): Promise<boolean>;
+}

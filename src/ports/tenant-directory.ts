@@ -1,0 +1,72 @@
+import type { Role, Tenant, TenantId } from "../domain/tenant.js";
+
+export interface Member {
+  tenantId: TenantId;
+  userId: string;
+  email: string;
+  role: Role;
+  createdAt: string;
+}
+
+export interface Invite {
+  tenantId: TenantId;
+  role: Role;
+  createdBy: string;
+  expiresAt: string;
+}
+
+export interface WorkspaceLink {
+  teamId: string;
+  enterpriseId?: string;
+  tenantId: TenantId;
+  linkedBy: string;
+  linkedAt: string;
+}
+
+/** A Slack installation. The bot token is held encrypted by the store; callers see plain text. */
+export interface SlackInstallationRecord {
+  teamId: string;
+  enterpriseId?: string;
+  teamName?: string;
+  botUserId: string;
+  botId?: string;
+  botToken: string;
+  installedBy?: string;
+  installedAt: string;
+  /** The whole installation as Bolt gave it, minus secrets (kept for Bolt's authorize). */
+  raw?: unknown;
+}
+
+/**
+ * Operator-level directory: tenants, members, invites, workspace links, Slack installations and
+ * processed-event claims. These are the only calls that resolve a tenant from something else.
+ */
+export interface TenantDirectory {
+  createTenant(tenant: Tenant): Promise<void>;
+  getTenant(id: TenantId): Promise<Tenant | undefined>;
+
+  addMember(member: Member): Promise<void>;
+  getMember(tenant: TenantId, userId: string): Promise<Member | undefined>;
+  listMembers(tenant: TenantId): Promise<Member[]>;
+
+  /** Stores the invite under the SHA-256 of its code. */
+  createInvite(codeHash: string, invite: Invite): Promise<void>;
+  /** Atomically marks an unexpired, unused invite as used and returns it; undefined otherwise. */
+  claimInvite(codeHash: string, now: Date): Promise<Invite | undefined>;
+  releaseInvite(codeHash: string): Promise<void>;
+
+  getLink(teamId: string): Promise<WorkspaceLink | undefined>;
+  putLink(link: WorkspaceLink): Promise<void>;
+  deleteLink(teamId: string): Promise<void>;
+  listLinks(tenant: TenantId): Promise<WorkspaceLink[]>;
+
+  /** Single-use link tokens: true the first time a nonce is consumed, false after. */
+  consumeNonce(nonce: string, expiresAt: Date): Promise<boolean>;
+
+  putInstallation(installation: SlackInstallationRecord): Promise<void>;
+  getInstallation(teamId: string): Promise<SlackInstallationRecord | undefined>;
+  deleteInstallation(teamId: string): Promise<void>;
+
+  /** Claims an event id (Slack retry de-duplication): true for the first claim, false afterwards. */
+  claimEvent(eventKey: string, expiresAt: Date): Promise<boolean>;
+}

@@ -1,0 +1,96 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startServer } from "../../src/entrypoints/server.js";
+
+export interface TestServer {
+  url: string;
+  dataDir: string;
+  stop: () => Promise<void>;
+  container: Awaited<ReturnType<typeof startServer>>["container"];
+}
+
+/** The real embedded server on a loopback port with a fresh data folder. */
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), "enclave-test-"));
+  const started = await startServer({
+    DATA_DIR: dataDir,
+    PORT: "0",
+    HOST: "127.0.0.1",
+    LOG_LEVEL: "silent",
+    JOB_RETRY_BASE_MS: "10",
+    ...env,
+  });
+  return {
+    url: started.url,
+    dataDir,
+    container: started.container,
+    stop: async () => {
+      await started.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface ApiClient {
+  token?: string;
+  call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; json: any }>;
+  upload(fileName: string, data: Uint8Array | string, type?: string): Promise<{ status: number; json: any }>;
+}
+
+export function apiClient(baseUrl: string, token?: string): ApiClient {
+  const client: ApiClient = {
+    token,
+    async call(method, path, body, headers = {}) {
+      const res = await fetch(`${baseUrl}${path}`, {
+        method,
+        headers: {
+          ...(body !== undefined ? { "content-type": "application/json" } : {}),
+          ...(client.token ? { authorization: `Bearer ${client.token}` } : {}),
+          ...headers,
+        },
+        body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, json: text ? JSON.parse(text) : undefined };
+    },
+    async upload(fileName, data, type = "application/octet-stream") {
+      const form = new FormData();
+      form.append("file", new Blob([typeof data === "string" ? data : Buffer.from(data)], { type }), fileName);
+      const res = await fetch(`${baseUrl}/api/upload`, {
+        method: "POST",
+        headers: client.token ? { authorization: `Bearer ${client.token}` } : {},
+        body: form,
+      });
+      const text = await res.text();
+      return { status: res.status, json: text ? JSON.parse(text) : undefined };
+    },
+  };
+  return client;
+}
+
+let counter = 0;
+/** Signs up a new organisation and logs in its admin. */
+export async function newOrganisation(baseUrl: string, organization: string) {
+  counter++;
+  const email = `admin${counter}-${Date.now()}@${organization.toLowerCase().replace(/[^a-z]/g, "")}.example`;
+  const password = "Correct-horse-9";
+  const anon = apiClient(baseUrl);
+  const signup = await anon.call("POST", "/auth/signup", { email, password, organization });
+  if (signup.status !== 201) throw new Error(`signup failed: ${JSON.stringify(signup.json)}`);
+  const login = await anon.call("POST", "/auth/login", { email, password });
+  if (login.status !== 200) throw new Error(`login failed: ${JSON.stringify(login.json)}`);
+  return { email, password, tenantId: signup.json.tenant.id as string, client: apiClient(baseUrl, login.json.id_token) };
+}
+
+/** Polls a document until it leaves queued/indexing. */
+export async function waitForDocument(client: ApiClient, id: string, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await client.call("GET", `/api/documents/${id}`);
+    if (res.status !== 200) throw new Error(`document ${id}: ${res.status}`);
+    if (res.json.status === "ready" || res.json.status === "failed") return res.json;
+    if (Date.now() > deadline) throw new Error(`document ${id} still ${res.json.status}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
