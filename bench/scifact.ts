@@ -1,0 +1,53 @@
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { gunzipSync } from "node:zlib";
+
+/** BEIR SciFact (test split) from ../shared, and trec_eval's nDCG@10 and Recall@100. */
+export const SCIFACT_DIR = resolve(process.cwd(), "../shared/data/beir-scifact");
+
+export interface SciFact {
+  corpus: { id: string; title: string; text: string }[];
+  queries: { id: string; text: string }[];
+  qrels: Map<string, Map<string, number>>;
+}
+
+export const sciFactAvailable = (): boolean => existsSync(resolve(SCIFACT_DIR, "corpus.jsonl.gz"));
+
+export function loadSciFact(): SciFact {
+  const lines = (buf: string) => buf.split("\n").filter((l) => l.trim());
+  const corpus = lines(gunzipSync(readFileSync(resolve(SCIFACT_DIR, "corpus.jsonl.gz"))).toString("utf8")).map((l) => {
+    const d = JSON.parse(l) as { _id: string; title: string; text: string };
+    return { id: d._id, title: d.title, text: d.text };
+  });
+  const queries = lines(readFileSync(resolve(SCIFACT_DIR, "queries.jsonl"), "utf8")).map((l) => {
+    const q = JSON.parse(l) as { _id: string; text: string };
+    return { id: q._id, text: q.text };
+  });
+  const qrels = new Map<string, Map<string, number>>();
+  for (const line of lines(readFileSync(resolve(SCIFACT_DIR, "qrels.tsv"), "utf8")).slice(1)) {
+    const [qid, docId, score] = line.split("\t");
+    if (!qid || !docId) continue;
+    const m = qrels.get(qid) ?? new Map<string, number>();
+    m.set(docId, Number(score));
+    qrels.set(qid, m);
+  }
+  return { corpus, queries: queries.filter((q) => qrels.has(q.id)), qrels };
+}
+
+export function ndcgAt(ranked: readonly string[], relevant: ReadonlyMap<string, number>, k: number): number {
+  let dcg = 0;
+  ranked.slice(0, k).forEach((id, i) => {
+    const gain = relevant.get(id) ?? 0;
+    if (gain > 0) dcg += (2 ** gain - 1) / Math.log2(i + 2);
+  });
+  const ideal = [...relevant.values()].sort((a, b) => b - a).slice(0, k);
+  const idcg = ideal.reduce((sum, gain, i) => sum + (2 ** gain - 1) / Math.log2(i + 2), 0);
+  return idcg === 0 ? 0 : dcg / idcg;
+}
+
+export function recallAt(ranked: readonly string[], relevant: ReadonlyMap<string, number>, k: number): number {
+  const rel = [...relevant.entries()].filter(([, g]) => g > 0).map(([id]) => id);
+  if (rel.length === 0) return 0;
+  const top = new Set(ranked.slice(0, k));
+  return rel.filter((id) => top.has(id)).length / rel.length;
+}

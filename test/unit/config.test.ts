@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig, slackMode } from "../../src/config/config.js";
+
+describe("config", () => {
+  it("runs the embedded default with no environment at all", () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      DATA_DIR: "./data",
+      PORT: 3000,
+      PUBLIC_URL: "http://localhost:3000",
+      BACKEND: "local",
+      VECTOR_STORE: "sqlite",
+      CHAT_MODEL: "extractive",
+      MAX_FILE_BYTES: 25 * 1024 * 1024,
+    });
+    expect(slackMode(c)).toBe("off");
+  });
+
+  it("fails with a message naming the bad variable", () => {
+    expect(() => loadConfig({ PORT: "eighty" })).toThrow(/PORT/);
+    expect(() => loadConfig({ PUBLIC_URL: "not a url" })).toThrow(/PUBLIC_URL/);
+    expect(() => loadConfig({ BACKEND: "azure" })).toThrow(/BACKEND/);
+    expect(() => loadConfig({ SLACK_BOT_TOKEN: "xoxb-1" })).toThrow(/SLACK_SIGNING_SECRET/);
+    expect(() => loadConfig({ SLACK_CLIENT_ID: "1" })).toThrow(/SLACK_CLIENT_SECRET/);
+    expect(() => loadConfig({ BACKEND: "aws" })).toThrow(ConfigError);
+    try {
+      loadConfig({ BACKEND: "aws" });
+    } catch (error) {
+      expect((error as ConfigError).problems.join("\n")).toMatch(/S3_BUCKET: required when BACKEND=aws/);
+    }
+  });
+
+  it("picks the Slack connection mode from the settings", () => {
+    expect(slackMode(loadConfig({ SLACK_BOT_TOKEN: "xoxb-1", SLACK_SIGNING_SECRET: "s" }))).toBe("http");
+    expect(slackMode(loadConfig({ SLACK_BOT_TOKEN: "xoxb-1", SLACK_APP_TOKEN: "xapp-1" }))).toBe("socket");
+  });
+});
