@@ -11,7 +11,12 @@ import { loadSciFact, ndcgAt, recallAt, sciFactAvailable } from "./scifact.js";
  * (title + text) of one tenant, every test query is asked as is, and the ranked document ids are
  * scored like trec_eval. The published BM25 baseline is nDCG@10 0.665.
  */
-export async function evaluateSciFact(): Promise<{ ndcg10: number; recall100: number; queries: number; docs: number }> {
+export async function evaluateSciFact(): Promise<{
+  ndcg10: number;
+  recall100: number;
+  queries: number;
+  docs: number;
+}> {
   const data = loadSciFact();
   const dir = mkdtempSync(join(tmpdir(), "enclave-scifact-"));
   const dbs = new TenantDatabases(dir);
@@ -20,7 +25,15 @@ export async function evaluateSciFact(): Promise<{ ndcg10: number; recall100: nu
     const tenant = newTenantId();
     await index.upsert(
       tenant,
-      data.corpus.map((d, ordinal) => ({ id: `${d.id}#0`, tenantId: tenant, documentId: d.id, ordinal, title: d.title, page: 1, text: d.text })),
+      data.corpus.map((d, ordinal) => ({
+        id: `${d.id}#0`,
+        tenantId: tenant,
+        documentId: d.id,
+        ordinal,
+        title: d.title,
+        page: 1,
+        text: d.text,
+      })),
     );
     let ndcg = 0;
     let recall = 0;
@@ -31,7 +44,12 @@ export async function evaluateSciFact(): Promise<{ ndcg10: number; recall100: nu
       ndcg += ndcgAt(ranked, rel, 10);
       recall += recallAt(ranked, rel, 100);
     }
-    return { ndcg10: ndcg / data.queries.length, recall100: recall / data.queries.length, queries: data.queries.length, docs: data.corpus.length };
+    return {
+      ndcg10: ndcg / data.queries.length,
+      recall100: recall / data.queries.length,
+      queries: data.queries.length,
+      docs: data.corpus.length,
+    };
   } finally {
     dbs.close();
     rmSync(dir, { recursive: true, force: true });

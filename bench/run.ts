@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { JsonLogger } from "../src/adapters/local/json-logger.js";
 import { ExtractiveChatModel } from "../src/adapters/local/extractive-chat-model.js";
+import { JsonLogger } from "../src/adapters/local/json-logger.js";
 import { SqliteAuditLog } from "../src/adapters/local/sqlite-audit-log.js";
 import { SqliteChunkIndex } from "../src/adapters/local/sqlite-chunk-index.js";
 import { TenantDatabases } from "../src/adapters/local/tenant-databases.js";
@@ -27,7 +27,10 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
 
-async function timeQueries(run: (q: string) => Promise<unknown>, queries: string[]): Promise<{ p50: number; p95: number }> {
+async function timeQueries(
+  run: (q: string) => Promise<unknown>,
+  queries: string[],
+): Promise<{ p50: number; p95: number }> {
   for (const q of queries.slice(0, 20)) await run(q); // warm the page cache
   const times: number[] = [];
   for (const q of queries) {
@@ -51,7 +54,15 @@ async function main(): Promise<number> {
   const load = async (tenant: TenantId) =>
     index.upsert(
       tenant,
-      data.corpus.map((d, ordinal) => ({ id: `${d.id}#0`, tenantId: tenant, documentId: d.id, ordinal, title: d.title, page: 1, text: d.text })),
+      data.corpus.map((d, ordinal) => ({
+        id: `${d.id}#0`,
+        tenantId: tenant,
+        documentId: d.id,
+        ordinal,
+        title: d.title,
+        page: 1,
+        text: d.text,
+      })),
     );
   try {
     const subject = newTenantId();
@@ -81,10 +92,16 @@ async function main(): Promise<number> {
     console.log(`Enclave embedded benchmarks (${data.corpus.length} abstracts a tenant, ${queries.length} queries)`);
     console.log(`indexing      ${(data.corpus.length / (indexMs / 1000)).toFixed(0)} passages/s`);
     console.log(`search alone  p50 ${alone.p50.toFixed(2)} ms  p95 ${alone.p95.toFixed(2)} ms  (1 tenant)`);
-    console.log(`search among  p50 ${crowded.p50.toFixed(2)} ms  p95 ${crowded.p95.toFixed(2)} ms  (${TENANTS} tenants)`);
+    console.log(
+      `search among  p50 ${crowded.p50.toFixed(2)} ms  p95 ${crowded.p95.toFixed(2)} ms  (${TENANTS} tenants)`,
+    );
     console.log(`  ratio p95 crowded/alone: ${ratio.toFixed(2)}x  (target < 1.5x)`);
-    console.log(`ask (full)    p50 ${ask.p50.toFixed(2)} ms  p95 ${ask.p95.toFixed(2)} ms  (${(ask.p95 / alone.p95).toFixed(1)}x a bare search)`);
-    console.log(`memory        rss ${(memory.rss / 2 ** 20).toFixed(0)} MiB, heap ${(memory.heapUsed / 2 ** 20).toFixed(0)} MiB, open tenant files ${dbs.openCount()} (cap 16)`);
+    console.log(
+      `ask (full)    p50 ${ask.p50.toFixed(2)} ms  p95 ${ask.p95.toFixed(2)} ms  (${(ask.p95 / alone.p95).toFixed(1)}x a bare search)`,
+    );
+    console.log(
+      `memory        rss ${(memory.rss / 2 ** 20).toFixed(0)} MiB, heap ${(memory.heapUsed / 2 ** 20).toFixed(0)} MiB, open tenant files ${dbs.openCount()} (cap 16)`,
+    );
     return ratio < 1.5 ? 0 : 1;
   } finally {
     dbs.close();

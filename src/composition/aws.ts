@@ -1,7 +1,7 @@
+import type { TokenCipher } from "../adapters/shared/token-cipher.js";
 import type { Config } from "../config/config.js";
 import type { ChatModel } from "../ports/chat-model.js";
 import type { Logger } from "../ports/logger.js";
-import type { TokenCipher } from "../adapters/shared/token-cipher.js";
 import type { Adapters } from "./container.js";
 
 /** The AWS shape. Filled in by the AWS adapters; importing this module loads the AWS SDK. */

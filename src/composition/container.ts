@@ -2,6 +2,8 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Jwks } from "aws-jwt-verify/jwk";
+import { JsonLogger } from "../adapters/local/json-logger.js";
+import { TokenCipher } from "../adapters/shared/token-cipher.js";
 import { type Config, slackMode } from "../config/config.js";
 import type { TenantId } from "../domain/tenant.js";
 import { chunkPages } from "../ingest/chunk.js";
@@ -18,8 +20,6 @@ import type { TenantDirectory } from "../ports/tenant-directory.js";
 import { AccountService } from "../services/accounts.js";
 import { AnswerService } from "../services/answer-question.js";
 import { DocumentService } from "../services/documents.js";
-import { JsonLogger } from "../adapters/local/json-logger.js";
-import { TokenCipher } from "../adapters/shared/token-cipher.js";
 
 /** Everything the entry points need, wired for one backend. */
 export interface Container {
@@ -81,7 +81,11 @@ export async function buildContainer(config: Config, options: ContainerOptions =
   const a: Adapters = { ...base, ...options.overrides };
 
   const accounts = new AccountService(a.identity, a.directory, logger);
-  const pdfLimits = { maxPages: config.MAX_PAGES, timeoutMs: config.PARSE_TIMEOUT_MS, memoryMb: config.PARSE_MEMORY_MB };
+  const pdfLimits = {
+    maxPages: config.MAX_PAGES,
+    timeoutMs: config.PARSE_TIMEOUT_MS,
+    memoryMb: config.PARSE_MEMORY_MB,
+  };
   const documents = new DocumentService(
     a.catalog,
     a.objects,
@@ -96,13 +100,22 @@ export async function buildContainer(config: Config, options: ContainerOptions =
     a.index,
     a.chat,
     a.audit,
-    { topK: config.RETRIEVAL_TOP_K, maxSteps: config.ANSWER_MAX_STEPS, maxQuestionChars: config.MAX_QUESTION_CHARS },
+    {
+      topK: config.RETRIEVAL_TOP_K,
+      maxSteps: config.ANSWER_MAX_STEPS,
+      maxQuestionChars: config.MAX_QUESTION_CHARS,
+    },
     logger,
   );
   a.runner.register("ingest", async (job) => {
     await documents.process(job);
   });
-  logger.info("container ready", { backend: config.BACKEND, vectorStore: config.VECTOR_STORE, model: a.chat.modelId, slack: slackMode(config) });
+  logger.info("container ready", {
+    backend: config.BACKEND,
+    vectorStore: config.VECTOR_STORE,
+    model: a.chat.modelId,
+    slack: slackMode(config),
+  });
   return {
     config,
     logger,

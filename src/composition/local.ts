@@ -1,6 +1,4 @@
 import { resolve } from "node:path";
-import type { Config } from "../config/config.js";
-import type { Logger } from "../ports/logger.js";
 import { openDirectoryDatabase } from "../adapters/local/directory-database.js";
 import { ExtractiveChatModel } from "../adapters/local/extractive-chat-model.js";
 import { FsObjectStore } from "../adapters/local/fs-object-store.js";
@@ -12,6 +10,8 @@ import { SqliteJobQueue } from "../adapters/local/sqlite-job-queue.js";
 import { SqliteTenantDirectory } from "../adapters/local/sqlite-tenant-directory.js";
 import { TenantDatabases } from "../adapters/local/tenant-databases.js";
 import type { TokenCipher } from "../adapters/shared/token-cipher.js";
+import type { Config } from "../config/config.js";
+import type { Logger } from "../ports/logger.js";
 import type { Adapters } from "./container.js";
 
 /** The embedded default: SQLite, files under DATA_DIR, local identity, extractive answers. */
@@ -35,9 +35,10 @@ export async function buildLocalAdapters(config: Config, logger: Logger, cipher:
     audience: config.TOKEN_AUDIENCE,
     ttlSeconds: config.TOKEN_TTL_SECONDS,
   });
-  const chat = config.CHAT_MODEL === "bedrock"
-    ? await (await import("./aws.js")).buildBedrockChatModel(config, logger)
-    : new ExtractiveChatModel();
+  const chat =
+    config.CHAT_MODEL === "bedrock"
+      ? await (await import("./aws.js")).buildBedrockChatModel(config, logger)
+      : new ExtractiveChatModel();
   return {
     identity,
     jwks: identity.jwks,

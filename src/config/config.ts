@@ -10,7 +10,11 @@ const optionalString = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
-const url = (def: string) => z.url().default(def).transform((v) => v.replace(/\/+$/, ""));
+const url = (def: string) =>
+  z
+    .url()
+    .default(def)
+    .transform((v) => v.replace(/\/+$/, ""));
 const optionalUrl = optionalString.pipe(z.url().optional()).transform((v) => v?.replace(/\/+$/, ""));
 const bool = (def: boolean) =>
   z
@@ -79,7 +83,11 @@ export const configSchema = z.object({
   KMS_KEY_ID: optionalString,
   BEDROCK_EMBED_MODEL_ID: z.string().min(1).default("amazon.titan-embed-text-v2:0"),
   BEDROCK_CHAT_MODEL_ID: z.string().min(1).default("amazon.nova-micro-v1:0"),
-  EMBED_DIMENSIONS: z.coerce.number().int().pipe(z.union([z.literal(256), z.literal(512), z.literal(1024)])).default(1024),
+  EMBED_DIMENSIONS: z.coerce
+    .number()
+    .int()
+    .pipe(z.union([z.literal(256), z.literal(512), z.literal(1024)]))
+    .default(1024),
   EMBED_NORMALIZE: bool(true),
   PINECONE_API_KEY: optionalString,
   PINECONE_INDEX: optionalString,

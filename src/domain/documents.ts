@@ -83,7 +83,13 @@ export function detectKind(fileName: string, head: Uint8Array): SupportedKind | 
 export function findPdfHeader(head: Uint8Array): number {
   const limit = Math.min(head.length, 1024);
   for (let i = 0; i + 4 < limit; i++) {
-    if (head[i] === 0x25 && head[i + 1] === 0x50 && head[i + 2] === 0x44 && head[i + 3] === 0x46 && head[i + 4] === 0x2d)
+    if (
+      head[i] === 0x25 &&
+      head[i + 1] === 0x50 &&
+      head[i + 2] === 0x44 &&
+      head[i + 3] === 0x46 &&
+      head[i + 4] === 0x2d
+    )
       return i;
   }
   return -1;

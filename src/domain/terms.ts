@@ -26,7 +26,13 @@ const STOP_WORDS = new Set(
 
 /** Words of a text: letters and digits (any script), lower-cased, apostrophes folded. */
 export function words(text: string): string[] {
-  return text.normalize("NFKC").toLowerCase().replace(/['’]/g, "").match(/[\p{L}\p{N}]+/gu) ?? [];
+  return (
+    text
+      .normalize("NFKC")
+      .toLowerCase()
+      .replace(/['’]/g, "")
+      .match(/[\p{L}\p{N}]+/gu) ?? []
+  );
 }
 
 export const isStopWord = (word: string): boolean => STOP_WORDS.has(word);

@@ -2,8 +2,8 @@ import { createWriteStream } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "../config/config.js";
 import { buildContainer, type Container } from "../composition/container.js";
+import { ConfigError, loadConfig } from "../config/config.js";
 import { isAppError } from "../domain/errors.js";
 import { isTenantId, type TenantId } from "../domain/tenant.js";
 import { auditCsv } from "../services/audit-export.js";
@@ -22,7 +22,14 @@ const USAGE = `Enclave operator commands (npm run cli -- <command> [options])
       Creates the configured DynamoDB tables, S3 bucket, SQS queues and Cognito pool (BACKEND=aws).
 `;
 
-type Options = { name?: string; email?: string; password?: string; tenant?: string; out?: string; help?: boolean };
+type Options = {
+  name?: string;
+  email?: string;
+  password?: string;
+  tenant?: string;
+  out?: string;
+  help?: boolean;
+};
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -58,7 +65,8 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function requireTenant(values: Options): TenantId {
-  if (!values.tenant || !isTenantId(values.tenant)) throw new UsageError("--tenant <tenant id> is required (t_ followed by 20 characters).");
+  if (!values.tenant || !isTenantId(values.tenant))
+    throw new UsageError("--tenant <tenant id> is required (t_ followed by 20 characters).");
   return values.tenant;
 }
 
@@ -67,9 +75,16 @@ class UsageError extends Error {}
 async function run(c: Container, command: string, values: Options, args: string[]): Promise<number> {
   switch (command) {
     case "create-tenant": {
-      if (!values.name || !values.email || !values.password) throw new UsageError("create-tenant needs --name, --email and --password.");
-      const result = await c.accounts.signUp({ email: values.email, password: values.password, organization: values.name });
-      process.stdout.write(`Created tenant ${result.tenant.id} (${result.tenant.name}) with admin ${result.user.email}\n`);
+      if (!values.name || !values.email || !values.password)
+        throw new UsageError("create-tenant needs --name, --email and --password.");
+      const result = await c.accounts.signUp({
+        email: values.email,
+        password: values.password,
+        organization: values.name,
+      });
+      process.stdout.write(
+        `Created tenant ${result.tenant.id} (${result.tenant.name}) with admin ${result.user.email}\n`,
+      );
       return 0;
     }
     case "ingest": {
@@ -97,7 +112,8 @@ async function run(c: Container, command: string, values: Options, args: string[
       let failed = 0;
       for (const id of ids) {
         const doc = await c.documents.get(tenant, id);
-        if (doc.status === "ready") process.stdout.write(`✓ ${doc.title}: ${doc.pages} pages, ${doc.chunks} passages\n`);
+        if (doc.status === "ready")
+          process.stdout.write(`✓ ${doc.title}: ${doc.pages} pages, ${doc.chunks} passages\n`);
         else {
           failed++;
           process.stdout.write(`✗ ${doc.title}: ${doc.error?.message ?? doc.status}\n`);
@@ -131,7 +147,9 @@ async function listFiles(path: string): Promise<string[]> {
   if (!info.isDirectory()) return [path];
   const entries = await readdir(path, { withFileTypes: true });
   const nested = await Promise.all(
-    entries.filter((e) => !e.name.startsWith(".")).map((e) => (e.isDirectory() ? listFiles(join(path, e.name)) : [join(path, e.name)])),
+    entries
+      .filter((e) => !e.name.startsWith("."))
+      .map((e) => (e.isDirectory() ? listFiles(join(path, e.name)) : [join(path, e.name)])),
   );
   return nested.flat().filter((f) => /\.(pdf|txt|md|markdown)$/i.test(f));
 }

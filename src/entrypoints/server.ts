@@ -1,6 +1,6 @@
 import type { Server } from "node:http";
-import { ConfigError, loadConfig } from "../config/config.js";
 import { buildContainer, type Container } from "../composition/container.js";
+import { ConfigError, loadConfig } from "../config/config.js";
 import { createHttpApp } from "../http/app.js";
 
 /** The embedded (self-hosted) server: REST API, web pages, Slack and the in-process job worker. */
@@ -21,7 +21,11 @@ export async function startServer(env: Record<string, string | undefined> = proc
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.PORT;
   const url = `http://${config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST}:${port}`;
-  container.logger.info("Enclave is listening", { url, publicUrl: config.PUBLIC_URL, dataDir: config.DATA_DIR });
+  container.logger.info("Enclave is listening", {
+    url,
+    publicUrl: config.PUBLIC_URL,
+    dataDir: config.DATA_DIR,
+  });
   const stop = async () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
@@ -52,7 +56,9 @@ if (isMain) {
       if (error instanceof ConfigError) {
         process.stderr.write(`${error.message}\n`);
       } else {
-        process.stderr.write(`Enclave failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+        process.stderr.write(
+          `Enclave failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+        );
       }
       process.exit(1);
     },

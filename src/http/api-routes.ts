@@ -1,10 +1,10 @@
 import { Router } from "express";
 import multer from "multer";
 import { z } from "zod";
+import type { Container } from "../composition/container.js";
 import type { AuditRecord } from "../domain/audit.js";
 import type { DocumentRecord } from "../domain/documents.js";
 import { AppError } from "../domain/errors.js";
-import type { Container } from "../composition/container.js";
 import { requireAdmin } from "../services/accounts.js";
 import { identityOf, requireAuth } from "./auth.js";
 import { parseBody } from "./validate.js";
@@ -33,7 +33,13 @@ export function auditJson(r: AuditRecord) {
     user_email: r.actor.email ?? null,
     slack_user_id: r.actor.slackUserId ?? null,
     surface: r.surface,
-    slack: r.slack ? { team_id: r.slack.teamId, channel_id: r.slack.channelId ?? null, thread_ts: r.slack.threadTs ?? null } : null,
+    slack: r.slack
+      ? {
+          team_id: r.slack.teamId,
+          channel_id: r.slack.channelId ?? null,
+          thread_ts: r.slack.threadTs ?? null,
+        }
+      : null,
     question: r.question,
     answer: r.answer,
     sources: r.sources.map(sourceJson),
@@ -91,7 +97,14 @@ export function apiRoutes(c: Container): Router {
     const me = identityOf(res);
     requireAdmin(me);
     const members = await c.directory.listMembers(me.tenantId);
-    res.json({ members: members.map((m) => ({ user_id: m.userId, email: m.email, role: m.role, created_at: m.createdAt })) });
+    res.json({
+      members: members.map((m) => ({
+        user_id: m.userId,
+        email: m.email,
+        role: m.role,
+        created_at: m.createdAt,
+      })),
+    });
   });
 
   router.post("/upload", upload.single("file"), async (req, res) => {
@@ -103,7 +116,10 @@ export function apiRoutes(c: Container): Router {
       source: { kind: "upload" },
       uploadedBy: me.userId,
     });
-    res.status(202).json({ document: { id: document.id, title: document.title, status: document.status }, duplicate: !created });
+    res.status(202).json({
+      document: { id: document.id, title: document.title, status: document.status },
+      duplicate: !created,
+    });
   });
 
   router.get("/documents", async (_req, res) => {
@@ -140,7 +156,11 @@ export function apiRoutes(c: Container): Router {
   router.post("/audit/:id/feedback", async (req, res) => {
     const me = identityOf(res);
     const { value } = parseBody(feedbackBody, req.body);
-    const ok = await c.audit.setFeedback(me.tenantId, req.params.id ?? "", { value, by: me.userId, at: new Date().toISOString() });
+    const ok = await c.audit.setFeedback(me.tenantId, req.params.id ?? "", {
+      value,
+      by: me.userId,
+      at: new Date().toISOString(),
+    });
     if (!ok) throw new AppError("not_found", "That exchange was not found.");
     res.status(204).end();
   });

@@ -16,7 +16,10 @@ export function requireAuth(accounts: AccountService): RequestHandler {
     try {
       const identity = await accounts.authenticate(match[1]);
       res.locals.identity = identity;
-      res.locals.logger = (res.locals.logger as Logger).child({ tenantId: identity.tenantId, userId: identity.userId });
+      res.locals.logger = (res.locals.logger as Logger).child({
+        tenantId: identity.tenantId,
+        userId: identity.userId,
+      });
       next();
     } catch (error) {
       next(error);

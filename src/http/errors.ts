@@ -25,11 +25,14 @@ export function toAppError(err: unknown): AppError {
   if (isAppError(err)) return err;
   const e = err as { type?: string; status?: number; code?: string; name?: string } | undefined;
   // body-parser and multer report limits and syntax errors with these markers.
-  if (e?.type === "entity.too.large") return new AppError("payload_too_large", "The request body is too large.", { cause: err });
-  if (e?.type === "entity.parse.failed") return new AppError("bad_request", "The request body is not valid JSON.", { cause: err });
+  if (e?.type === "entity.too.large")
+    return new AppError("payload_too_large", "The request body is too large.", { cause: err });
+  if (e?.type === "entity.parse.failed")
+    return new AppError("bad_request", "The request body is not valid JSON.", { cause: err });
   if (e?.name === "MulterError") {
-    if (e.code === "LIMIT_FILE_SIZE") return new AppError("file_too_large", "This file is larger than the upload limit.", { cause: err });
-    return new AppError("bad_request", "Send one file in the form field named \"file\".", { cause: err });
+    if (e.code === "LIMIT_FILE_SIZE")
+      return new AppError("file_too_large", "This file is larger than the upload limit.", { cause: err });
+    return new AppError("bad_request", 'Send one file in the form field named "file".', { cause: err });
   }
   if (typeof e?.status === "number" && e.status >= 400 && e.status < 500) {
     return new AppError("bad_request", "The request could not be read.", { status: e.status, cause: err });

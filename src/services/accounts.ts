@@ -28,7 +28,10 @@ export class AccountService {
     private readonly logger: Logger,
   ) {}
 
-  async signUp(input: SignUpInput): Promise<{ user: { email: string; tenantId: TenantId; role: Role; userId: string; confirmed: boolean }; tenant: Tenant }> {
+  async signUp(input: SignUpInput): Promise<{
+    user: { email: string; tenantId: TenantId; role: Role; userId: string; confirmed: boolean };
+    tenant: Tenant;
+  }> {
     const email = input.email.trim().toLowerCase();
     if (input.inviteCode) return this.joinWithInvite(email, input.password, input.inviteCode);
     const name = input.organization?.trim();
@@ -37,7 +40,13 @@ export class AccountService {
     // The account first: a taken email then leaves no empty tenant behind.
     const { userId, confirmed } = await this.identity.signUp(email, input.password, tenant.id);
     await this.directory.createTenant(tenant);
-    await this.directory.addMember({ tenantId: tenant.id, userId, email, role: "admin", createdAt: tenant.createdAt });
+    await this.directory.addMember({
+      tenantId: tenant.id,
+      userId,
+      email,
+      role: "admin",
+      createdAt: tenant.createdAt,
+    });
     this.logger.info("tenant created", { tenantId: tenant.id, userId });
     return { user: { email, tenantId: tenant.id, role: "admin", userId, confirmed }, tenant };
   }
@@ -45,9 +54,11 @@ export class AccountService {
   private async joinWithInvite(email: string, password: string, code: string) {
     const codeHash = hashInviteCode(code);
     const invite = await this.directory.claimInvite(codeHash, new Date());
-    if (!invite) throw new AppError("invalid_invite", "This invite code is not valid, has expired or was already used.");
+    if (!invite)
+      throw new AppError("invalid_invite", "This invite code is not valid, has expired or was already used.");
     const tenant = await this.directory.getTenant(invite.tenantId);
-    if (!tenant) throw new AppError("invalid_invite", "This invite code is not valid, has expired or was already used.");
+    if (!tenant)
+      throw new AppError("invalid_invite", "This invite code is not valid, has expired or was already used.");
     let userId: string;
     let confirmed: boolean;
     try {
@@ -78,14 +89,24 @@ export class AccountService {
     const verified = await this.identity.verify(idToken);
     const member = await this.directory.getMember(verified.tenantId, verified.userId);
     if (!member) throw new AppError("unauthorized", "Your account is no longer a member of this organisation.");
-    return { userId: verified.userId, email: verified.email || member.email, tenantId: verified.tenantId, role: member.role };
+    return {
+      userId: verified.userId,
+      email: verified.email || member.email,
+      tenantId: verified.tenantId,
+      role: member.role,
+    };
   }
 
   async createInvite(actor: Identity, role: Role = "member"): Promise<{ code: string; expiresAt: string }> {
     requireAdmin(actor);
     const code = randomBytes(18).toString("base64url");
     const expiresAt = new Date(Date.now() + INVITE_TTL_MS).toISOString();
-    await this.directory.createInvite(hashInviteCode(code), { tenantId: actor.tenantId, role, createdBy: actor.userId, expiresAt });
+    await this.directory.createInvite(hashInviteCode(code), {
+      tenantId: actor.tenantId,
+      role,
+      createdBy: actor.userId,
+      expiresAt,
+    });
     return { code, expiresAt };
   }
 

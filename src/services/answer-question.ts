@@ -4,8 +4,8 @@ import { type AuditRecord, newAuditId, type Outcome, type Source, type Surface }
 import type { ChunkHit } from "../domain/documents.js";
 import { AppError, isAppError } from "../domain/errors.js";
 import { isRelevant } from "../domain/relevance.js";
-import { queryTerms, termSet } from "../domain/terms.js";
 import type { TenantId } from "../domain/tenant.js";
+import { queryTerms, termSet } from "../domain/terms.js";
 import { splitSentences } from "../ingest/chunk.js";
 import type { AuditLog } from "../ports/audit-log.js";
 import type { ChatMessage, ChatModel, ContentBlock, ToolSpec } from "../ports/chat-model.js";
@@ -145,11 +145,18 @@ export class AnswerService {
     const seen = new Map<string, number>();
     for (let step = 1; step <= this.options.maxSteps; step++) {
       const lastStep = step === this.options.maxSteps;
-      const response = await this.model.converse({ system: SYSTEM_PROMPT, messages, tools: lastStep ? [] : [SEARCH_TOOL] });
+      const response = await this.model.converse({
+        system: SYSTEM_PROMPT,
+        messages,
+        tools: lastStep ? [] : [SEARCH_TOOL],
+      });
       messages.push(response.message);
       const calls = response.message.content.filter((b) => b.type === "tool_use");
       if (calls.length === 0 || lastStep) {
-        const text = response.message.content.flatMap((b) => (b.type === "text" ? [b.text] : [])).join("\n").trim();
+        const text = response.message.content
+          .flatMap((b) => (b.type === "text" ? [b.text] : []))
+          .join("\n")
+          .trim();
         return { text, retrieved };
       }
       const results: ContentBlock[] = [];
@@ -157,7 +164,12 @@ export class AnswerService {
         if (call.type !== "tool_use") continue;
         const parsed = call.name === SEARCH_TOOL.name ? searchInput.safeParse(call.input) : undefined;
         if (!parsed?.success) {
-          results.push({ type: "tool_result", toolUseId: call.id, content: { error: "unknown tool or bad input" }, isError: true });
+          results.push({
+            type: "tool_result",
+            toolUseId: call.id,
+            content: { error: "unknown tool or bad input" },
+            isError: true,
+          });
           continue;
         }
         const hits = await this.search(tenant, parsed.data.query, log);

@@ -2,7 +2,22 @@ import type { AuditRecord } from "../domain/audit.js";
 import type { TenantId } from "../domain/tenant.js";
 import type { AuditLog } from "../ports/audit-log.js";
 
-const COLUMNS = ["id", "created_at", "surface", "user_id", "user_email", "slack_team", "slack_channel", "question", "answer", "sources", "outcome", "latency_ms", "model", "feedback"] as const;
+const COLUMNS = [
+  "id",
+  "created_at",
+  "surface",
+  "user_id",
+  "user_email",
+  "slack_team",
+  "slack_channel",
+  "question",
+  "answer",
+  "sources",
+  "outcome",
+  "latency_ms",
+  "model",
+  "feedback",
+] as const;
 
 function cell(value: string | number): string {
   let s = String(value);

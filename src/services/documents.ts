@@ -83,7 +83,12 @@ export class DocumentService {
   }
 
   /** Replaces a document's content in place (a Slack file was edited), keeping its id. */
-  async replace(tenant: TenantId, documentId: string, fileName: string, data: Buffer): Promise<DocumentRecord | undefined> {
+  async replace(
+    tenant: TenantId,
+    documentId: string,
+    fileName: string,
+    data: Buffer,
+  ): Promise<DocumentRecord | undefined> {
     const kind = this.checkFile(fileName, data);
     const sha256 = createHash("sha256").update(data).digest("hex");
     const existing = await this.catalog.get(tenant, documentId);
@@ -103,10 +108,14 @@ export class DocumentService {
 
   private checkFile(fileName: string, data: Buffer): SupportedKind {
     if (data.length > this.limits.maxFileBytes) {
-      throw new AppError("file_too_large", `This file is larger than the ${formatBytes(this.limits.maxFileBytes)} limit.`);
+      throw new AppError(
+        "file_too_large",
+        `This file is larger than the ${formatBytes(this.limits.maxFileBytes)} limit.`,
+      );
     }
     const kind = detectKind(fileName, data.subarray(0, 1024));
-    if (!kind) throw new AppError("unsupported_type", "This file type is not supported. Share a PDF, .txt or .md file.");
+    if (!kind)
+      throw new AppError("unsupported_type", "This file type is not supported. Share a PDF, .txt or .md file.");
     if (data.length === 0) throw new AppError("empty_document", "This file is empty.");
     return kind;
   }
@@ -155,7 +164,12 @@ export class DocumentService {
         await this.index.deleteDocument(tenant, documentId);
         return undefined;
       }
-      const ready = await this.catalog.update(tenant, documentId, { status: "ready", pages: pages.length, chunks: chunks.length, error: null });
+      const ready = await this.catalog.update(tenant, documentId, {
+        status: "ready",
+        pages: pages.length,
+        chunks: chunks.length,
+        error: null,
+      });
       log.info("document indexed", { pages: pages.length, chunks: chunks.length });
       return ready;
     } catch (error) {
@@ -163,9 +177,17 @@ export class DocumentService {
       if (!final) throw error;
       const reason = isIngestFailure(error)
         ? { code: error.code as IngestFailureCode, message: error.message }
-        : { code: "internal" as const, message: "Indexing failed because of an internal error. Try again later." };
+        : {
+            code: "internal" as const,
+            message: "Indexing failed because of an internal error. Try again later.",
+          };
       log.warn("document failed", { code: reason.code, error });
-      return this.catalog.update(tenant, documentId, { status: "failed", error: reason, pages: 0, chunks: 0 });
+      return this.catalog.update(tenant, documentId, {
+        status: "failed",
+        error: reason,
+        pages: 0,
+        chunks: 0,
+      });
     }
   }
 

@@ -4,7 +4,10 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiClient, newOrganisation, startTestServer, type TestServer, waitForDocument } from "../support/server.js";
 
-const handbook = readFileSync(new URL("../../examples/documents/northwind-employee-handbook.md", import.meta.url), "utf8");
+const handbook = readFileSync(
+  new URL("../../examples/documents/northwind-employee-handbook.md", import.meta.url),
+  "utf8",
+);
 const runbook = readFileSync(new URL("../../examples/documents/globex-security-runbook.txt", import.meta.url), "utf8");
 
 let server: TestServer;
@@ -13,7 +16,11 @@ let b: Awaited<ReturnType<typeof newOrganisation>>;
 let aDocId: string;
 
 beforeAll(async () => {
-  server = await startTestServer({ MAX_FILE_BYTES: "200000", MAX_QUESTION_CHARS: "500", MAX_BODY_BYTES: "4096" });
+  server = await startTestServer({
+    MAX_FILE_BYTES: "200000",
+    MAX_QUESTION_CHARS: "500",
+    MAX_BODY_BYTES: "4096",
+  });
   // Same organisation name on purpose: sign-up must still create two separate tenants.
   a = await newOrganisation(server.url, "Northwind");
   b = await newOrganisation(server.url, "Northwind");
@@ -36,15 +43,28 @@ describe("sign-up and identity", () => {
   it("creates a new tenant for every sign-up, even with the same organisation name", async () => {
     expect(a.tenantId).not.toBe(b.tenantId);
     const me = await a.client.call("GET", "/api/me");
-    expect(me.json).toEqual({ email: a.email, tenant_id: a.tenantId, tenant_name: "Northwind", role: "admin" });
+    expect(me.json).toEqual({
+      email: a.email,
+      tenant_id: a.tenantId,
+      tenant_name: "Northwind",
+      role: "admin",
+    });
   });
 
   it("rejects a second account with the same email and a weak password", async () => {
     const anon = apiClient(server.url);
-    const dup = await anon.call("POST", "/auth/signup", { email: a.email, password: "Another-pass-1", organization: "X" });
+    const dup = await anon.call("POST", "/auth/signup", {
+      email: a.email,
+      password: "Another-pass-1",
+      organization: "X",
+    });
     expect(dup.status).toBe(409);
     expect(dup.json.error.code).toBe("email_taken");
-    const weak = await anon.call("POST", "/auth/signup", { email: "weak@x.example", password: "short", organization: "X" });
+    const weak = await anon.call("POST", "/auth/signup", {
+      email: "weak@x.example",
+      password: "short",
+      organization: "X",
+    });
     expect(weak.status).toBe(400);
     expect(weak.json.error.message).toMatch(/password/);
   });
@@ -55,10 +75,18 @@ describe("sign-up and identity", () => {
     expect(Date.parse(invite.json.expires_at)).toBeGreaterThan(Date.now());
     const anon = apiClient(server.url);
     const email = `member-${Date.now()}@northwind.example`;
-    const joined = await anon.call("POST", "/auth/signup", { email, password: "Member-pass-1", invite_code: invite.json.code });
+    const joined = await anon.call("POST", "/auth/signup", {
+      email,
+      password: "Member-pass-1",
+      invite_code: invite.json.code,
+    });
     expect(joined.status).toBe(201);
     expect(joined.json.user).toEqual({ email, tenant_id: a.tenantId, role: "member" });
-    const again = await anon.call("POST", "/auth/signup", { email: `x${email}`, password: "Member-pass-1", invite_code: invite.json.code });
+    const again = await anon.call("POST", "/auth/signup", {
+      email: `x${email}`,
+      password: "Member-pass-1",
+      invite_code: invite.json.code,
+    });
     expect(again.status).toBe(400);
     expect(again.json.error.code).toBe("invalid_invite");
 
@@ -71,9 +99,15 @@ describe("sign-up and identity", () => {
   });
 
   it("rejects a wrong password without saying which part was wrong", async () => {
-    const res = await apiClient(server.url).call("POST", "/auth/login", { email: a.email, password: "Wrong-pass-1" });
+    const res = await apiClient(server.url).call("POST", "/auth/login", {
+      email: a.email,
+      password: "Wrong-pass-1",
+    });
     expect(res.status).toBe(401);
-    expect(res.json.error).toEqual({ code: "invalid_credentials", message: "Email or password is incorrect." });
+    expect(res.json.error).toEqual({
+      code: "invalid_credentials",
+      message: "Email or password is incorrect.",
+    });
   });
 });
 
@@ -82,13 +116,17 @@ describe("tokens", () => {
   const realKey = () => createPrivateKey(readFileSync(join(server.dataDir, "keys", "id-token-signing-key.pem")));
   const parts = () => {
     const [h, p] = (a.client.token ?? "").split(".");
-    return { header: JSON.parse(Buffer.from(h ?? "", "base64url").toString()), payload: JSON.parse(Buffer.from(p ?? "", "base64url").toString()) };
+    return {
+      header: JSON.parse(Buffer.from(h ?? "", "base64url").toString()),
+      payload: JSON.parse(Buffer.from(p ?? "", "base64url").toString()),
+    };
   };
   const signWith = (key: Parameters<typeof sign>[2], header: object, payload: object) => {
     const input = `${b64(header)}.${b64(payload)}`;
     return `${input}.${sign("RSA-SHA256", Buffer.from(input), key).toString("base64url")}`;
   };
-  const status = async (token: string | undefined) => (await apiClient(server.url, token).call("GET", "/api/me")).status;
+  const status = async (token: string | undefined) =>
+    (await apiClient(server.url, token).call("GET", "/api/me")).status;
 
   it("rejects missing, malformed, forged, expired, foreign-key, alg:none and wrong-audience tokens", async () => {
     const { header, payload } = parts();
@@ -98,7 +136,9 @@ describe("tokens", () => {
     // Forged: B's tenant put into A's token, original signature kept.
     const [h, , s] = (a.client.token ?? "").split(".");
     expect(await status(`${h}.${b64({ ...payload, "custom:tenant_id": b.tenantId })}.${s}`)).toBe(401);
-    expect(await status(signWith(realKey(), header, { ...payload, exp: Math.floor(Date.now() / 1000) - 60 }))).toBe(401);
+    expect(await status(signWith(realKey(), header, { ...payload, exp: Math.floor(Date.now() / 1000) - 60 }))).toBe(
+      401,
+    );
     const other = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
     expect(await status(signWith(other, header, payload))).toBe(401);
     expect(await status(signWith(other, { ...header, kid: "someone-else" }, payload))).toBe(401);
@@ -121,13 +161,20 @@ describe("tokens", () => {
 
 describe("asking", () => {
   it("answers from the tenant's documents with numbered sources and an audit id", async () => {
-    const res = await a.client.call("POST", "/api/ask", { question: "How many vacation days do employees get per year?" });
+    const res = await a.client.call("POST", "/api/ask", {
+      question: "How many vacation days do employees get per year?",
+    });
     expect(res.status).toBe(200);
     expect(res.json.outcome).toBe("answered");
     expect(res.json.answer).toContain("27 days");
     expect(res.json.answer).toMatch(/\[1\]/);
     expect(res.json.answer).toMatch(/no language model is configured/i);
-    expect(res.json.sources[0]).toMatchObject({ n: 1, document_id: aDocId, title: "Employee Handbook", page: 1 });
+    expect(res.json.sources[0]).toMatchObject({
+      n: 1,
+      document_id: aDocId,
+      title: "Employee Handbook",
+      page: 1,
+    });
     expect(res.json.sources[0].snippet.length).toBeGreaterThan(10);
     expect(typeof res.json.sources[0].score).toBe("number");
     expect(res.json.audit_id).toEqual(expect.any(String));
@@ -168,28 +215,45 @@ describe("tenant isolation", () => {
     expect((await b.client.call("DELETE", `/api/documents/${aDocId}`)).status).toBe(404);
     const list = await b.client.call("GET", "/api/documents");
     expect(JSON.stringify(list.json)).not.toContain("Handbook");
-    const ask = await b.client.call("POST", "/api/ask", { question: "How many vacation days do employees get per year?" });
+    const ask = await b.client.call("POST", "/api/ask", {
+      question: "How many vacation days do employees get per year?",
+    });
     expect(ask.json.outcome).toBe("no_context");
     expect(JSON.stringify(ask.json)).not.toMatch(/27 days|Handbook/);
     const audit = await b.client.call("GET", "/api/audit?limit=200");
     expect(audit.status).toBe(200);
-    expect(JSON.stringify(audit.json)).not.toMatch(/27 days|Handbook|vacation days do employees get per year\?"[^}]*answered/);
-    for (const record of audit.json.records) expect(record.sources.every((s: { document_id: string }) => s.document_id !== aDocId)).toBe(true);
+    expect(JSON.stringify(audit.json)).not.toMatch(
+      /27 days|Handbook|vacation days do employees get per year\?"[^}]*answered/,
+    );
+    for (const record of audit.json.records)
+      expect(record.sources.every((s: { document_id: string }) => s.document_id !== aDocId)).toBe(true);
     // And A's document is still there for A.
     expect((await a.client.call("GET", `/api/documents/${aDocId}`)).status).toBe(200);
   });
 
   it("keeps audit rows per tenant, newest first, with paging", async () => {
-    for (const q of ["Who approves long vacations?", "What is the hotel limit in capital cities?", "When do laptops get replaced?"]) {
+    for (const q of [
+      "Who approves long vacations?",
+      "What is the hotel limit in capital cities?",
+      "When do laptops get replaced?",
+    ]) {
       await a.client.call("POST", "/api/ask", { question: q });
     }
     const first = await a.client.call("GET", "/api/audit?limit=2");
     expect(first.json.records).toHaveLength(2);
     expect(first.json.records[0].question).toBe("When do laptops get replaced?");
-    expect(first.json.records[0]).toMatchObject({ surface: "api", outcome: "answered", model: "extractive", user_email: a.email });
+    expect(first.json.records[0]).toMatchObject({
+      surface: "api",
+      outcome: "answered",
+      model: "extractive",
+      user_email: a.email,
+    });
     expect(first.json.records[0].latency_ms).toEqual(expect.any(Number));
     expect(first.json.next_cursor).toEqual(expect.any(String));
-    const second = await a.client.call("GET", `/api/audit?limit=2&cursor=${encodeURIComponent(first.json.next_cursor)}`);
+    const second = await a.client.call(
+      "GET",
+      `/api/audit?limit=2&cursor=${encodeURIComponent(first.json.next_cursor)}`,
+    );
     expect(second.json.records[0].question).toBe("What is the hotel limit in capital cities?");
     const bAudit = await b.client.call("GET", "/api/audit?limit=200");
     expect(bAudit.json.records.some((r: { question: string }) => r.question.includes("laptops"))).toBe(false);
@@ -217,15 +281,22 @@ describe("documents", () => {
   });
 
   it("deleting a document removes it from answers", async () => {
-    const upload = await a.client.upload("zebra-care.txt", "Zebras in the Northwind petting zoo are fed striped hay every Tuesday at noon.");
+    const upload = await a.client.upload(
+      "zebra-care.txt",
+      "Zebras in the Northwind petting zoo are fed striped hay every Tuesday at noon.",
+    );
     const id = upload.json.document.id;
     await waitForDocument(a.client, id);
-    const before = await a.client.call("POST", "/api/ask", { question: "When are the zebras fed striped hay?" });
+    const before = await a.client.call("POST", "/api/ask", {
+      question: "When are the zebras fed striped hay?",
+    });
     expect(before.json.outcome).toBe("answered");
     expect(before.json.sources[0].document_id).toBe(id);
     expect((await a.client.call("DELETE", `/api/documents/${id}`)).status).toBe(204);
     expect((await a.client.call("GET", `/api/documents/${id}`)).status).toBe(404);
-    const after = await a.client.call("POST", "/api/ask", { question: "When are the zebras fed striped hay?" });
+    const after = await a.client.call("POST", "/api/ask", {
+      question: "When are the zebras fed striped hay?",
+    });
     expect(after.json.outcome).toBe("no_context");
   });
 });

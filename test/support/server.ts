@@ -34,7 +34,12 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
 
 export interface ApiClient {
   token?: string;
-  call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; json: any }>;
+  call(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; json: any }>;
   upload(fileName: string, data: Uint8Array | string, type?: string): Promise<{ status: number; json: any }>;
 }
 
@@ -80,7 +85,12 @@ export async function newOrganisation(baseUrl: string, organization: string) {
   if (signup.status !== 201) throw new Error(`signup failed: ${JSON.stringify(signup.json)}`);
   const login = await anon.call("POST", "/auth/login", { email, password });
   if (login.status !== 200) throw new Error(`login failed: ${JSON.stringify(login.json)}`);
-  return { email, password, tenantId: signup.json.tenant.id as string, client: apiClient(baseUrl, login.json.id_token) };
+  return {
+    email,
+    password,
+    tenantId: signup.json.tenant.id as string,
+    client: apiClient(baseUrl, login.json.id_token),
+  };
 }
 
 /** Polls a document until it leaves queued/indexing. */

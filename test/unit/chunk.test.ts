@@ -21,7 +21,10 @@ describe("chunking", () => {
   });
 
   it("never crosses pages and records the page", () => {
-    const passages = chunkPages(["First page text. More of it.", "", "Third page."], { targetWords: 150, overlapWords: 30 });
+    const passages = chunkPages(["First page text. More of it.", "", "Third page."], {
+      targetWords: 150,
+      overlapWords: 30,
+    });
     expect(passages).toEqual([
       { page: 1, text: "First page text. More of it." },
       { page: 3, text: "Third page." },

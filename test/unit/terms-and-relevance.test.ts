@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { toFtsQuery } from "../../src/adapters/local/sqlite-chunk-index.js";
 import { coverage, isRelevant } from "../../src/domain/relevance.js";
 import { queryTerms } from "../../src/domain/terms.js";
-import { toFtsQuery } from "../../src/adapters/local/sqlite-chunk-index.js";
 
 describe("query terms", () => {
   it("drops stop words and request verbs, stems the rest like FTS5's porter tokenizer", () => {
@@ -29,17 +29,31 @@ describe("relevance", () => {
 
   it("weights terms by rarity: a term missing from the collection outweighs a common one", () => {
     const terms = queryTerms("travel policy");
-    const weights = { total: 100, documentFrequency: new Map([["travel", 3], ["polici", 60]]) };
+    const weights = {
+      total: 100,
+      documentFrequency: new Map([
+        ["travel", 3],
+        ["polici", 60],
+      ]),
+    };
     expect(isRelevant(terms, "Travel is booked through the portal.", weights)).toBe(true);
     expect(isRelevant(terms, "This policy applies to everyone.", weights)).toBe(false);
-    const unknown = { total: 100, documentFrequency: new Map([["travel", 0], ["polici", 60]]) };
+    const unknown = {
+      total: 100,
+      documentFrequency: new Map([
+        ["travel", 0],
+        ["polici", 60],
+      ]),
+    };
     expect(coverage(terms, "This policy applies to everyone.", unknown)).toBeLessThan(0.5);
   });
 });
 
 describe("FTS5 query building", () => {
   it("quotes every term so no question can be read as FTS5 syntax", () => {
-    expect(toFtsQuery('vacation" OR NEAR(a b) AND * ^ : title:x')).toBe('"vacation" OR "near" OR "b" OR "title" OR "x"');
+    expect(toFtsQuery('vacation" OR NEAR(a b) AND * ^ : title:x')).toBe(
+      '"vacation" OR "near" OR "b" OR "title" OR "x"',
+    );
     expect(toFtsQuery("??? !!! ...")).toBeUndefined();
     expect(toFtsQuery("the and of")).toBeUndefined();
   });

@@ -3,7 +3,8 @@ import { queryTerms, termSet } from "../../domain/terms.js";
 import { splitSentences } from "../../ingest/chunk.js";
 import type { ChatMessage, ChatModel, ChatRequest, ChatResponse } from "../../ports/chat-model.js";
 
-export const NO_MODEL_NOTICE = "No language model is configured, so this answer quotes the most relevant sentences of your documents.";
+export const NO_MODEL_NOTICE =
+  "No language model is configured, so this answer quotes the most relevant sentences of your documents.";
 
 const toolResultSchema = z.object({
   passages: z.array(z.object({ n: z.number(), title: z.string(), page: z.number(), text: z.string() })),
@@ -39,7 +40,10 @@ export class ExtractiveChatModel implements ChatModel {
       const parsed = toolResultSchema.safeParse(r.type === "tool_result" ? r.content : undefined);
       return parsed.success ? parsed.data.passages : [];
     });
-    return { stopReason: "end_turn", message: { role: "assistant", content: [{ type: "text", text: compose(question, passages) }] } };
+    return {
+      stopReason: "end_turn",
+      message: { role: "assistant", content: [{ type: "text", text: compose(question, passages) }] },
+    };
   }
 }
 

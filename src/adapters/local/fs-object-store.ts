@@ -13,7 +13,9 @@ export class FsObjectStore implements ObjectStore {
 
   private path(tenant: TenantId, key: string): string {
     if (!SAFE_KEY.test(key) || key.split("/").some((p) => p === "." || p === "..")) {
-      throw new AppError("bad_request", "Invalid file key.", { detail: `unsafe object key ${JSON.stringify(key)}` });
+      throw new AppError("bad_request", "Invalid file key.", {
+        detail: `unsafe object key ${JSON.stringify(key)}`,
+      });
     }
     const root = resolve(this.dbs.folder(tenant), "files");
     const full = resolve(root, key);

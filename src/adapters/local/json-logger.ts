@@ -43,7 +43,13 @@ export class JsonLogger implements Logger {
 function serialise(value: unknown): unknown {
   if (value instanceof Error) {
     const e = value as Error & { code?: unknown; detail?: unknown };
-    return { name: e.name, message: e.message, code: e.code, detail: e.detail, stack: e.stack?.split("\n").slice(0, 6).join("\n") };
+    return {
+      name: e.name,
+      message: e.message,
+      code: e.code,
+      detail: e.detail,
+      stack: e.stack?.split("\n").slice(0, 6).join("\n"),
+    };
   }
   return value;
 }

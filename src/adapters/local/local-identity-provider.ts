@@ -1,15 +1,30 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, randomUUID, scrypt, sign, timingSafeEqual, randomBytes } from "node:crypto";
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  randomBytes,
+  randomUUID,
+  scrypt,
+  sign,
+  timingSafeEqual,
+} from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { JwtRsaVerifier } from "aws-jwt-verify";
-import { type JwkWithKid, type Jwks, SimpleJwksCache } from "aws-jwt-verify/jwk";
+import { type Jwks, type JwkWithKid, SimpleJwksCache } from "aws-jwt-verify/jwk";
 import { AppError } from "../../domain/errors.js";
 import { isTenantId, type TenantId } from "../../domain/tenant.js";
 import type { IdentityProvider, SignUpResult, VerifiedToken } from "../../ports/identity-provider.js";
 import type { Db } from "./sqlite.js";
 
-const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number, options: object) => Promise<Buffer>;
+const scryptAsync = promisify(scrypt) as (
+  password: string,
+  salt: Buffer,
+  keylen: number,
+  options: object,
+) => Promise<Buffer>;
 const SCRYPT = { N: 16384, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
 
 export interface LocalIdentityOptions {
@@ -39,7 +54,11 @@ export class LocalIdentityProvider implements IdentityProvider {
     const { privateKey, kid } = loadOrCreateKey(options.dataDir);
     this.privateKey = privateKey;
     this.kid = kid;
-    const jwk = createPublicKey(privateKey).export({ format: "jwk" }) as { n: string; e: string; kty: string };
+    const jwk = createPublicKey(privateKey).export({ format: "jwk" }) as {
+      n: string;
+      e: string;
+      kty: string;
+    };
     this.jwks = { keys: [{ kty: "RSA", n: jwk.n, e: jwk.e, kid, alg: "RS256", use: "sig" } as JwkWithKid] };
     // Our own keys are known: the "fetcher" hands over our JWKS, so a token with a foreign kid
     // fails at once instead of making us fetch our own JWKS over HTTP.
@@ -72,14 +91,15 @@ export class LocalIdentityProvider implements IdentityProvider {
          ON CONFLICT (email) DO NOTHING`,
       )
       .run(userId, email, hash, tenantId, new Date().toISOString());
-    if (inserted.changes === 0) throw new AppError("email_taken", "An account with this email already exists. Log in instead.");
+    if (inserted.changes === 0)
+      throw new AppError("email_taken", "An account with this email already exists. Log in instead.");
     return { userId, confirmed: true };
   }
 
   async logIn(email: string, password: string): Promise<{ idToken: string; expiresIn: number }> {
-    const row = this.db.prepare("SELECT user_id, email, password_hash, tenant_id FROM local_users WHERE email = ?").get(email) as
-      | { user_id: string; email: string; password_hash: string; tenant_id: string }
-      | undefined;
+    const row = this.db
+      .prepare("SELECT user_id, email, password_hash, tenant_id FROM local_users WHERE email = ?")
+      .get(email) as { user_id: string; email: string; password_hash: string; tenant_id: string } | undefined;
     const ok = await verifyPassword(password, row?.password_hash ?? (await this.dummyHash));
     if (!row || !ok) throw new AppError("invalid_credentials", "Email or password is incorrect.");
     const now = Math.floor(Date.now() / 1000);
@@ -107,7 +127,9 @@ export class LocalIdentityProvider implements IdentityProvider {
         tenantId: payload["custom:tenant_id"] as TenantId,
       };
     } catch (cause) {
-      throw new AppError("unauthorized", "Your session is not valid or has expired. Log in again.", { cause });
+      throw new AppError("unauthorized", "Your session is not valid or has expired. Log in again.", {
+        cause,
+      });
     }
   }
 

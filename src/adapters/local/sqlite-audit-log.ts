@@ -58,9 +58,10 @@ export class SqliteAuditLog implements AuditLog {
   }
 
   async get(tenant: TenantId, id: string): Promise<AuditRecord | undefined> {
-    const row = this.dbs.get(tenant).prepare("SELECT record FROM audit WHERE tenant_id = ? AND id = ?").get(tenant, id) as
-      | { record: string }
-      | undefined;
+    const row = this.dbs
+      .get(tenant)
+      .prepare("SELECT record FROM audit WHERE tenant_id = ? AND id = ?")
+      .get(tenant, id) as { record: string } | undefined;
     return row ? (JSON.parse(row.record) as AuditRecord) : undefined;
   }
 

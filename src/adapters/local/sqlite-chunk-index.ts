@@ -1,7 +1,7 @@
 import type { Chunk, ChunkHit } from "../../domain/documents.js";
 import type { TermWeights } from "../../domain/relevance.js";
-import { isStopWord, words } from "../../domain/terms.js";
 import type { TenantId } from "../../domain/tenant.js";
+import { isStopWord, words } from "../../domain/terms.js";
 import type { ChunkIndex } from "../../ports/chunk-index.js";
 import type { TenantDatabases } from "./tenant-databases.js";
 

@@ -39,7 +39,10 @@ function toRecord(row: Row): DocumentRecord {
     updatedAt: row.updated_at,
   };
   if (row.error_code) {
-    record.error = { code: row.error_code as NonNullable<DocumentRecord["error"]>["code"], message: row.error_message ?? "" };
+    record.error = {
+      code: row.error_code as NonNullable<DocumentRecord["error"]>["code"],
+      message: row.error_message ?? "",
+    };
   }
   return record;
 }
@@ -72,23 +75,24 @@ export class SqliteDocumentCatalog implements DocumentCatalog {
         now,
         now,
       );
-    const row = db
-      .prepare("SELECT * FROM documents WHERE tenant_id = ? AND sha256 = ?")
-      .get(tenant, doc.sha256) as Row;
+    const row = db.prepare("SELECT * FROM documents WHERE tenant_id = ? AND sha256 = ?").get(tenant, doc.sha256) as Row;
     return { document: toRecord(row), created: inserted.changes === 1 };
   }
 
   async get(tenant: TenantId, id: string): Promise<DocumentRecord | undefined> {
-    const row = this.dbs.get(tenant).prepare("SELECT * FROM documents WHERE tenant_id = ? AND id = ?").get(tenant, id) as
-      | Row
-      | undefined;
+    const row = this.dbs
+      .get(tenant)
+      .prepare("SELECT * FROM documents WHERE tenant_id = ? AND id = ?")
+      .get(tenant, id) as Row | undefined;
     return row ? toRecord(row) : undefined;
   }
 
   async findBySlackFile(tenant: TenantId, teamId: string, fileId: string): Promise<DocumentRecord | undefined> {
     const row = this.dbs
       .get(tenant)
-      .prepare("SELECT * FROM documents WHERE tenant_id = ? AND slack_team_id = ? AND slack_file_id = ? ORDER BY created_at DESC")
+      .prepare(
+        "SELECT * FROM documents WHERE tenant_id = ? AND slack_team_id = ? AND slack_file_id = ? ORDER BY created_at DESC",
+      )
       .get(tenant, teamId, fileId) as Row | undefined;
     return row ? toRecord(row) : undefined;
   }
@@ -127,6 +131,8 @@ export class SqliteDocumentCatalog implements DocumentCatalog {
   }
 
   async delete(tenant: TenantId, id: string): Promise<boolean> {
-    return this.dbs.get(tenant).prepare("DELETE FROM documents WHERE tenant_id = ? AND id = ?").run(tenant, id).changes > 0;
+    return (
+      this.dbs.get(tenant).prepare("DELETE FROM documents WHERE tenant_id = ? AND id = ?").run(tenant, id).changes > 0
+    );
   }
 }

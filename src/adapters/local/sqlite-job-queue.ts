@@ -96,7 +96,9 @@ export class SqliteJobQueue implements JobQueue, JobRunner {
   /** Dead jobs with their reasons, newest first (operators and tests). */
   deadJobs(): { id: string; type: string; lastError: string | null; attempt: number }[] {
     return this.db
-      .prepare("SELECT id, type, last_error AS lastError, attempt FROM jobs WHERE status = 'dead' ORDER BY updated_at DESC")
+      .prepare(
+        "SELECT id, type, last_error AS lastError, attempt FROM jobs WHERE status = 'dead' ORDER BY updated_at DESC",
+      )
       .all() as { id: string; type: string; lastError: string | null; attempt: number }[];
   }
 
@@ -147,7 +149,12 @@ export class SqliteJobQueue implements JobQueue, JobRunner {
   }
 
   private async run(job: Job): Promise<void> {
-    const log = this.logger.child({ jobId: job.id, jobType: job.type, tenantId: job.tenantId, attempt: job.attempt });
+    const log = this.logger.child({
+      jobId: job.id,
+      jobType: job.type,
+      tenantId: job.tenantId,
+      attempt: job.attempt,
+    });
     const handler = this.handlers.get(job.type);
     try {
       if (!handler) throw new Error(`no handler for job type ${job.type}`);

@@ -48,7 +48,9 @@ export class SqliteTenantDirectory implements TenantDirectory {
   ) {}
 
   async createTenant(tenant: Tenant): Promise<void> {
-    this.db.prepare("INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)").run(tenant.id, tenant.name, tenant.createdAt);
+    this.db
+      .prepare("INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)")
+      .run(tenant.id, tenant.name, tenant.createdAt);
   }
 
   async getTenant(id: TenantId): Promise<Tenant | undefined> {
@@ -72,9 +74,9 @@ export class SqliteTenantDirectory implements TenantDirectory {
   }
 
   async listMembers(tenant: TenantId): Promise<Member[]> {
-    return (this.db.prepare("SELECT * FROM members WHERE tenant_id = ? ORDER BY created_at").all(tenant) as MemberRow[]).map(
-      toMember,
-    );
+    return (
+      this.db.prepare("SELECT * FROM members WHERE tenant_id = ? ORDER BY created_at").all(tenant) as MemberRow[]
+    ).map(toMember);
   }
 
   async createInvite(codeHash: string, invite: Invite): Promise<void> {
@@ -93,7 +95,12 @@ export class SqliteTenantDirectory implements TenantDirectory {
       | { tenant_id: string; role: Invite["role"]; created_by: string; expires_at: string }
       | undefined;
     return row
-      ? { tenantId: row.tenant_id as TenantId, role: row.role, createdBy: row.created_by, expiresAt: row.expires_at }
+      ? {
+          tenantId: row.tenant_id as TenantId,
+          role: row.role,
+          createdBy: row.created_by,
+          expiresAt: row.expires_at,
+        }
       : undefined;
   }
 
@@ -121,7 +128,9 @@ export class SqliteTenantDirectory implements TenantDirectory {
   }
 
   async listLinks(tenant: TenantId): Promise<WorkspaceLink[]> {
-    return (this.db.prepare("SELECT * FROM links WHERE tenant_id = ? ORDER BY linked_at").all(tenant) as LinkRow[]).map(toLink);
+    return (this.db.prepare("SELECT * FROM links WHERE tenant_id = ? ORDER BY linked_at").all(tenant) as LinkRow[]).map(
+      toLink,
+    );
   }
 
   async consumeNonce(nonce: string, expiresAt: Date): Promise<boolean> {
@@ -138,10 +147,9 @@ export class SqliteTenantDirectory implements TenantDirectory {
     return this.db.transaction(() => {
       this.db.prepare(`DELETE FROM ${table} WHERE expires_at < ?`).run(now);
       return (
-        this.db.prepare(`INSERT INTO ${table} (${column}, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING`).run(
-          key,
-          expiresAt.toISOString(),
-        ).changes === 1
+        this.db
+          .prepare(`INSERT INTO ${table} (${column}, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING`)
+          .run(key, expiresAt.toISOString()).changes === 1
       );
     })();
   }
