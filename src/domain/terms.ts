@@ -20,7 +20,7 @@ const STOP_WORDS = new Set(
     "s t d ll m o re ve y etc eg ie vs via per " +
     "explain explains describe describes tell tells say says know give show list summarize summarise " +
     "please thanks thank hi hello hey anything something everything anyone someone mean means meaning " +
-    "find get got us lot lots thing things kind sort"
+    "find get got us lot lots thing things kind sort many much often"
   ).split(/\s+/),
 );
 

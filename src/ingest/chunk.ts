@@ -13,14 +13,35 @@ export interface Passage {
   text: string;
 }
 
-// A sentence ends at . ! ? (or CJK 。！？) followed by space, or at a paragraph break.
-const SENTENCE_END = /(?<=[.!?。！？])\s+(?=[\p{Lu}\p{N}"'“(\[]|\p{Script=Han}|\p{Script=Hiragana}|\p{Script=Katakana})|\n{2,}/u;
+// A sentence ends at . ! ? (or CJK 。！？) followed by space and a likely sentence start.
+const SENTENCE_END =
+  /(?<=[.!?。！？])\s+(?=[\p{Lu}\p{N}"'“([]|\p{Script=Han}|\p{Script=Hiragana}|\p{Script=Katakana})/u;
+const PARAGRAPH_BREAK = /\n{2,}/;
 
+interface Sentence {
+  text: string;
+  paragraph: number;
+}
+
+function sentencesOf(text: string): Sentence[] {
+  return text.split(PARAGRAPH_BREAK).flatMap((para, paragraph) =>
+    para
+      .split(SENTENCE_END)
+      .map((s) => ({ text: s.replace(/\s+/g, " ").trim(), paragraph }))
+      .filter((s) => s.text.length > 0),
+  );
+}
+
+/** Sentences of a text; a paragraph break (a heading, a list item) always ends one. */
 export function splitSentences(text: string): string[] {
-  return text
-    .split(SENTENCE_END)
-    .map((s) => s.replace(/\s+/g, " ").trim())
-    .filter((s) => s.length > 0);
+  return sentencesOf(text).map((s) => s.text);
+}
+
+/** Sentences of one paragraph are joined by a space, paragraphs by a blank line. */
+function join(sentences: readonly Sentence[]): string {
+  return sentences
+    .map((s, i) => (i === 0 ? "" : s.paragraph === sentences[i - 1]?.paragraph ? " " : "\n\n") + s.text)
+    .join("");
 }
 
 const wordCount = (s: string): number => {
@@ -31,38 +52,39 @@ const wordCount = (s: string): number => {
 };
 
 /** Very long "sentences" (tables, lists without punctuation) are cut to the target size. */
-function boundSentence(sentence: string, maxWords: number): string[] {
-  if (wordCount(sentence) <= maxWords) return [sentence];
-  const tokens = sentence.split(/\s+/);
+function boundSentence(sentence: Sentence, maxWords: number): Sentence[] {
+  if (wordCount(sentence.text) <= maxWords) return [sentence];
+  const tokens = sentence.text.split(/\s+/);
+  const pieces: string[] = [];
   if (tokens.length > 1) {
-    const out: string[] = [];
-    for (let i = 0; i < tokens.length; i += maxWords) out.push(tokens.slice(i, i + maxWords).join(" "));
-    return out;
+    for (let i = 0; i < tokens.length; i += maxWords) pieces.push(tokens.slice(i, i + maxWords).join(" "));
+  } else {
+    const chars = maxWords * 2;
+    for (let i = 0; i < sentence.text.length; i += chars) pieces.push(sentence.text.slice(i, i + chars));
   }
-  const chars = maxWords * 2;
-  const out: string[] = [];
-  for (let i = 0; i < sentence.length; i += chars) out.push(sentence.slice(i, i + chars));
-  return out;
+  return pieces.map((text) => ({ text, paragraph: sentence.paragraph }));
 }
 
 export function chunkPages(pages: readonly string[], options: ChunkOptions): Passage[] {
   const { targetWords, overlapWords } = options;
   const passages: Passage[] = [];
   pages.forEach((pageText, index) => {
-    const sentences = splitSentences(pageText).flatMap((s) => boundSentence(s, targetWords));
-    let current: string[] = [];
+    const sentences = sentencesOf(pageText).flatMap((s) => boundSentence(s, targetWords));
+    let current: Sentence[] = [];
     let words = 0;
     let fresh = 0; // sentences added since the last emitted passage
     const emit = () => {
       if (fresh === 0) return;
-      passages.push({ page: index + 1, text: current.join(" ") });
+      passages.push({ page: index + 1, text: join(current) });
       // Carry whole trailing sentences up to the overlap budget into the next passage.
-      const carried: string[] = [];
+      const carried: Sentence[] = [];
       let carriedWords = 0;
       for (let i = current.length - 1; i > 0; i--) {
-        const w = wordCount(current[i] ?? "");
+        const sentence = current[i];
+        if (!sentence) break;
+        const w = wordCount(sentence.text);
         if (carriedWords + w > overlapWords) break;
-        carried.unshift(current[i] ?? "");
+        carried.unshift(sentence);
         carriedWords += w;
       }
       current = carried;
@@ -70,7 +92,7 @@ export function chunkPages(pages: readonly string[], options: ChunkOptions): Pas
       fresh = 0;
     };
     for (const sentence of sentences) {
-      const w = wordCount(sentence);
+      const w = wordCount(sentence.text);
       if (words + w > targetWords && fresh > 0) emit();
       current.push(sentence);
       words += w;

@@ -254,7 +254,8 @@ describe("tenant isolation", () => {
       "GET",
       `/api/audit?limit=2&cursor=${encodeURIComponent(first.json.next_cursor)}`,
     );
-    expect(second.json.records[0].question).toBe("What is the hotel limit in capital cities?");
+    expect(first.json.records[1].question).toBe("What is the hotel limit in capital cities?");
+    expect(second.json.records[0].question).toBe("Who approves long vacations?");
     const bAudit = await b.client.call("GET", "/api/audit?limit=200");
     expect(bAudit.json.records.some((r: { question: string }) => r.question.includes("laptops"))).toBe(false);
   });

@@ -78,11 +78,14 @@ function compose(question: string, passages: z.infer<typeof toolResultSchema>["p
     });
   });
   candidates.sort((a, b) => b.score - a.score || a.order - b.order);
+  // Sentences far weaker than the best one are noise (they share one incidental word).
+  const floor = (candidates[0]?.score ?? 0) / 2;
   const chosen: Candidate[] = [];
   const seen = new Set<string>();
   let length = 0;
   for (const c of candidates) {
     const key = c.sentence.toLowerCase();
+    if (c.score < floor) break;
     if (seen.has(key)) continue;
     if (chosen.length > 0 && length + c.sentence.length > MAX_ANSWER_CHARS) continue;
     seen.add(key);
