@@ -3,8 +3,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Jwks } from "aws-jwt-verify/jwk";
 import { JsonLogger } from "../adapters/local/json-logger.js";
+import { MemoryRateLimiter } from "../adapters/local/memory-rate-limiter.js";
 import { TokenCipher } from "../adapters/shared/token-cipher.js";
 import { type Config, slackMode } from "../config/config.js";
+import type { DocumentRecord } from "../domain/documents.js";
 import type { TenantId } from "../domain/tenant.js";
 import { chunkPages } from "../ingest/chunk.js";
 import { extractText } from "../ingest/extract.js";
@@ -16,10 +18,12 @@ import type { IdentityProvider } from "../ports/identity-provider.js";
 import type { JobQueue, JobRunner } from "../ports/job-queue.js";
 import type { Logger } from "../ports/logger.js";
 import type { ObjectStore } from "../ports/object-store.js";
+import type { RateLimiter } from "../ports/rate-limiter.js";
 import type { TenantDirectory } from "../ports/tenant-directory.js";
 import { AccountService } from "../services/accounts.js";
 import { AnswerService } from "../services/answer-question.js";
 import { DocumentService } from "../services/documents.js";
+import { LinkService } from "../services/link-workspace.js";
 
 /** Everything the entry points need, wired for one backend. */
 export interface Container {
@@ -37,6 +41,12 @@ export interface Container {
   accounts: AccountService;
   documents: DocumentService;
   answers: AnswerService;
+  /** Workspace links: one-time link tokens, linking and unlinking. */
+  links: LinkService;
+  /** Per-tenant and per-user question limits (Slack). */
+  rateLimiter: RateLimiter;
+  /** Subscribes to documents reaching `ready` or `failed` after an ingest job (Slack replies in the thread). */
+  onDocumentSettled(listener: DocumentSettledListener): void;
   cipher: TokenCipher;
   linkSecret: Buffer;
   /** The embedded pool's public keys, served at /.well-known/jwks.json. */
@@ -46,6 +56,8 @@ export interface Container {
   destroyTenantData?(tenant: TenantId): void;
   close(): Promise<void>;
 }
+
+export type DocumentSettledListener = (tenant: TenantId, document: DocumentRecord) => Promise<void>;
 
 export interface Adapters {
   identity: IdentityProvider;
@@ -57,6 +69,8 @@ export interface Adapters {
   queue: JobQueue;
   runner: JobRunner;
   chat: ChatModel;
+  /** Shared limiter for several instances; the in-memory one is used when absent. */
+  rateLimiter?: RateLimiter;
   jwks?: Jwks;
   health(): Promise<Record<string, string>>;
   destroyTenantData?(tenant: TenantId): void;
@@ -107,9 +121,19 @@ export async function buildContainer(config: Config, options: ContainerOptions =
     },
     logger,
   );
+  const settledListeners: DocumentSettledListener[] = [];
   a.runner.register("ingest", async (job) => {
-    await documents.process(job);
+    const document = await documents.process(job);
+    if (!job.tenantId || !document || (document.status !== "ready" && document.status !== "failed")) return;
+    for (const listener of settledListeners) {
+      // Indexing succeeded (or failed for good); a listener's trouble must not re-run it.
+      await listener(job.tenantId, document).catch((error: unknown) =>
+        logger.warn("document listener failed", { error, tenantId: job.tenantId, documentId: document.id }),
+      );
+    }
   });
+  const linkSecret = Buffer.from(secrets.linkSecret, "utf8");
+  const links = new LinkService(a.directory, linkSecret, logger, { publicUrl: config.PUBLIC_URL });
   logger.info("container ready", {
     backend: config.BACKEND,
     vectorStore: config.VECTOR_STORE,
@@ -123,8 +147,13 @@ export async function buildContainer(config: Config, options: ContainerOptions =
     accounts,
     documents,
     answers,
+    links,
+    rateLimiter: a.rateLimiter ?? new MemoryRateLimiter(),
+    onDocumentSettled: (listener) => {
+      settledListeners.push(listener);
+    },
     cipher,
-    linkSecret: Buffer.from(secrets.linkSecret, "utf8"),
+    linkSecret,
   };
 }
 

@@ -6,6 +6,7 @@ import type { Logger } from "../ports/logger.js";
 import { apiRoutes } from "./api-routes.js";
 import { authRoutes } from "./auth-routes.js";
 import { errorHandler } from "./errors.js";
+import { linkRoutes } from "./link-routes.js";
 
 export interface HttpExtensions {
   /** Mounted before the JSON body parser: Slack's signature check needs the raw body. */
@@ -54,6 +55,8 @@ export function createHttpApp(c: Container, extensions: HttpExtensions = {}): Ex
     });
   }
   app.use("/auth", authRoutes(c));
+  // Before /api: the link preview is the one API call that needs no login.
+  app.use("/api/links", linkRoutes(c));
   app.use("/api", apiRoutes(c));
   extensions.afterApi?.(app);
 

@@ -1,0 +1,186 @@
+import type { KnownBlock } from "@slack/web-api";
+import type { Outcome, Source } from "../domain/audit.js";
+
+/** Slack's limits: a section's text, blocks in one message, a button's label. */
+export const SECTION_LIMIT = 3000;
+export const BLOCKS_LIMIT = 50;
+const FALLBACK_LIMIT = 3000;
+
+export const ACTION = {
+  feedbackUp: "enclave_feedback_up",
+  feedbackDown: "enclave_feedback_down",
+  share: "enclave_share",
+  link: "enclave_link",
+} as const;
+
+export interface SlackMessage {
+  /** Plain fallback for notifications, screen readers and clients without Block Kit. */
+  text: string;
+  blocks?: KnownBlock[];
+}
+
+/**
+ * Text from documents or users is untrusted: `<!channel>`, `<@U…>` or `<https://evil|click>` must show
+ * as text, never ping anyone or become a link. Slack mrkdwn needs only &, < and > escaped.
+ */
+export function escapeText(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/** Splits text into pieces of at most `limit` characters, preferring paragraph, line, then word ends. */
+export function splitText(text: string, limit = SECTION_LIMIT): string[] {
+  const pieces: string[] = [];
+  let rest = text.trim();
+  while (rest.length > limit) {
+    const window = rest.slice(0, limit);
+    let cut = Math.max(window.lastIndexOf("\n\n"), -1);
+    if (cut < limit / 2) cut = Math.max(cut, window.lastIndexOf("\n"));
+    if (cut < limit / 2) cut = Math.max(cut, window.lastIndexOf(" "));
+    if (cut < limit / 2) cut = limit;
+    // Never cut an escape such as &amp; in half.
+    const amp = window.lastIndexOf("&", cut);
+    if (amp > cut - 6 && !window.slice(amp, cut).includes(";")) cut = amp;
+    pieces.push(rest.slice(0, cut).trimEnd());
+    rest = rest.slice(cut).trimStart();
+  }
+  if (rest) pieces.push(rest);
+  return pieces;
+}
+
+const section = (text: string): KnownBlock => ({ type: "section", text: { type: "mrkdwn", text } });
+const context = (text: string): KnownBlock => ({
+  type: "context",
+  elements: [{ type: "mrkdwn", text: text.slice(0, SECTION_LIMIT) }],
+});
+
+/** Only web links go into a `<url|label>`; anything with the delimiters in it is not a link we made. */
+function safeLink(url: string | undefined): string | undefined {
+  if (!url || url.length > 2000 || /[\s<>|]/.test(url)) return undefined;
+  return /^https?:\/\//i.test(url) ? url : undefined;
+}
+
+export function sourceLine(s: Source): string {
+  const title = escapeText(s.title);
+  const link = safeLink(s.link);
+  const name = link ? `<${link}|${title}>` : `*${title}*`;
+  return `*[${s.n}]* ${name}, page ${s.page}`;
+}
+
+export interface AnswerView {
+  answer: string;
+  sources: readonly Source[];
+  outcome: Outcome;
+  auditId: string;
+  question?: string;
+  /** Shown above the answer: who asked (a shared answer) or "You asked" (an ephemeral one). */
+  askedBy?: string;
+  /** The "Share to channel" button, for answers only the asker sees. */
+  shareable?: boolean;
+}
+
+/**
+ * An answer as Block Kit: the answer text, numbered sources (title, page, link to the Slack file it came
+ * from), then 👍/👎 (and "Share to channel" for a private answer). Long answers are split into sections of
+ * at most 3,000 characters and into several messages of at most 50 blocks; the buttons go on the last.
+ */
+export function renderAnswer(view: AnswerView): SlackMessage[] {
+  const blocks: KnownBlock[] = [];
+  if (view.question) {
+    const who = view.askedBy ? `<@${view.askedBy}> asked` : "You asked";
+    blocks.push(context(`${who}: _${escapeText(view.question.slice(0, 500))}_`));
+  }
+  for (const piece of splitText(escapeText(view.answer))) blocks.push(section(piece));
+  if (view.sources.length > 0) {
+    blocks.push({ type: "divider" });
+    blocks.push(context(view.sources.length === 1 ? "*Source*" : "*Sources*"));
+    for (const s of view.sources) {
+      const snippet = s.snippet ? `\n>${escapeText(s.snippet).replace(/\n/g, " ")}` : "";
+      blocks.push(section(`${sourceLine(s)}${snippet}`.slice(0, SECTION_LIMIT)));
+    }
+  }
+  const buttons: KnownBlock = {
+    type: "actions",
+    block_id: "enclave_answer_actions",
+    elements: [
+      {
+        type: "button",
+        action_id: ACTION.feedbackUp,
+        text: { type: "plain_text", text: "👍", emoji: true },
+        value: view.auditId,
+      },
+      {
+        type: "button",
+        action_id: ACTION.feedbackDown,
+        text: { type: "plain_text", text: "👎", emoji: true },
+        value: view.auditId,
+      },
+      ...(view.shareable
+        ? [
+            {
+              type: "button" as const,
+              action_id: ACTION.share,
+              text: { type: "plain_text" as const, text: "Share to channel", emoji: true },
+              value: view.auditId,
+            },
+          ]
+        : []),
+    ],
+  };
+  const fallback = answerFallback(view);
+  const messages: SlackMessage[] = [];
+  for (let i = 0; i < blocks.length; i += BLOCKS_LIMIT - 1) {
+    messages.push({ text: fallback, blocks: blocks.slice(i, i + BLOCKS_LIMIT - 1) });
+  }
+  const last = messages.at(-1);
+  if (last?.blocks) last.blocks.push(buttons);
+  return messages.map((m, i) => (i === 0 ? m : { ...m, text: `${fallback.slice(0, 60)}… (continued)` }));
+}
+
+function answerFallback(view: AnswerView): string {
+  const refs = view.sources.map((s) => `[${s.n}] ${s.title}, page ${s.page}`).join("; ");
+  const text = refs ? `${view.answer}\n\nSources: ${refs}` : view.answer;
+  return escapeText(text.length > FALLBACK_LIMIT ? `${text.slice(0, FALLBACK_LIMIT - 1)}…` : text);
+}
+
+/** A short notice (errors, confirmations), as text plus one section. */
+export function renderNotice(text: string): SlackMessage {
+  return { text, blocks: splitText(text).slice(0, BLOCKS_LIMIT).map(section) };
+}
+
+export function renderNotLinked(url: string, options: { reason?: string; teamName?: string } = {}): SlackMessage {
+  const where = options.teamName ? `*${escapeText(options.teamName)}*` : "This Slack workspace";
+  const intro = options.reason ? `${options.reason}\n\n` : "";
+  const text = `${intro}${where} is not linked to an Enclave organisation yet, so I can't search any documents here. An admin of your organisation can link it with the button below.`;
+  return {
+    text: `${options.reason ? `${options.reason} ` : ""}This workspace is not linked to an Enclave organisation yet. Link it here: ${url}`,
+    blocks: [
+      section(text),
+      {
+        type: "actions",
+        block_id: "enclave_link_actions",
+        elements: [
+          {
+            type: "button",
+            action_id: ACTION.link,
+            text: { type: "plain_text", text: "Link this workspace" },
+            url,
+            style: "primary",
+          },
+        ],
+      },
+      context(
+        "The link is for you only, works once and expires in 15 minutes. It opens Enclave, where you log in (or sign up) as an admin.",
+      ),
+    ],
+  };
+}
+
+export const HELP_TEXT = [
+  "*Enclave answers questions from your organisation's documents, with sources.*",
+  "• `/ask <question>`: a private answer (you can share it to the channel)",
+  "• `@Enclave <question>` in a channel: an answer in the thread, for everyone; follow-ups in the thread keep the context",
+  "• A direct message to me is a question too",
+  "• Share a PDF, .txt or .md file in a channel I'm in (or send it to me) and I index it",
+  "• `/ask docs`: the documents I know · `/ask forget <document>`: remove one",
+  "• `/ask status`: which organisation this workspace is linked to · `/ask link` / `/ask unlink`",
+].join("\n");

@@ -1,0 +1,205 @@
+import { type DocumentRecord, titleFromFileName } from "../../domain/documents.js";
+import { AppError, isAppError } from "../../domain/errors.js";
+import type { TenantId } from "../../domain/tenant.js";
+import type { Job } from "../../ports/job-queue.js";
+import { formatBytes } from "../../services/documents.js";
+import { escapeText } from "../blocks.js";
+import { type FileJob, fileJobSchema } from "../jobs.js";
+import { downloadSlackFile } from "../outbound.js";
+import { fileInfoSchema, type SlackFileInfo } from "../payloads.js";
+import {
+  notLinkedMessage,
+  openWorkspace,
+  plural,
+  type SlackRuntime,
+  slackActorId,
+  type Workspace,
+} from "../runtime.js";
+
+const SUPPORTED_FILETYPES = new Set(["pdf", "text", "txt", "markdown", "md"]);
+const SUPPORTED_NAME = /\.(pdf|txt|text|md|markdown)$/i;
+
+/** The message that shared the file, from `files.info` shares (file_shared carries only ids). */
+export function shareOf(file: SlackFileInfo, channelId: string | undefined): { channelId?: string; ts?: string } {
+  const all = { ...(file.shares?.public ?? {}), ...(file.shares?.private ?? {}) };
+  const channel = channelId ?? Object.keys(all)[0];
+  if (!channel) return {};
+  const share = all[channel]?.[0];
+  return { channelId: channel, ...(share ? { ts: share.ts } : {}) };
+}
+
+/** Slack sets a file's title to its name unless someone renamed it: then the name's extension goes. */
+function fileTitle(file: SlackFileInfo): string {
+  const title = file.title?.trim();
+  return title && title !== file.name ? title.slice(0, 200) : titleFromFileName(file.name);
+}
+
+/**
+ * Files shared with the bot: `share` indexes a new file (type and size checked before downloading),
+ * `change` re-indexes an edited one, `delete` removes a deleted one. Whoever shared gets a reply in the
+ * thread of the sharing message: the outcome once indexing settles (see `handleIndexed`), or at once
+ * the reason it could not be indexed.
+ */
+export async function handleFileJob(rt: SlackRuntime, job: Job): Promise<void> {
+  const f = fileJobSchema.parse(job.payload);
+  const ws = await openWorkspace(rt, f.teamId);
+  if (!ws) return;
+  if (f.kind === "share") return share(rt, ws, f, job);
+  if (!ws.link) return; // nothing of an unlinked workspace was ever indexed
+  const tenant = ws.link.tenantId;
+  const doc = await rt.c.catalog.findBySlackFile(tenant, f.teamId, f.fileId);
+  if (!doc) return;
+  if (f.kind === "delete") {
+    await rt.c.documents.delete(tenant, doc.id);
+    rt.logger.info("slack file deleted, document removed", {
+      tenantId: tenant,
+      documentId: doc.id,
+      slackTeam: f.teamId,
+    });
+    return;
+  }
+  await change(rt, ws, tenant, doc, f.fileId, job);
+}
+
+async function share(rt: SlackRuntime, ws: Workspace, f: Extract<FileJob, { kind: "share" }>, job: Job): Promise<void> {
+  const log = rt.logger.child({ slackTeam: f.teamId, fileId: f.fileId, jobId: job.id });
+  const info = fileInfoSchema.safeParse(await ws.client.files.info({ file: f.fileId }));
+  if (!info.success) {
+    log.warn("files.info gave an unexpected answer", { issues: info.error.issues.slice(0, 3) });
+    return;
+  }
+  const file = info.data.file;
+  if (ws.auth.botUserId && file.user === ws.auth.botUserId) return; // our own upload
+  const where = shareOf(file, f.channelId);
+  const channel = where.channelId;
+  const threadTs = f.messageTs ?? where.ts;
+  const title = fileTitle(file);
+  const reply = async (text: string) => {
+    if (!channel) return;
+    await ws.client.chat.postMessage({
+      channel,
+      text,
+      ...(threadTs ? { thread_ts: threadTs } : {}),
+      unfurl_links: false,
+    });
+  };
+  if (!ws.link) {
+    if (channel && f.userId) {
+      const message = notLinkedMessage(rt, ws, f.userId, {
+        reason: `I can't index ${escapeText(title)} yet.`,
+        enterpriseId: f.enterpriseId,
+      });
+      await ws.client.chat.postEphemeral({
+        channel,
+        user: f.userId,
+        text: message.text,
+        ...(message.blocks ? { blocks: message.blocks } : {}),
+        ...(threadTs ? { thread_ts: threadTs } : {}),
+      });
+    }
+    return;
+  }
+  const tenant = ws.link.tenantId;
+  const problem = checkFile(file, rt.c.config.MAX_FILE_BYTES);
+  if (problem) {
+    await reply(`I couldn't index ${escapeText(title)}: ${problem}`);
+    return;
+  }
+  const existing = await rt.c.catalog.findBySlackFile(tenant, f.teamId, f.fileId);
+  if (existing) {
+    await reply(alreadyIndexed(existing));
+    return;
+  }
+  try {
+    const data = await download(rt, ws, file);
+    const { document, created } = await rt.c.documents.add(tenant, {
+      fileName: file.name,
+      data,
+      title,
+      uploadedBy: slackActorId(f.teamId, f.userId ?? file.user ?? "unknown"),
+      source: {
+        kind: "slack",
+        teamId: f.teamId,
+        fileId: f.fileId,
+        ...(channel ? { channelId: channel } : {}),
+        ...(threadTs ? { messageTs: threadTs } : {}),
+        ...(file.permalink ? { permalink: file.permalink } : {}),
+      },
+    });
+    // A new document is indexed by its ingest job, whose outcome is posted by handleIndexed.
+    if (!created) await reply(alreadyIndexed(document));
+    else log.info("slack file queued for indexing", { tenantId: tenant, documentId: document.id });
+  } catch (error) {
+    if (isAppError(error) && error.retryable && job.attempt < job.maxAttempts) throw error;
+    log.warn("slack file not indexed", { error, tenantId: tenant });
+    await reply(`I couldn't index ${escapeText(title)}: ${reasonOf(error)}`);
+  }
+}
+
+async function change(
+  rt: SlackRuntime,
+  ws: Workspace,
+  tenant: TenantId,
+  doc: DocumentRecord,
+  fileId: string,
+  job: Job,
+): Promise<void> {
+  const info = fileInfoSchema.safeParse(await ws.client.files.info({ file: fileId }));
+  if (!info.success) return;
+  const file = info.data.file;
+  try {
+    if (checkFile(file, rt.c.config.MAX_FILE_BYTES)) return; // it was fine before; keep the indexed version
+    const data = await download(rt, ws, file);
+    const updated = await rt.c.documents.replace(tenant, doc.id, file.name, data);
+    if (updated && updated.sha256 !== doc.sha256)
+      rt.logger.info("slack file changed, re-indexing", { tenantId: tenant, documentId: doc.id });
+  } catch (error) {
+    if (isAppError(error) && error.retryable && job.attempt < job.maxAttempts) throw error;
+    rt.logger.warn("slack file change not applied", { error, tenantId: tenant, documentId: doc.id });
+  }
+}
+
+/** Type and size from `files.info`, so an unsupported or huge file is never downloaded. */
+function checkFile(file: SlackFileInfo, maxBytes: number): string | undefined {
+  if (file.is_external || file.mode === "external") return "it is stored outside Slack, so I can't download it.";
+  const typeOk = SUPPORTED_NAME.test(file.name) || SUPPORTED_FILETYPES.has((file.filetype ?? "").toLowerCase());
+  if (!typeOk) {
+    const kind = file.pretty_type ?? file.filetype ?? "this type";
+    return `${escapeText(kind)} files are not supported. Share a PDF, .txt or .md file.`;
+  }
+  if (file.size !== undefined && file.size > maxBytes) return `it is larger than the ${formatBytes(maxBytes)} limit.`;
+  if (!file.url_private_download && !file.url_private) return "Slack gave me no download link for it.";
+  return undefined;
+}
+
+async function download(rt: SlackRuntime, ws: Workspace, file: SlackFileInfo): Promise<Buffer> {
+  const url = file.url_private_download ?? file.url_private;
+  if (!url) throw new AppError("dependency_unavailable", "Slack gave me no download link for it.");
+  return downloadSlackFile(url, ws.auth.botToken, rt.settings, rt.c.config.MAX_FILE_BYTES, rt.fetch);
+}
+
+function reasonOf(error: unknown): string {
+  if (isAppError(error) && (error.status < 500 || error.code === "dependency_unavailable")) {
+    return lowerFirst(escapeText(error.message));
+  }
+  return "something went wrong on my side. Please share it again in a few minutes.";
+}
+
+const lowerFirst = (s: string) => (s && /^[A-Z][a-z]/.test(s) ? s[0]?.toLowerCase() + s.slice(1) : s);
+
+function alreadyIndexed(doc: DocumentRecord): string {
+  const title = escapeText(doc.title);
+  if (doc.status === "ready")
+    return `I already know this document as ${title}: ${plural(doc.pages, "page")}, ${plural(doc.chunks, "passage")}.`;
+  if (doc.status === "failed")
+    return `I couldn't index ${title} before: ${escapeText(doc.error?.message ?? "it failed")}`;
+  return `${title} is already being indexed.`;
+}
+
+/** Reply in the sharing thread once an ingest job settles for a document that came from Slack. */
+export function indexedText(doc: DocumentRecord): string {
+  const title = escapeText(doc.title);
+  return doc.status === "ready"
+    ? `Indexed ${title}: ${plural(doc.pages, "page")}, ${plural(doc.chunks, "passage")}`
+    : `I couldn't index ${title}: ${lowerFirst(escapeText(doc.error?.message ?? "indexing failed."))}`;
+}

@@ -1,0 +1,165 @@
+import { isAppError } from "../../domain/errors.js";
+import type { Job } from "../../ports/job-queue.js";
+import { escapeText, HELP_TEXT, renderAnswer, renderNotice } from "../blocks.js";
+import { type QuestionJob, questionJobSchema } from "../jobs.js";
+import { repliesSchema } from "../payloads.js";
+import { ConversationReplier, type Replier, ResponseUrlReplier } from "../replier.js";
+import { notLinkedMessage, openWorkspace, type SlackRuntime, slackActorId, type Workspace } from "../runtime.js";
+
+const HISTORY_TURNS = 12;
+const HISTORY_TURN_CHARS = 2000;
+
+export function cleanQuestion(text: string, botUserId?: string): string {
+  const withoutBot = botUserId ? text.replace(new RegExp(`<@${botUserId}(?:\\|[^>]*)?>`, "g"), " ") : text;
+  // Other mentions stay as readable ids; links and channel references keep their label.
+  return withoutBot
+    .replace(/<(?:https?:[^|>]+)\|([^>]+)>/g, "$1")
+    .replace(/<#[A-Z0-9]+\|([^>]+)>/g, "#$1")
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&amp;/g, "&")
+    .replace(/\s+/g, " ")
+    .trim();
+}
+
+/**
+ * Answers a question asked with /ask, an @mention or a DM: resolves the workspace's tenant (or offers
+ * the link), applies the rate limits, shows progress, asks the answer service (audited there) with the
+ * thread's earlier messages as history, and replaces the progress with the answer, or with the reason
+ * it could not answer. Never silent.
+ */
+export async function handleQuestion(rt: SlackRuntime, job: Job): Promise<void> {
+  const q = questionJobSchema.parse(job.payload);
+  const log = rt.logger.child({ slackTeam: q.teamId, surface: q.surface, jobId: job.id });
+  const ws = await openWorkspace(rt, q.teamId);
+  if (!ws) return;
+  const replier: Replier =
+    q.surface === "slack_command" && q.responseUrl
+      ? new ResponseUrlReplier(q.responseUrl, rt.fetch)
+      : new ConversationReplier(
+          ws.client,
+          q.channelId,
+          q.surface === "slack_mention" ? (q.threadTs ?? q.ts) : q.threadTs,
+          q.userId,
+        );
+
+  if (!ws.link) {
+    await replier.notice(notLinkedMessage(rt, ws, q.userId, { enterpriseId: q.enterpriseId }));
+    return;
+  }
+  const tenant = ws.link.tenantId;
+  const question = cleanQuestion(q.text, ws.auth.botUserId);
+  if (!question) {
+    await replier.notice(renderNotice(HELP_TEXT));
+    return;
+  }
+  // Slack Connect: someone from another organisation can mention the bot in a shared channel. They
+  // must not read this tenant's documents.
+  if (q.userTeamId && q.userTeamId !== q.teamId && !(ws.link.enterpriseId && q.enterpriseId === ws.link.enterpriseId)) {
+    await replier.notice(renderNotice("Sorry, I only answer members of the workspace that installed me."));
+    return;
+  }
+  const limit = await rt.c.rateLimiter.take([
+    { key: `tenant:${tenant}`, limit: rt.c.config.RATE_LIMIT_TENANT_PER_MINUTE, windowMs: 60_000 },
+    { key: `user:${q.teamId}:${q.userId}`, limit: rt.c.config.RATE_LIMIT_USER_PER_MINUTE, windowMs: 60_000 },
+  ]);
+  if (!limit.ok) {
+    const seconds = Math.max(1, Math.ceil(limit.retryAfterMs / 1000));
+    const who = limit.key.startsWith("tenant:") ? "Your organisation is asking" : "You're asking";
+    log.info("slack question rate limited", { tenantId: tenant, key: limit.key });
+    await replier.notice(
+      renderNotice(
+        `:raised_hand: ${who} more questions than I can take right now. Please try again in ${seconds} second${seconds === 1 ? "" : "s"}.`,
+      ),
+    );
+    return;
+  }
+
+  // Before anything is posted a failure may be retried safely; after the placeholder it must not be,
+  // or the user would see two answers.
+  await replier.start();
+  try {
+    const history = await threadHistory(rt, ws, q);
+    const permalinks = await documentLinks(rt, tenant);
+    const replyThread = q.surface === "slack_mention" ? (q.threadTs ?? q.ts) : q.threadTs;
+    const result = await rt.c.answers.ask({
+      tenant,
+      actor: { userId: slackActorId(q.teamId, q.userId), slackUserId: q.userId },
+      surface: q.surface,
+      question,
+      history,
+      slack: {
+        teamId: q.teamId,
+        channelId: q.channelId,
+        ...(replyThread ? { threadTs: replyThread } : {}),
+        ...(q.enterpriseId ? { enterpriseId: q.enterpriseId } : {}),
+      },
+      linkFor: (documentId) => permalinks.get(documentId),
+    });
+    log.info("slack question answered", { tenantId: tenant, outcome: result.outcome, auditId: result.auditId });
+    await replier.finish(
+      renderAnswer({
+        answer: result.answer,
+        sources: result.sources,
+        outcome: result.outcome,
+        auditId: result.auditId,
+        ...(q.surface === "slack_command" ? { question, shareable: true } : {}),
+      }),
+    );
+  } catch (error) {
+    const reason =
+      isAppError(error) && error.status < 500
+        ? error.message
+        : isAppError(error) && error.code === "model_unavailable"
+          ? error.message
+          : "Something went wrong on my side while answering. Please try again in a minute.";
+    log.error("slack question failed", { error, tenantId: tenant });
+    await replier
+      .finish([renderNotice(`:warning: ${escapeText(reason)}`)])
+      .catch((e: unknown) => log.error("could not report the failure", { error: e }));
+  }
+}
+
+/** Earlier messages of the thread, oldest first: the bot's as the assistant's turns. */
+async function threadHistory(
+  rt: SlackRuntime,
+  ws: Workspace,
+  q: QuestionJob,
+): Promise<{ role: "user" | "assistant"; text: string }[]> {
+  if (!q.threadTs || q.threadTs === q.ts) return [];
+  try {
+    const res = repliesSchema.parse(
+      await ws.client.conversations.replies({ channel: q.channelId, ts: q.threadTs, limit: 50 }),
+    );
+    const turns = res.messages
+      .filter((m) => !q.ts || Number(m.ts) < Number(q.ts))
+      .filter((m) => m.subtype === undefined || m.subtype === "bot_message" || m.subtype === "thread_broadcast")
+      .map((m) => {
+        const mine =
+          (ws.auth.botUserId && m.user === ws.auth.botUserId) || (ws.auth.botId && m.bot_id === ws.auth.botId);
+        if (!mine && m.bot_id) return undefined; // other bots are not part of the conversation
+        const text = cleanQuestion(m.text ?? "", ws.auth.botUserId).slice(0, HISTORY_TURN_CHARS);
+        return text && !text.startsWith(":hourglass")
+          ? { role: mine ? ("assistant" as const) : ("user" as const), text }
+          : undefined;
+      })
+      .filter((t): t is { role: "user" | "assistant"; text: string } => t !== undefined);
+    return turns.slice(-HISTORY_TURNS);
+  } catch (error) {
+    // Without history the question is still answered; a missing *:history scope should not silence the bot.
+    rt.logger.warn("could not read the thread", { error, slackTeam: q.teamId });
+    return [];
+  }
+}
+
+/** Slack permalinks of the tenant's documents that came from Slack, for the sources. */
+async function documentLinks(
+  rt: SlackRuntime,
+  tenant: Parameters<SlackRuntime["c"]["documents"]["list"]>[0],
+): Promise<Map<string, string>> {
+  const links = new Map<string, string>();
+  for (const doc of await rt.c.documents.list(tenant)) {
+    if (doc.source.kind === "slack" && doc.source.permalink) links.set(doc.id, doc.source.permalink);
+  }
+  return links;
+}

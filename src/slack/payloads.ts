@@ -1,0 +1,148 @@
+import { z } from "zod";
+
+/**
+ * The fields we read from Slack's payloads, checked after Bolt verified the signature. Objects stay
+ * loose: Slack adds fields all the time, and an unknown field must never break the bot.
+ */
+const id = z.string().min(1).max(64);
+const ts = z.string().regex(/^\d{1,12}(\.\d{1,8})?$/);
+
+export const envelopeSchema = z.looseObject({
+  event_id: z.string().min(1).max(128),
+  team_id: id.optional(),
+  enterprise_id: id.nullish(),
+  event: z.looseObject({ type: z.string() }),
+});
+
+export const appMentionSchema = z.looseObject({
+  type: z.literal("app_mention"),
+  user: id.optional(),
+  bot_id: id.optional(),
+  text: z.string().max(40_000).default(""),
+  ts,
+  thread_ts: ts.optional(),
+  channel: id,
+  channel_type: z.string().optional(),
+  /** The author's own workspace: differs from the install's in Slack Connect channels. */
+  team: id.optional(),
+  user_team: id.optional(),
+});
+
+export const messageSchema = z.looseObject({
+  type: z.literal("message"),
+  subtype: z.string().optional(),
+  user: id.optional(),
+  bot_id: id.nullish(),
+  text: z.string().max(40_000).optional(),
+  ts,
+  thread_ts: ts.optional(),
+  channel: id,
+  channel_type: z.string().optional(),
+  team: id.optional(),
+  user_team: id.optional(),
+  files: z.array(z.looseObject({ id })).optional(),
+});
+
+export const fileSharedSchema = z.looseObject({
+  type: z.literal("file_shared"),
+  file_id: id,
+  user_id: id.optional(),
+  channel_id: id.optional(),
+  event_ts: ts.optional(),
+});
+
+export const fileChangedSchema = z.looseObject({
+  type: z.enum(["file_change", "file_deleted"]),
+  file_id: id,
+});
+
+export const tokensRevokedSchema = z.looseObject({
+  type: z.literal("tokens_revoked"),
+  tokens: z.looseObject({ oauth: z.array(z.string()).optional(), bot: z.array(z.string()).optional() }),
+});
+
+export const commandSchema = z.looseObject({
+  command: z.string().min(1).max(64),
+  text: z.string().max(40_000).default(""),
+  team_id: id,
+  enterprise_id: z.string().max(64).nullish(),
+  user_id: id,
+  channel_id: id,
+  response_url: z.url(),
+  trigger_id: z.string().min(1).max(256),
+  team_domain: z.string().max(200).optional(),
+});
+
+export const blockActionSchema = z.looseObject({
+  type: z.literal("block_actions"),
+  trigger_id: z.string().max(256).optional(),
+  user: z.looseObject({ id, team_id: id.optional() }),
+  team: z.looseObject({ id, enterprise_id: id.nullish() }).nullish(),
+  enterprise: z.looseObject({ id }).nullish(),
+  channel: z.looseObject({ id }).nullish(),
+  container: z.looseObject({ message_ts: z.string().optional(), thread_ts: z.string().optional() }).optional(),
+  response_url: z.url().optional(),
+  actions: z
+    .array(
+      z.looseObject({
+        action_id: z.string(),
+        value: z.string().max(2000).optional(),
+        action_ts: z.string().optional(),
+      }),
+    )
+    .min(1),
+});
+
+/** `files.info`: what we need of a file. */
+export const fileInfoSchema = z.looseObject({
+  ok: z.literal(true),
+  file: z.looseObject({
+    id,
+    name: z.string().max(1000).default("file"),
+    title: z.string().max(1000).optional(),
+    mimetype: z.string().optional(),
+    filetype: z.string().optional(),
+    pretty_type: z.string().optional(),
+    size: z.number().int().nonnegative().optional(),
+    user: id.optional(),
+    mode: z.string().optional(),
+    is_external: z.boolean().optional(),
+    url_private_download: z.url().optional(),
+    url_private: z.url().optional(),
+    permalink: z.url().optional(),
+    shares: z
+      .looseObject({
+        public: z.record(z.string(), z.array(z.looseObject({ ts, thread_ts: ts.optional() }))).optional(),
+        private: z.record(z.string(), z.array(z.looseObject({ ts, thread_ts: ts.optional() }))).optional(),
+      })
+      .optional(),
+  }),
+});
+export type SlackFileInfo = z.infer<typeof fileInfoSchema>["file"];
+
+export const usersInfoSchema = z.looseObject({
+  ok: z.literal(true),
+  user: z.looseObject({
+    id,
+    is_admin: z.boolean().optional(),
+    is_owner: z.boolean().optional(),
+    is_primary_owner: z.boolean().optional(),
+    is_bot: z.boolean().optional(),
+    profile: z.looseObject({ email: z.string().optional() }).optional(),
+  }),
+});
+
+export const repliesSchema = z.looseObject({
+  ok: z.literal(true),
+  messages: z
+    .array(
+      z.looseObject({
+        ts,
+        user: z.string().optional(),
+        bot_id: z.string().nullish(),
+        text: z.string().optional(),
+        subtype: z.string().optional(),
+      }),
+    )
+    .default([]),
+});

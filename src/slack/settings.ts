@@ -1,0 +1,90 @@
+import { type Config, type SlackMode, slackMode } from "../config/config.js";
+
+/**
+ * The bot scopes the code uses, and nothing more (manifest.json lists the same; a test keeps them equal):
+ * - app_mentions:read: `app_mention` events.
+ * - channels:history, groups:history, mpim:history: `conversations.replies` for follow-ups in threads.
+ * - im:history: `message.im` events (every DM is a question) and DM thread history.
+ * - chat:write: answers, placeholders (`chat.update`), ephemeral notices, confirmations.
+ * - commands: `/ask`.
+ * - files:read: `file_shared`/`file_change`/`file_deleted`, `files.info` and downloading the file.
+ * - users:read, users:read.email: `users.info` to check a Slack workspace admin, or a tenant admin by email,
+ *   before `/ask unlink`, `/ask link` on a linked workspace, and `/ask forget`.
+ */
+export const BOT_SCOPES = [
+  "app_mentions:read",
+  "channels:history",
+  "chat:write",
+  "commands",
+  "files:read",
+  "groups:history",
+  "im:history",
+  "mpim:history",
+  "users:read",
+  "users:read.email",
+] as const;
+
+export const BOT_EVENTS = [
+  "app_mention",
+  "message.im",
+  "file_shared",
+  "file_change",
+  "file_deleted",
+  "app_uninstalled",
+  "tokens_revoked",
+] as const;
+
+export const SLASH_COMMAND = "/ask";
+
+export interface SlackSettings {
+  mode: Exclude<SlackMode, "off">;
+  /** Web API base URL with a trailing slash, as WebClient wants it. */
+  apiUrl: string;
+  /** Where /slack/install sends the browser (Slack's authorize page, or the fake's in tests). */
+  authorizationUrl: string;
+  redirectUri: string;
+  signingSecret?: string;
+  appToken?: string;
+  botToken?: string;
+  oauth?: { clientId: string; clientSecret: string; stateSecret: string };
+  publicUrl: string;
+}
+
+const DEFAULT_API_URL = "https://slack.com/api/";
+
+export function slackSettings(config: Config): SlackSettings | undefined {
+  const mode = slackMode(config);
+  if (mode === "off") return undefined;
+  const apiUrl = config.SLACK_API_URL ? `${config.SLACK_API_URL}/` : DEFAULT_API_URL;
+  const oauth =
+    config.SLACK_CLIENT_ID && config.SLACK_CLIENT_SECRET && config.SLACK_STATE_SECRET
+      ? {
+          clientId: config.SLACK_CLIENT_ID,
+          clientSecret: config.SLACK_CLIENT_SECRET,
+          stateSecret: config.SLACK_STATE_SECRET,
+        }
+      : undefined;
+  return {
+    mode,
+    apiUrl,
+    // Slack serves the Web API under /api and the authorize page under /oauth: the same host either way.
+    authorizationUrl: new URL("../oauth/v2/authorize", apiUrl).toString(),
+    redirectUri: `${config.PUBLIC_URL}/slack/oauth_redirect`,
+    ...(config.SLACK_SIGNING_SECRET ? { signingSecret: config.SLACK_SIGNING_SECRET } : {}),
+    ...(config.SLACK_APP_TOKEN ? { appToken: config.SLACK_APP_TOKEN } : {}),
+    ...(config.SLACK_BOT_TOKEN ? { botToken: config.SLACK_BOT_TOKEN } : {}),
+    ...(oauth ? { oauth } : {}),
+    publicUrl: config.PUBLIC_URL,
+  };
+}
+
+/**
+ * Hosts that may receive the bot token on a file download: Slack's own, plus the host of a configured
+ * SLACK_API_URL (the fake Slack in tests). Everything else (a redirect to a CDN or anywhere) gets no token.
+ */
+export function isTokenHost(url: URL, settings: Pick<SlackSettings, "apiUrl">): boolean {
+  const host = url.hostname.toLowerCase();
+  const api = new URL(settings.apiUrl);
+  if (api.hostname === host && (url.protocol === "https:" || api.protocol === "http:")) return true;
+  return url.protocol === "https:" && (host === "slack.com" || host.endsWith(".slack.com"));
+}

@@ -1,0 +1,191 @@
+import { App, ExpressReceiver, type Receiver, SocketModeReceiver } from "@slack/bolt";
+import type { WebClientOptions } from "@slack/web-api";
+import { Router } from "express";
+import type { Container } from "../composition/container.js";
+import { BoltLoggerAdapter } from "./bolt-logger.js";
+import { handleEventJob } from "./handlers/events.js";
+import { handleFileJob } from "./handlers/files.js";
+import { handleQuestion } from "./handlers/question.js";
+import { DirectoryInstallationStore } from "./installation-store.js";
+import { SlackIntake } from "./jobs.js";
+import { registerActions } from "./listeners/actions.js";
+import { registerCommands } from "./listeners/commands.js";
+import { registerFiles } from "./listeners/files.js";
+import { registerLifecycle } from "./listeners/lifecycle.js";
+import { registerMessages } from "./listeners/messages.js";
+import { oauthRoutes } from "./oauth.js";
+import type { FetchFn } from "./outbound.js";
+import type { SlackRuntime } from "./runtime.js";
+import { type SlackSettings, slackSettings } from "./settings.js";
+import { SlackWorkspaces } from "./workspaces.js";
+
+const SOCKET_START_WAIT_MS = 15_000;
+
+export interface SlackSurface {
+  mode: SlackSettings["mode"];
+  /**
+   * Mount before any body parser: POST /slack/events (HTTP mode; Bolt checks the signature on the raw
+   * body and rejects timestamps older than 5 minutes) and, with OAuth, /slack/install and
+   * /slack/oauth_redirect (both modes).
+   */
+  router: Router;
+  /** Socket Mode connects here; HTTP mode has nothing to start. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface SlackOptions {
+  /** Outbound HTTP for response_url posts and file downloads (tests may wrap it). */
+  fetch?: FetchFn;
+  /**
+   * Answer Slack only after the listeners ran. False in the embedded server (acknowledge first); true
+   * on Lambda, which may freeze the moment the response is sent, before the job is enqueued. The
+   * listeners only claim and enqueue either way, so both stay well within Slack's 3 seconds.
+   */
+  processBeforeResponse?: boolean;
+}
+
+/**
+ * The Slack side without Bolt: API clients per workspace and the job handlers that do the work. A
+ * worker that only runs jobs (the SQS worker on AWS) needs just this.
+ */
+export function createSlackRuntime(c: Container, options: SlackOptions = {}): SlackRuntime | undefined {
+  const settings = slackSettings(c.config);
+  if (!settings) return undefined;
+  const logger = c.logger.child({ component: "slack" });
+  const clientOptions: WebClientOptions = {
+    slackApiUrl: settings.apiUrl,
+    logger: new BoltLoggerAdapter(logger, c.config.LOG_LEVEL),
+    // 429s wait for Retry-After and try again; other failures retry briefly, then the job retries.
+    rejectRateLimitedCalls: false,
+    retryConfig: { retries: 4, factor: 2, minTimeout: 250, maxTimeout: 4000, randomize: true },
+    timeout: 30_000,
+  };
+  const workspaces = new SlackWorkspaces(c.directory, settings, clientOptions, logger);
+  return { c, settings, workspaces, logger, fetch: options.fetch ?? fetch };
+}
+
+/** Job handlers plus the two notifications that start outside Slack (a link made, a document indexed). */
+export function registerSlackJobs(rt: SlackRuntime): void {
+  const { c } = rt;
+  c.runner.register("answer", (job) => handleQuestion(rt, job));
+  c.runner.register("slack_file", (job) => handleFileJob(rt, job));
+  c.runner.register("slack_event", (job) => handleEventJob(rt, job));
+  c.links.onLinked(async (e) => {
+    await c.queue.enqueue({
+      type: "slack_event",
+      payload: { kind: "linked", teamId: e.teamId, slackUserId: e.slackUserId, tenantName: e.tenantName },
+      idempotencyKey: `slack:linked:${e.teamId}:${e.slackUserId}:${Date.now()}`,
+    });
+  });
+  c.onDocumentSettled(async (tenant, doc) => {
+    if (doc.source.kind !== "slack") return;
+    await c.queue.enqueue({
+      type: "slack_event",
+      tenantId: tenant,
+      payload: { kind: "indexed", tenantId: tenant, documentId: doc.id },
+      idempotencyKey: `slack:indexed:${tenant}:${doc.id}:${doc.sha256}:${doc.status}:${doc.updatedAt}`,
+    });
+  });
+}
+
+/** The Bolt app over the runtime: HTTP (ExpressReceiver) or Socket Mode, chosen by configuration. */
+export function createSlackSurface(c: Container, options: SlackOptions = {}): SlackSurface | undefined {
+  const rt = createSlackRuntime(c, options);
+  if (!rt) return undefined;
+  const { settings, logger } = rt;
+  registerSlackJobs(rt);
+  const boltLogger = new BoltLoggerAdapter(logger, c.config.LOG_LEVEL);
+  const router = Router();
+  let receiver: Receiver;
+  if (settings.mode === "http") {
+    const express = new ExpressReceiver({
+      signingSecret: settings.signingSecret ?? "",
+      logger: boltLogger,
+      endpoints: "/slack/events",
+      // Acknowledge first, work later: listeners only claim and enqueue, so the response leaves at once.
+      processBeforeResponse: options.processBeforeResponse ?? false,
+      bodyLimit: "1mb",
+    });
+    router.use(express.router);
+    receiver = express;
+  } else {
+    receiver = new SocketModeReceiver({
+      appToken: settings.appToken ?? "",
+      logger: boltLogger,
+      installerOptions: { clientOptions: { slackApiUrl: settings.apiUrl } },
+    });
+  }
+  const app = new App({
+    receiver,
+    authorize: rt.workspaces.authorize,
+    logger: boltLogger,
+    logLevel: boltLogger.getLevel(),
+    clientOptions: { ...rt.workspaces.clientOptions },
+    ignoreSelf: true,
+    convoStore: false,
+  });
+  app.error(async (error) => {
+    logger.error("slack listener failed", { error });
+  });
+  const intake = new SlackIntake(c.directory, c.queue, logger);
+  registerCommands(app, intake, logger);
+  registerMessages(app, intake, logger);
+  registerFiles(app, intake);
+  registerActions(app, intake, logger);
+  registerLifecycle(app, intake);
+
+  if (settings.oauth) {
+    router.use(
+      oauthRoutes({
+        settings: { ...settings, oauth: settings.oauth },
+        store: new DirectoryInstallationStore(c.directory, logger),
+        clientOptions: rt.workspaces.clientOptions,
+        boltLogger,
+        logger,
+        onInstalled: async (installation) => {
+          const teamId = installation.team?.id;
+          const userId = installation.user?.id;
+          if (!teamId || !userId) return;
+          await c.queue.enqueue({
+            type: "slack_event",
+            payload: { kind: "installed", teamId, userId },
+            idempotencyKey: `slack:installed:${teamId}:${userId}:${Date.now()}`,
+          });
+        },
+      }),
+    );
+  }
+
+  let started = false;
+  return {
+    mode: settings.mode,
+    router,
+    async start() {
+      rt.workspaces.warmUp();
+      if (settings.mode === "socket") {
+        started = true;
+        // Socket Mode keeps retrying recoverable failures (rate limits, Slack hiccups); the web app and
+        // the API must not wait for it, so after a while it goes on connecting in the background.
+        const connecting = app.start().then(() => "connected" as const);
+        connecting.catch((error: unknown) => logger.error("Socket Mode could not connect", { error }));
+        const waited = await Promise.race([
+          connecting,
+          new Promise<"pending">((resolve) => setTimeout(() => resolve("pending"), SOCKET_START_WAIT_MS).unref()),
+        ]);
+        if (waited === "pending") logger.warn("Socket Mode is still connecting; continuing to start");
+      }
+      logger.info("slack is on", {
+        mode: settings.mode,
+        install: settings.oauth ? "oauth" : "single workspace",
+        ...(c.config.SLACK_API_URL ? { apiUrl: c.config.SLACK_API_URL } : {}),
+      });
+    },
+    async stop() {
+      if (started) {
+        started = false;
+        await app.stop().catch((error: unknown) => logger.warn("slack stop failed", { error }));
+      }
+    },
+  };
+}

@@ -1,0 +1,87 @@
+import { expect } from "vitest";
+import { FakeSlack, type FakeTeam } from "./fake-slack.js";
+import { type ApiClient, startTestServer, type TestServer } from "./server.js";
+import { commandForm, SlackSender, type Who } from "./slack.js";
+
+export const SIGNING_SECRET = "e2e-signing-secret-0123456789abcdef";
+export const PUBLIC_URL = "https://enclave.test";
+
+export interface SlackHarness {
+  fake: FakeSlack;
+  server: TestServer;
+  slack: SlackSender;
+  stop(): Promise<void>;
+}
+
+/** The real server (HTTP mode) wired to a fresh fake Slack. */
+export async function startSlackHarness(
+  setup: (fake: FakeSlack) => Record<string, string>,
+  env: Record<string, string> = {},
+): Promise<SlackHarness> {
+  const fake = await FakeSlack.start();
+  const slackEnv = setup(fake);
+  const server = await startTestServer({
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    SLACK_API_URL: fake.apiUrl,
+    PUBLIC_URL,
+    ...slackEnv,
+    ...env,
+  });
+  return {
+    fake,
+    server,
+    slack: new SlackSender(server.url, SIGNING_SECRET),
+    async stop() {
+      await server.stop();
+      await fake.stop();
+    },
+  };
+}
+
+export function whoIn(team: FakeTeam, userId: string): Who {
+  return {
+    teamId: team.id,
+    userId,
+    botUserId: team.botUserId,
+    ...(team.enterpriseId ? { enterpriseId: team.enterpriseId } : {}),
+  };
+}
+
+/** The one-time link URL in a Slack message (a button's url). */
+export function linkUrlIn(message: { blocks?: unknown; text?: string } | undefined): string | undefined {
+  let found: string | undefined;
+  const walk = (node: unknown) => {
+    if (Array.isArray(node)) node.forEach(walk);
+    else if (node && typeof node === "object") {
+      const o = node as Record<string, unknown>;
+      if (typeof o.url === "string" && o.url.includes("/link?token=")) found = o.url;
+      for (const v of Object.values(o)) if (typeof v === "object") walk(v);
+    }
+  };
+  walk(message?.blocks);
+  return found;
+}
+
+export const tokenOf = (url: string): string => new URL(url).searchParams.get("token") ?? "";
+
+/** `/ask link` from Slack, then the link page's REST call with the admin's token. */
+export async function linkOverHttp(
+  h: SlackHarness,
+  who: Who,
+  admin: ApiClient,
+  channel = "C0LINKING",
+): Promise<{ url: string }> {
+  const responseUrl = h.fake.responseUrl();
+  const ack = await h.slack.command(commandForm(who, { text: "link", channel, responseUrl }));
+  expect(ack.status).toBe(200);
+  const posted = await h.fake.waitFor(() => h.fake.responsesTo(responseUrl)[0], 10_000, "link reply");
+  const url = linkUrlIn(posted.body);
+  if (!url) throw new Error(`no link button in ${JSON.stringify(posted.body)}`);
+  const linked = await admin.call("POST", "/api/links", { token: tokenOf(url) });
+  expect(linked.status, JSON.stringify(linked.json)).toBe(201);
+  return { url };
+}
+
+export async function settle(h: SlackHarness): Promise<void> {
+  await h.server.container.runner.drain(30_000);
+}

@@ -1,0 +1,286 @@
+import { createHmac, randomBytes } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+/**
+ * Sending Slack's requests to the real server: signed exactly as Slack signs them (`v0:` + timestamp +
+ * raw body, HMAC-SHA256 with the signing secret), using Slack's own payload files from
+ * ../shared/data/slack as the wire format when present, else the self-contained shapes in
+ * test/fixtures/slack. Ids are rewritten per test.
+ */
+export const SHARED_SLACK = resolve(process.cwd(), "../shared/data/slack");
+export const hasSharedSlack = existsSync(join(SHARED_SLACK, "events_api", "app_mention.json"));
+const LOCAL_SLACK = resolve(process.cwd(), "test/fixtures/slack");
+
+let warned = false;
+function base(relative: string): string {
+  const shared = join(SHARED_SLACK, relative);
+  if (existsSync(shared)) return readFileSync(shared, "utf8");
+  if (!warned) {
+    warned = true;
+    console.warn(
+      `../shared/data/slack is absent: using the self-contained payload shapes in test/fixtures/slack instead.`,
+    );
+  }
+  return readFileSync(join(LOCAL_SLACK, relative), "utf8");
+}
+
+export function payload<T = any>(relative: string): T {
+  return JSON.parse(base(relative)) as T;
+}
+
+export function signature(secret: string, timestamp: number | string, body: string): string {
+  return `v0=${createHmac("sha256", secret).update(`v0:${timestamp}:${body}`).digest("hex")}`;
+}
+
+export interface SendOptions {
+  timestamp?: number;
+  signature?: string;
+  omitHeaders?: boolean;
+  retryNum?: number;
+  secret?: string;
+}
+
+export interface SlackResponse {
+  status: number;
+  text: string;
+  json: any;
+  ms: number;
+}
+
+export class SlackSender {
+  constructor(
+    readonly serverUrl: string,
+    readonly secret: string,
+  ) {}
+
+  async post(body: string, contentType: string, options: SendOptions = {}): Promise<SlackResponse> {
+    const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
+    const headers: Record<string, string> = {
+      "content-type": contentType,
+      "user-agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+    };
+    if (!options.omitHeaders) {
+      headers["x-slack-request-timestamp"] = String(timestamp);
+      headers["x-slack-signature"] = options.signature ?? signature(options.secret ?? this.secret, timestamp, body);
+    }
+    if (options.retryNum !== undefined) {
+      headers["x-slack-retry-num"] = String(options.retryNum);
+      headers["x-slack-retry-reason"] = "http_timeout";
+    }
+    const started = performance.now();
+    const res = await fetch(`${this.serverUrl}/slack/events`, { method: "POST", headers, body });
+    const text = await res.text();
+    const ms = performance.now() - started;
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, text, json, ms };
+  }
+
+  event(envelope: unknown, options?: SendOptions): Promise<SlackResponse> {
+    return this.post(JSON.stringify(envelope), "application/json", options);
+  }
+
+  command(fields: URLSearchParams, options?: SendOptions): Promise<SlackResponse> {
+    return this.post(fields.toString(), "application/x-www-form-urlencoded", options);
+  }
+
+  action(body: unknown, options?: SendOptions): Promise<SlackResponse> {
+    return this.post(
+      new URLSearchParams({ payload: JSON.stringify(body) }).toString(),
+      "application/x-www-form-urlencoded",
+      options,
+    );
+  }
+}
+
+export const newEventId = () => `Ev${randomBytes(5).toString("hex").toUpperCase()}`;
+export const newTriggerId = () => `${Date.now()}.${randomBytes(4).readUInt32BE()}.${randomBytes(8).toString("hex")}`;
+
+export interface Who {
+  teamId: string;
+  userId: string;
+  enterpriseId?: string;
+  botUserId?: string;
+}
+
+/** Slack's app_mention envelope with our ids. */
+export function mentionEnvelope(
+  who: Who,
+  m: { channel: string; text: string; ts: string; threadTs?: string; eventId?: string },
+) {
+  const p = payload("events_api/app_mention.json");
+  p.team_id = who.teamId;
+  if (who.enterpriseId) p.enterprise_id = who.enterpriseId;
+  else delete p.enterprise_id;
+  p.event_id = m.eventId ?? newEventId();
+  p.event_time = Math.floor(Date.now() / 1000);
+  p.authed_users = who.botUserId ? [who.botUserId] : p.authed_users;
+  Object.assign(p.event, {
+    user: who.userId,
+    team: who.teamId,
+    channel: m.channel,
+    text: m.text,
+    ts: m.ts,
+    event_ts: m.ts,
+  });
+  if (m.threadTs) p.event.thread_ts = m.threadTs;
+  return p;
+}
+
+/** Slack's message envelope, as a DM (channel_type im) or a channel message. */
+export function messageEnvelope(
+  who: Who,
+  m: { channel: string; text: string; ts: string; threadTs?: string; channelType?: string; eventId?: string },
+) {
+  const p = payload("events_api/message.json");
+  p.team_id = who.teamId;
+  if (who.enterpriseId) p.enterprise_id = who.enterpriseId;
+  else delete p.enterprise_id;
+  p.event_id = m.eventId ?? newEventId();
+  Object.assign(p.event, {
+    user: who.userId,
+    team: who.teamId,
+    channel: m.channel,
+    text: m.text,
+    ts: m.ts,
+    event_ts: m.ts,
+    channel_type: m.channelType ?? (m.channel.startsWith("D") ? "im" : "channel"),
+  });
+  p.event.blocks = [
+    {
+      type: "rich_text",
+      block_id: "x",
+      elements: [{ type: "rich_text_section", elements: [{ type: "text", text: m.text }] }],
+    },
+  ];
+  if (m.threadTs) p.event.thread_ts = m.threadTs;
+  return p;
+}
+
+/** Slack's message with subtype file_share, pointing at a file of the fake. */
+export function fileShareEnvelope(
+  who: Who,
+  m: { channel: string; ts: string; file: Record<string, unknown>; text?: string; eventId?: string },
+) {
+  const p = payload("events_api/message_file_share.json");
+  p.team_id = who.teamId;
+  p.event_id = m.eventId ?? newEventId();
+  p.authorizations = [
+    {
+      enterprise_id: null,
+      team_id: who.teamId,
+      user_id: who.botUserId ?? "U0BOT",
+      is_bot: true,
+      is_enterprise_install: false,
+    },
+  ];
+  Object.assign(p.event, {
+    user: who.userId,
+    channel: m.channel,
+    channel_type: m.channel.startsWith("D") ? "im" : m.channel.startsWith("G") ? "group" : "channel",
+    ts: m.ts,
+    event_ts: m.ts,
+    text: m.text ?? "",
+    files: [m.file],
+  });
+  return p;
+}
+
+/**
+ * `file_shared`, `file_change`, `file_deleted`: no Slack SDK repository has a sample, so the envelope is
+ * Slack's (from app_uninstalled.json) with the event Slack's docs describe (ids only).
+ */
+export function fileEventEnvelope(
+  who: Who,
+  e: { type: "file_shared" | "file_change" | "file_deleted"; fileId: string; channel?: string; eventId?: string },
+) {
+  const p = payload("events_api/app_uninstalled.json");
+  p.team_id = who.teamId;
+  if (who.enterpriseId) p.enterprise_id = who.enterpriseId;
+  else delete p.enterprise_id;
+  p.event_id = e.eventId ?? newEventId();
+  const ts = `${Math.floor(Date.now() / 1000)}.000100`;
+  p.event =
+    e.type === "file_shared"
+      ? {
+          type: "file_shared",
+          channel_id: e.channel,
+          file_id: e.fileId,
+          user_id: who.userId,
+          file: { id: e.fileId },
+          event_ts: ts,
+        }
+      : e.type === "file_change"
+        ? { type: "file_change", file_id: e.fileId, file: { id: e.fileId } }
+        : { type: "file_deleted", file_id: e.fileId, event_ts: ts, ...(e.channel ? { channel_ids: [e.channel] } : {}) };
+  p.authorizations = [
+    {
+      enterprise_id: null,
+      team_id: who.teamId,
+      user_id: who.botUserId ?? "U0BOT",
+      is_bot: true,
+      is_enterprise_install: false,
+    },
+  ];
+  return p;
+}
+
+export function lifecycleEnvelope(teamId: string, kind: "app_uninstalled" | "tokens_revoked", eventId = newEventId()) {
+  const p = payload(`events_api/${kind}.json`);
+  p.team_id = teamId;
+  delete p.enterprise_id;
+  p.event_id = eventId;
+  return p;
+}
+
+/** Slack's slash-command form body with our ids. */
+export function commandForm(
+  who: Who,
+  c: { text: string; channel: string; responseUrl: string; triggerId?: string },
+): URLSearchParams {
+  const p = new URLSearchParams(base("slash_commands/slash_command.form.txt"));
+  p.set("team_id", who.teamId);
+  p.set("user_id", who.userId);
+  p.set("channel_id", c.channel);
+  p.set("command", "/ask");
+  p.set("text", c.text);
+  p.set("response_url", c.responseUrl);
+  p.set("trigger_id", c.triggerId ?? newTriggerId());
+  if (who.enterpriseId) p.set("enterprise_id", who.enterpriseId);
+  else {
+    p.delete("enterprise_id");
+    p.delete("enterprise_name");
+  }
+  return p;
+}
+
+/** Slack's block_actions payload for one of our buttons. */
+export function blockAction(
+  who: Who,
+  a: { actionId: string; value: string; channel: string; responseUrl: string; messageTs?: string },
+) {
+  const p = payload("interactivity/block_actions.json");
+  p.user = { ...p.user, id: who.userId, team_id: who.teamId };
+  p.team = { ...p.team, id: who.teamId };
+  if (who.enterpriseId) p.team.enterprise_id = who.enterpriseId;
+  else delete p.team.enterprise_id;
+  p.channel = { id: a.channel, name: "channel" };
+  p.container = { ...p.container, channel_id: a.channel, message_ts: a.messageTs ?? "1700000000.000001" };
+  p.trigger_id = newTriggerId();
+  p.response_url = a.responseUrl;
+  p.actions = [
+    {
+      ...p.actions[0],
+      action_id: a.actionId,
+      block_id: "enclave_answer_actions",
+      value: a.value,
+      action_ts: `${Date.now() / 1000}`,
+    },
+  ];
+  return p;
+}

@@ -1,0 +1,185 @@
+import { describe, expect, it } from "vitest";
+import { JsonLogger } from "../../src/adapters/local/json-logger.js";
+import { MemoryRateLimiter } from "../../src/adapters/local/memory-rate-limiter.js";
+import type { Source } from "../../src/domain/audit.js";
+import type { Identity, TenantId } from "../../src/domain/tenant.js";
+import type { TenantDirectory, WorkspaceLink } from "../../src/ports/tenant-directory.js";
+import { LinkService } from "../../src/services/link-workspace.js";
+import { BLOCKS_LIMIT, escapeText, renderAnswer, SECTION_LIMIT, splitText } from "../../src/slack/blocks.js";
+import { BoltLoggerAdapter, scrubTokens } from "../../src/slack/bolt-logger.js";
+import { cleanQuestion } from "../../src/slack/handlers/question.js";
+import { parseCommandText } from "../../src/slack/listeners/commands.js";
+import { isTokenHost } from "../../src/slack/settings.js";
+
+const source = (n: number, extra: Partial<Source> = {}): Source => ({
+  n,
+  documentId: `d${n}`,
+  title: `Doc ${n}`,
+  page: n,
+  snippet: `snippet ${n}`,
+  score: 1,
+  ...extra,
+});
+
+describe("Block Kit rendering", () => {
+  it("splits long answers at 3,000 characters a section, on word boundaries", () => {
+    const words = Array.from({ length: 2500 }, (_, i) => `word${i}`).join(" ");
+    const pieces = splitText(words);
+    expect(pieces.length).toBeGreaterThan(5);
+    for (const p of pieces) expect(p.length).toBeLessThanOrEqual(SECTION_LIMIT);
+    expect(pieces.join(" ")).toBe(words);
+    const [message] = renderAnswer({ answer: words, sources: [], outcome: "answered", auditId: "a1" });
+    for (const block of message?.blocks ?? []) {
+      if (block.type === "section") expect((block.text?.text ?? "").length).toBeLessThanOrEqual(SECTION_LIMIT);
+    }
+  });
+
+  it("never cuts an escape in half", () => {
+    const text = `${"x".repeat(2997)}&amp;${"y".repeat(10)}`;
+    const [first] = splitText(text);
+    expect(first?.endsWith("&")).toBe(false);
+    expect(splitText(text).join("")).toBe(text);
+  });
+
+  it("spreads very long answers over several messages of at most 50 blocks, buttons on the last", () => {
+    const answer = Array.from({ length: 60 }, (_, i) => `${"paragraph ".repeat(290)}${i}`).join("\n\n");
+    const messages = renderAnswer({
+      answer,
+      sources: Array.from({ length: 8 }, (_, i) => source(i + 1)),
+      outcome: "answered",
+      auditId: "a1",
+      shareable: true,
+    });
+    expect(messages.length).toBeGreaterThan(1);
+    for (const m of messages) expect(m.blocks?.length).toBeLessThanOrEqual(BLOCKS_LIMIT);
+    const actions = messages.flatMap((m, i) => (m.blocks ?? []).filter((b) => b.type === "actions").map(() => i));
+    expect(actions).toEqual([messages.length - 1]);
+  });
+
+  it("escapes document text so it cannot ping a channel or forge a link", () => {
+    const [m] = renderAnswer({
+      answer: "Ping <!channel> and <@U123> & click <https://evil.example|here>",
+      sources: [
+        source(1, { title: "<!here> title", link: "https://x.slack.com/files/U1/F1/a.pdf" }),
+        source(2, { link: "javascript:alert(1)" }),
+        source(3, { link: "https://a.example/x|y" }),
+      ],
+      outcome: "answered",
+      auditId: "a1",
+    });
+    const json = JSON.stringify(m);
+    expect(json).not.toContain("<!channel>");
+    expect(json).not.toContain("<@U123>");
+    expect(json).not.toContain("<https://evil.example|here>");
+    expect(json).toContain("&lt;!channel&gt;");
+    expect(json).toContain("<https://x.slack.com/files/U1/F1/a.pdf|&lt;!here&gt; title>, page 1");
+    expect(json).not.toContain("javascript:");
+    expect(json).toContain("*Doc 3*, page 3");
+    expect(escapeText("a & b")).toBe("a &amp; b");
+  });
+});
+
+describe("reading what users send", () => {
+  it("tells /ask sub-commands from questions", () => {
+    expect(parseCommandText("")).toEqual({ action: "help" });
+    expect(parseCommandText("help")).toEqual({ action: "help" });
+    expect(parseCommandText("docs")).toEqual({ action: "docs", arg: "" });
+    expect(parseCommandText("Documents")).toEqual({ action: "docs", arg: "" });
+    expect(parseCommandText("forget Employee Handbook")).toEqual({ action: "forget", arg: "Employee Handbook" });
+    expect(parseCommandText("status")).toEqual({ action: "status", arg: "" });
+    expect(parseCommandText("status of the SEV1 review?")).toEqual({
+      action: "question",
+      question: "status of the SEV1 review?",
+    });
+    expect(parseCommandText("  link ")).toEqual({ action: "link", arg: "" });
+  });
+
+  it("removes the bot's mention and decodes Slack's escapes", () => {
+    expect(cleanQuestion("<@UBOT> how many days &amp; weeks?", "UBOT")).toBe("how many days & weeks?");
+    expect(cleanQuestion("<@UBOT|enclave> ask <@UOTHER> about <#C1|travel>", "UBOT")).toBe(
+      "ask <@UOTHER> about #travel",
+    );
+    expect(cleanQuestion("see <https://x.example|the page>", "UBOT")).toBe("see the page");
+  });
+});
+
+describe("file download hosts", () => {
+  const api = { apiUrl: "http://127.0.0.1:4000/api/" };
+  it("sends the bot token only to Slack's hosts or the configured API host", () => {
+    expect(
+      isTokenHost(new URL("https://files.slack.com/files-pri/T1-F1/x.pdf"), { apiUrl: "https://slack.com/api/" }),
+    ).toBe(true);
+    expect(isTokenHost(new URL("http://files.slack.com/x"), { apiUrl: "https://slack.com/api/" })).toBe(false);
+    expect(isTokenHost(new URL("https://slack.com.evil.example/x"), { apiUrl: "https://slack.com/api/" })).toBe(false);
+    expect(isTokenHost(new URL("https://evilslack.com/x"), { apiUrl: "https://slack.com/api/" })).toBe(false);
+    expect(isTokenHost(new URL("http://127.0.0.1:4000/files-pri/x"), api)).toBe(true);
+    expect(isTokenHost(new URL("http://localhost:4000/files-pri/x"), api)).toBe(false);
+  });
+});
+
+describe("link tokens", () => {
+  const links = new Map<string, WorkspaceLink>();
+  const nonces = new Set<string>();
+  const directory = {
+    getLink: async (team: string) => links.get(team),
+    putLink: async (l: WorkspaceLink) => void links.set(l.teamId, l),
+    consumeNonce: async (n: string) => {
+      if (nonces.has(n)) return false;
+      nonces.add(n);
+      return true;
+    },
+    getTenant: async (id: TenantId) => ({ id, name: "Org", createdAt: "" }),
+  } as unknown as TenantDirectory;
+  const secret = Buffer.from("a-long-enough-link-secret-0123456789");
+  const logger = new JsonLogger("silent");
+  const admin: Identity = { userId: "u1", email: "a@x", tenantId: "t_aaaaaaaaaaaaaaaaaaaa" as TenantId, role: "admin" };
+
+  it("are bound to team and user, expire after 15 minutes, and work once", async () => {
+    let now = Date.parse("2026-01-01T00:00:00Z");
+    const service = new LinkService(directory, secret, logger, { publicUrl: "https://e.example", now: () => now });
+    const { token, url, expiresAt } = service.createToken({ teamId: "T1", enterpriseId: "E1", slackUserId: "U1" });
+    expect(url).toBe(`https://e.example/link?token=${encodeURIComponent(token)}`);
+    expect(expiresAt.getTime() - now).toBe(15 * 60_000);
+    expect(service.verifyToken(token)).toMatchObject({ team_id: "T1", enterprise_id: "E1", slack_user_id: "U1" });
+    expect(() =>
+      new LinkService(directory, Buffer.from("another-secret-of-enough-length"), logger, { publicUrl: "" }).verifyToken(
+        token,
+      ),
+    ).toThrow(/not valid/);
+    now += 15 * 60_000;
+    expect(() => service.verifyToken(token)).toThrow(/expired/);
+    now -= 60_000;
+    const link = await service.link(admin, token);
+    expect(link).toMatchObject({ teamId: "T1", enterpriseId: "E1", tenantId: admin.tenantId });
+    await expect(service.link(admin, token)).rejects.toMatchObject({ code: "invalid_link_token" });
+    await expect(
+      service.link({ ...admin, role: "member" }, service.createToken({ teamId: "T2", slackUserId: "U1" }).token),
+    ).rejects.toMatchObject({ status: 403 });
+  });
+});
+
+describe("rate limiter", () => {
+  it("counts all limits or none, and says when there is room again", async () => {
+    const limiter = new MemoryRateLimiter();
+    const limits = [
+      { key: "tenant", limit: 3, windowMs: 60_000 },
+      { key: "user", limit: 2, windowMs: 60_000 },
+    ];
+    expect(await limiter.take(limits, 0)).toEqual({ ok: true });
+    expect(await limiter.take(limits, 1000)).toEqual({ ok: true });
+    expect(await limiter.take(limits, 2000)).toEqual({ ok: false, key: "user", retryAfterMs: 58_000 });
+    expect(await limiter.take([{ key: "tenant", limit: 3, windowMs: 60_000 }], 3000)).toEqual({ ok: true });
+    expect(await limiter.take(limits, 60_001)).toEqual({ ok: true });
+  });
+});
+
+describe("Bolt's logging", () => {
+  it("never writes a Slack token", () => {
+    const lines: string[] = [];
+    const logger = new BoltLoggerAdapter(new JsonLogger("debug", {}, (line) => lines.push(line)), "debug");
+    logger.error("token xoxb-123-456-abc leaked", new Error("bad xapp-1-A1-2-xyz"));
+    logger.debug({ headers: { authorization: "Bearer xoxp-9-9" } });
+    expect(lines.join("\n")).not.toMatch(/xox[bp]-\d|xapp-1-A/);
+    expect(scrubTokens("a xoxb-1-2 b")).toBe("a xoxb-[redacted] b");
+  });
+});
