@@ -2,6 +2,8 @@ import type { Server } from "node:http";
 import { buildContainer, type Container } from "../composition/container.js";
 import { ConfigError, loadConfig } from "../config/config.js";
 import { createHttpApp } from "../http/app.js";
+import { webRoutes } from "../http/web-routes.js";
+import { createSlackSurface } from "../slack/surface.js";
 
 /** The embedded (self-hosted) server: REST API, web pages, Slack and the in-process job worker. */
 export async function startServer(env: Record<string, string | undefined> = process.env): Promise<{
@@ -12,7 +14,12 @@ export async function startServer(env: Record<string, string | undefined> = proc
 }> {
   const config = loadConfig(env);
   const container = await buildContainer(config);
-  const app = createHttpApp(container);
+  const slack = createSlackSurface(container);
+  const app = createHttpApp(container, {
+    // Slack's routes go before the JSON parser: Bolt verifies the signature over the raw body.
+    ...(slack ? { beforeBodyParsing: (a) => a.use(slack.router) } : {}),
+    afterApi: (a) => a.use(webRoutes({ logger: container.logger })),
+  });
   container.runner.start();
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
@@ -26,7 +33,18 @@ export async function startServer(env: Record<string, string | undefined> = proc
     publicUrl: config.PUBLIC_URL,
     dataDir: config.DATA_DIR,
   });
+  if (slack) {
+    // A Socket Mode connection that fails (bad app token, offline) must not take the web and API down.
+    await slack
+      .start()
+      .catch((error: unknown) => container.logger.error("Slack could not start", { error, mode: slack.mode }));
+  } else {
+    container.logger.info(
+      "Slack is off: set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_STATE_SECRET (OAuth), plus SLACK_SIGNING_SECRET (HTTP) or SLACK_APP_TOKEN (Socket Mode)",
+    );
+  }
   const stop = async () => {
+    await slack?.stop();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
     await container.runner.stop();

@@ -1,4 +1,5 @@
-import { Router } from "express";
+import { once } from "node:events";
+import { type Response, Router } from "express";
 import multer from "multer";
 import { z } from "zod";
 import type { Container } from "../composition/container.js";
@@ -6,6 +7,7 @@ import type { AuditRecord } from "../domain/audit.js";
 import type { DocumentRecord } from "../domain/documents.js";
 import { AppError } from "../domain/errors.js";
 import { requireAdmin } from "../services/accounts.js";
+import { auditCsv } from "../services/audit-export.js";
 import { identityOf, requireAuth } from "./auth.js";
 import { parseBody } from "./validate.js";
 
@@ -60,7 +62,9 @@ const sourceJson = (s: AuditRecord["sources"][number]) => ({
   ...(s.link ? { link: s.link } : {}),
 });
 
-const askBody = z.object({ question: z.string() });
+// The web app says it is the web app, so the audit log can tell it from other API clients. Only a
+// label: it changes nothing about who asked or which tenant answers.
+const askBody = z.object({ question: z.string(), surface: z.enum(["api", "web"]).optional() });
 const feedbackBody = z.object({ value: z.enum(["up", "down"]) });
 const inviteBody = z.object({ role: z.enum(["admin", "member"]).optional() }).optional();
 const auditQuery = z.object({
@@ -131,6 +135,22 @@ export function apiRoutes(c: Container): Router {
     res.json(documentJson(await c.documents.get(identityOf(res).tenantId, req.params.id ?? "")));
   });
 
+  // The original file, for the web app to open at a cited page. Bearer auth like everything here, so
+  // the page fetches it into a Blob URL; `inline` lets the browser's viewer show it.
+  router.get("/documents/:id/file", async (req, res) => {
+    const me = identityOf(res);
+    const { document, data } = await c.documents.original(me.tenantId, req.params.id ?? "");
+    const type =
+      document.contentType === "application/pdf" ? "application/pdf" : `${document.contentType}; charset=utf-8`;
+    res.setHeader("Content-Type", type);
+    res.setHeader(
+      "Content-Disposition",
+      contentDisposition("inline", fileNameOf(document.title, document.contentType)),
+    );
+    res.setHeader("Cache-Control", "private, no-store");
+    res.send(data);
+  });
+
   router.delete("/documents/:id", async (req, res) => {
     await c.documents.delete(identityOf(res).tenantId, req.params.id ?? "");
     res.status(204).end();
@@ -138,11 +158,11 @@ export function apiRoutes(c: Container): Router {
 
   router.post("/ask", async (req, res) => {
     const me = identityOf(res);
-    const { question } = parseBody(askBody, req.body);
+    const { question, surface } = parseBody(askBody, req.body);
     const result = await c.answers.ask({
       tenant: me.tenantId,
       actor: { userId: me.userId, email: me.email },
-      surface: "api",
+      surface: surface ?? "api",
       question,
     });
     res.json({
@@ -180,6 +200,17 @@ export function apiRoutes(c: Container): Router {
     res.json({ records: page.records.map(auditJson), next_cursor: page.nextCursor ?? null });
   });
 
+  // Before /audit/:id, which would otherwise take "export.csv" for an id.
+  router.get("/audit/export.csv", async (_req, res) => {
+    const me = identityOf(res);
+    requireAdmin(me);
+    const day = new Date().toISOString().slice(0, 10);
+    res.setHeader("Content-Type", "text/csv; charset=utf-8");
+    res.setHeader("Content-Disposition", contentDisposition("attachment", `enclave-audit-${day}.csv`));
+    res.setHeader("Cache-Control", "private, no-store");
+    await streamLines(res, auditCsv(c.audit, me.tenantId));
+  });
+
   router.get("/audit/:id", async (req, res) => {
     const me = identityOf(res);
     requireAdmin(me);
@@ -189,4 +220,44 @@ export function apiRoutes(c: Container): Router {
   });
 
   return router;
+}
+
+/**
+ * Writes a generated body with back-pressure. A failure after the first byte can no longer become an
+ * error response, so the connection is cut and the client sees an incomplete download, not a short file.
+ */
+async function streamLines(res: Response, lines: AsyncIterable<string>): Promise<void> {
+  // A byte-order mark, so spreadsheet programs read the UTF-8 as UTF-8.
+  res.write("\uFEFF");
+  try {
+    for await (const line of lines) {
+      if (!res.write(line)) await once(res, "drain");
+    }
+    res.end();
+  } catch (error) {
+    res.destroy(error instanceof Error ? error : new Error(String(error)));
+    throw error;
+  }
+}
+
+const EXTENSIONS: Record<string, string> = { "application/pdf": ".pdf", "text/markdown": ".md", "text/plain": ".txt" };
+
+function fileNameOf(title: string, contentType: string): string {
+  const ext = EXTENSIONS[contentType] ?? "";
+  return title.toLowerCase().endsWith(ext) ? title : `${title}${ext}`;
+}
+
+/** RFC 6266: an ASCII fallback name plus the UTF-8 one; quotes, control and path characters removed. */
+export function contentDisposition(kind: "inline" | "attachment", fileName: string): string {
+  const unsafe = (ch: string) => {
+    const code = ch.codePointAt(0) ?? 0;
+    return code < 0x20 || code === 0x7f || ch === '"' || ch === "\\" || ch === "/";
+  };
+  const clean = [...fileName.slice(0, 200)].map((ch) => (unsafe(ch) ? "_" : ch)).join("") || "download";
+  const ascii = clean.replace(/[^\u0020-\u007e]/g, "_");
+  const encoded = encodeURIComponent(clean).replace(
+    /['()*]/g,
+    (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+  return `${kind}; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }

@@ -202,6 +202,12 @@ export class DocumentService {
     return doc;
   }
 
+  /** The stored original, for viewing. Not found is the same as for `get`. */
+  async original(tenant: TenantId, id: string): Promise<{ document: DocumentRecord; data: Buffer }> {
+    const document = await this.get(tenant, id);
+    return { document, data: await this.objects.get(tenant, objectKey(id)) };
+  }
+
   async delete(tenant: TenantId, id: string): Promise<void> {
     await this.get(tenant, id);
     await this.index.deleteDocument(tenant, id);

@@ -1,0 +1,105 @@
+// What every logged-in page shares: the session check, the header (organisation, email, log out,
+// admin-only links) and the "session expired" banner.
+import { api, endSession, expireSession, getSession, loginUrl, onSessionExpired, updateSession } from "./api.js";
+import { byId, h } from "./dom.js";
+
+/** @typedef {import("./api.js").Me} Me */
+
+const MAX_TIMER_MS = 2_147_483_647;
+
+function showExpiredBanner() {
+  const banner = byId("session-banner");
+  banner.replaceChildren(
+    h("span", {}, "Your session has expired. "),
+    h("a", { href: loginUrl(), class: "banner-link" }, "Log in again"),
+    h("span", {}, " to continue where you were."),
+  );
+  byId("account").hidden = true;
+}
+
+/** @param {string | undefined} role */
+function applyRole(role) {
+  for (const el of document.querySelectorAll("[data-admin-only]")) {
+    /** @type {HTMLElement} */ (el).hidden = role !== "admin";
+  }
+}
+
+/**
+ * @param {{ email?: string, tenantName?: string }} who
+ */
+function showAccount(who) {
+  if (!who.email) return;
+  byId("account-org").textContent = who.tenantName ?? "";
+  byId("account-email").textContent = who.email;
+  byId("account").hidden = false;
+}
+
+/**
+ * Starts a page that needs a login. Without a session it sends the user to the login page (which
+ * brings them back); with one it fills the header and resolves with who they are. For admin-only
+ * pages it resolves with null (and says why) when the user is a member.
+ * @param {{ adminOnly?: boolean, title?: string }} [options]
+ * @returns {Promise<Me | null>}
+ */
+export async function startAppPage(options = {}) {
+  const session = getSession();
+  if (!session || session.expiresAt <= Date.now()) {
+    const hadSession = Boolean(session);
+    endSession();
+    const url = loginUrl();
+    location.replace(hadSession ? `${url}${url.includes("?") ? "&" : "?"}expired=1` : url);
+    return new Promise(() => {});
+  }
+  onSessionExpired(showExpiredBanner);
+  setTimeout(expireSession, Math.min(Math.max(session.expiresAt - Date.now(), 0), MAX_TIMER_MS));
+  if (session.role) applyRole(session.role);
+  showAccount(session);
+  byId("logout").addEventListener("click", () => {
+    endSession();
+    location.assign("/login");
+  });
+
+  /** @type {Me} */
+  let me;
+  try {
+    me = await api("/api/me");
+  } catch (error) {
+    showPageError(error);
+    return null;
+  }
+  updateSession({ email: me.email, role: me.role, tenantName: me.tenant_name });
+  applyRole(me.role);
+  showAccount({ email: me.email, tenantName: me.tenant_name });
+  if (options.adminOnly && me.role !== "admin") {
+    byId("main").replaceChildren(
+      h("h1", {}, options.title ?? "Admins only"),
+      h(
+        "p",
+        { class: "notice" },
+        `Only admins of ${me.tenant_name || "your organisation"} can open this page. Ask an admin if you need access.`,
+      ),
+      h("p", {}, h("a", { href: "/" }, "Back to asking questions")),
+    );
+    return null;
+  }
+  return me;
+}
+
+/**
+ * Shows an error that stops the page from loading (the banner already covers an expired session).
+ * @param {unknown} error
+ */
+export function showPageError(error) {
+  if (/** @type {{ status?: number }} */ (error)?.status === 401) return;
+  const main = byId("main");
+  main.prepend(h("p", { class: "form-error", role: "alert" }, messageOf(error)));
+}
+
+/**
+ * A message for the user from anything thrown.
+ * @param {unknown} error
+ */
+export function messageOf(error) {
+  if (error instanceof Error && error.message) return error.message;
+  return "Something went wrong. Please try again.";
+}

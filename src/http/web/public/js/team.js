@@ -1,0 +1,137 @@
+import { api } from "./api.js";
+import { byId, copyText, h, openDialog, say, timeEl } from "./dom.js";
+import { messageOf, showPageError, startAppPage } from "./shell.js";
+
+/**
+ * @typedef {{ team_id: string, team_name?: string, enterprise_id?: string, linked_at: string }} Link
+ */
+
+const inviteForm = /** @type {HTMLFormElement} */ (byId("invite-form"));
+const inviteStatus = byId("invite-status");
+const inviteError = byId("invite-error");
+const linksStatus = byId("links-status");
+
+inviteForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const role = /** @type {HTMLSelectElement} */ (byId("invite-role")).value;
+  say(inviteStatus, "");
+  say(inviteError, "");
+  try {
+    const invite = await api("/api/invites", { body: { role } });
+    // The code goes in the fragment: browsers never send it to the server or in a Referer.
+    const link = `${location.origin}/signup#invite=${encodeURIComponent(invite.code)}`;
+    /** @type {HTMLInputElement} */ (byId("invite-link")).value = link;
+    /** @type {HTMLInputElement} */ (byId("invite-code")).value = invite.code;
+    byId("invite-result").hidden = false;
+    inviteStatus.replaceChildren(
+      `Invite for a ${role} created. Share the link or the code; it expires `,
+      timeEl(invite.expires_at),
+      ".",
+    );
+    byId("invite-link").focus();
+  } catch (e) {
+    say(inviteError, messageOf(e));
+  }
+});
+for (const [button, field] of [
+  ["copy-link", "invite-link"],
+  ["copy-code", "invite-code"],
+]) {
+  byId(button).addEventListener("click", () => {
+    const input = /** @type {HTMLInputElement} */ (byId(field));
+    input.select();
+    copyText(input.value, inviteStatus, button === "copy-link" ? "Invite link copied." : "Invite code copied.");
+  });
+}
+
+async function loadMembers() {
+  const { members } = await api("/api/members");
+  byId("member-rows").replaceChildren(
+    ...members.map((/** @type {{ email: string, role: string, created_at: string }} */ m) =>
+      h(
+        "tr",
+        {},
+        h("td", { "data-label": "Email" }, m.email),
+        h(
+          "td",
+          { "data-label": "Role" },
+          h("span", { class: `badge role-${m.role}` }, m.role === "admin" ? "Admin" : "Member"),
+        ),
+        h("td", { "data-label": "Joined" }, timeEl(m.created_at, false)),
+      ),
+    ),
+  );
+}
+
+/** @param {Link} link */
+function linkName(link) {
+  return link.team_name ? `${link.team_name} (${link.team_id})` : link.team_id;
+}
+
+/** @param {Link} link */
+async function unlink(link) {
+  byId("unlink-name").textContent = linkName(link);
+  if ((await openDialog(/** @type {HTMLDialogElement} */ (byId("unlink-dialog")))) !== "unlink") return;
+  try {
+    await api(`/api/links/${encodeURIComponent(link.team_id)}`, { method: "DELETE" });
+    say(linksStatus, `Unlinked ${linkName(link)}.`);
+    await loadLinks();
+    byId("slack-title").setAttribute("tabindex", "-1");
+    byId("slack-title").focus();
+  } catch (e) {
+    say(linksStatus, messageOf(e));
+  }
+}
+
+async function loadLinks() {
+  const empty = byId("links-empty");
+  const table = byId("links-table");
+  /** @type {Link[]} */
+  let links;
+  try {
+    ({ links } = await api("/api/links"));
+  } catch (e) {
+    if (/** @type {{ status?: number }} */ (e).status !== 404) throw e;
+    table.hidden = true;
+    empty.hidden = false;
+    empty.textContent = "Slack is not set up on this server.";
+    return;
+  }
+  table.hidden = links.length === 0;
+  empty.hidden = links.length > 0;
+  empty.textContent = "No Slack workspace is linked yet.";
+  byId("link-rows").replaceChildren(
+    ...links.map((link) =>
+      h(
+        "tr",
+        {},
+        h("td", { "data-label": "Workspace" }, linkName(link)),
+        h("td", { "data-label": "Linked" }, timeEl(link.linked_at)),
+        h(
+          "td",
+          { class: "actions-cell" },
+          h(
+            "button",
+            {
+              type: "button",
+              class: "btn small ghost danger-text",
+              "aria-label": `Unlink ${linkName(link)}`,
+              onclick: () => unlink(link),
+            },
+            "Unlink",
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+const me = await startAppPage({ adminOnly: true, title: "Team" });
+if (me) {
+  byId("org-name").textContent = me.tenant_name;
+  try {
+    await Promise.all([loadMembers(), loadLinks()]);
+  } catch (e) {
+    showPageError(e);
+  }
+}

@@ -1,0 +1,131 @@
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { focused, hasChromium, launchChromium, PASSWORD, uniqueEmail, watchPage } from "../support/browser.js";
+import type { FakeTeam } from "../support/fake-slack.js";
+import { apiClient, newOrganisation } from "../support/server.js";
+import { commandForm } from "../support/slack.js";
+import { linkUrlIn, type SlackHarness, startSlackHarness, tokenOf, whoIn } from "../support/slack-harness.js";
+
+/**
+ * The page Slack's "Link workspace" button opens, driven end to end: `/ask link` in the fake Slack,
+ * the link from the bot's reply opened in Chromium, an admin logs in and confirms, the bot confirms
+ * in Slack.
+ */
+describe.skipIf(!hasChromium)("Slack link page in Chromium", () => {
+  let h: SlackHarness;
+  let team: FakeTeam;
+  let browser: Browser;
+  let org: Awaited<ReturnType<typeof newOrganisation>>;
+  const contexts: BrowserContext[] = [];
+  const PETER = "U0PETER01";
+
+  async function newPage(): Promise<{ page: Page; problems: string[] }> {
+    const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+    contexts.push(context);
+    const page = await context.newPage();
+    return { page, problems: watchPage(page) };
+  }
+
+  /** `/ask link` as a Slack user; the link page URL on this server (the bot builds it on PUBLIC_URL). */
+  async function linkFromSlack(userId: string): Promise<string> {
+    const responseUrl = h.fake.responseUrl();
+    const ack = await h.slack.command(
+      commandForm(whoIn(team, userId), { text: "link", channel: "C0LINK001", responseUrl }),
+    );
+    expect(ack.status).toBe(200);
+    const reply = await h.fake.waitFor(() => h.fake.responsesTo(responseUrl)[0], 10_000, "link reply");
+    const url = linkUrlIn(reply.body);
+    if (!url) throw new Error(`no link button in ${JSON.stringify(reply.body)}`);
+    return `${h.server.url}/link?token=${encodeURIComponent(tokenOf(url))}`;
+  }
+
+  async function logInOnLinkPage(page: Page, email: string) {
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Log in" }).click();
+  }
+
+  beforeAll(async () => {
+    const started = await Promise.all([
+      startSlackHarness((fake) => {
+        team = fake.addTeam({ id: "T0INITECH", name: "Initech Chat", users: [{ id: PETER, name: "peter" }] });
+        return { SLACK_BOT_TOKEN: team.botToken };
+      }),
+      launchChromium(),
+    ]);
+    [h, browser] = started;
+    org = await newOrganisation(h.server.url, "Initech");
+  });
+
+  afterAll(async () => {
+    for (const context of contexts) await context.close().catch(() => {});
+    await browser?.close();
+    await h?.stop();
+  });
+
+  it("shows which workspace goes to which organisation, links it on confirmation, and Slack hears of it", async () => {
+    const link = await linkFromSlack(PETER);
+    const { page, problems } = await newPage();
+    await page.goto(link);
+    await page.locator("#link-team", { hasText: "T0INITECH" }).waitFor();
+    // The one-time token leaves the address bar (and so history, bookmarks and Referer) at once.
+    expect(page.url()).toBe(`${h.server.url}/link`);
+    expect(await page.locator("#link-requester").textContent()).toBe(`Slack user ${PETER}`);
+
+    // Not logged in: an admin of the organisation logs in right here, then sees both sides.
+    await logInOnLinkPage(page, org.email);
+    const confirm = page.getByRole("button", { name: "Link workspace" });
+    await confirm.waitFor();
+    expect(await page.locator("#link-org").textContent()).toContain("Initech");
+    expect(await h.server.container.directory.getLink(team.id)).toBeUndefined();
+    await confirm.click();
+    await page.locator("#link-done-text", { hasText: /is now linked to Initech\./ }).waitFor();
+    expect(await focused(page)).toBe("link-done-text");
+    expect((await h.server.container.directory.getLink(team.id))?.tenantId).toBe(org.tenantId);
+    const confirmation = await h.fake.waitFor(
+      () => h.fake.callsTo("chat.postMessage").find((c) => c.params.channel === PETER),
+      10_000,
+      "confirmation DM",
+    );
+    expect(confirmation.params.text).toMatch(/linked to \*Initech\*/);
+
+    // The same link cannot be used twice.
+    await page.goto(link);
+    await page.locator("#link-already").waitFor();
+    await page.getByRole("button", { name: "Link workspace" }).click();
+    await page.locator("#link-error", { hasText: /already used/ }).waitFor();
+
+    // The team page lists the workspace and unlinks it after a confirmation.
+    await page.goto(`${h.server.url}/team`);
+    const row = page.locator("#link-rows tr", { hasText: team.id });
+    await row.waitFor();
+    await row.getByRole("button", { name: /Unlink/ }).click();
+    await page.locator("#unlink-dialog").getByRole("button", { name: "Unlink" }).click();
+    await page.locator("#links-empty", { hasText: "No Slack workspace is linked yet." }).waitFor();
+    expect(await h.server.container.directory.getLink(team.id)).toBeUndefined();
+    expect(problems).toEqual([]);
+  });
+
+  it("tells a member who is not an admin, and a broken link, what to do instead", async () => {
+    const invite = await org.client.call("POST", "/api/invites", { role: "member" });
+    const memberEmail = uniqueEmail("milton", "initech.example");
+    const joined = await apiClient(h.server.url).call("POST", "/auth/signup", {
+      email: memberEmail,
+      password: PASSWORD,
+      invite_code: invite.json.code,
+    });
+    expect(joined.status).toBe(201);
+    const { page, problems } = await newPage();
+    await page.goto(await linkFromSlack(PETER));
+    await logInOnLinkPage(page, memberEmail);
+    await page.locator("#link-error", { hasText: "Only an admin" }).waitFor();
+    expect(await page.getByRole("button", { name: "Link workspace" }).isVisible()).toBe(false);
+    expect(await h.server.container.directory.getLink(team.id)).toBeUndefined();
+
+    await page.goto(`${h.server.url}/link`);
+    await page.locator("#link-error", { hasText: "needs the link from Slack" }).waitFor();
+    await page.goto(`${h.server.url}/link?token=v1.forged.signature`);
+    await page.locator("#link-error", { hasText: "not valid" }).waitFor();
+    expect(problems).toEqual([]);
+  });
+});
