@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { SqliteChunkIndex } from "../src/adapters/local/sqlite-chunk-index.js";
 import { TenantDatabases } from "../src/adapters/local/tenant-databases.js";
 import { newTenantId } from "../src/domain/tenant.js";
-import { loadSciFact, ndcgAt, recallAt, sciFactAvailable } from "./scifact.js";
+import { indexSciFact, loadSciFact, ndcgAt, recallAt, sciFactAvailable } from "./scifact.js";
 
 /**
  * Retrieval quality of the embedded index on BEIR SciFact: every abstract becomes one passage
@@ -23,18 +23,7 @@ export async function evaluateSciFact(): Promise<{
   try {
     const index = new SqliteChunkIndex(dbs);
     const tenant = newTenantId();
-    await index.upsert(
-      tenant,
-      data.corpus.map((d, ordinal) => ({
-        id: `${d.id}#0`,
-        tenantId: tenant,
-        documentId: d.id,
-        ordinal,
-        title: d.title,
-        page: 1,
-        text: d.text,
-      })),
-    );
+    await indexSciFact(index, tenant, data.corpus);
     let ndcg = 0;
     let recall = 0;
     for (const q of data.queries) {

@@ -9,7 +9,7 @@ import { SqliteChunkIndex } from "../src/adapters/local/sqlite-chunk-index.js";
 import { TenantDatabases } from "../src/adapters/local/tenant-databases.js";
 import { newTenantId, type TenantId } from "../src/domain/tenant.js";
 import { AnswerService } from "../src/services/answer-question.js";
-import { loadSciFact, sciFactAvailable } from "./scifact.js";
+import { indexSciFact, loadSciFact, sciFactAvailable } from "./scifact.js";
 
 /**
  * Benchmarks of the embedded shape, reported as ratios measured in one run (the machine is shared
@@ -51,19 +51,7 @@ async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), "enclave-bench-"));
   const dbs = new TenantDatabases(dir, 16);
   const index = new SqliteChunkIndex(dbs);
-  const load = async (tenant: TenantId) =>
-    index.upsert(
-      tenant,
-      data.corpus.map((d, ordinal) => ({
-        id: `${d.id}#0`,
-        tenantId: tenant,
-        documentId: d.id,
-        ordinal,
-        title: d.title,
-        page: 1,
-        text: d.text,
-      })),
-    );
+  const load = (tenant: TenantId) => indexSciFact(index, tenant, data.corpus);
   try {
     const subject = newTenantId();
     let t = performance.now();

@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { gunzipSync } from "node:zlib";
+import type { TenantId } from "../src/domain/tenant.js";
+import type { ChunkIndex } from "../src/ports/chunk-index.js";
 
 /** BEIR SciFact (test split) from ../shared, and trec_eval's nDCG@10 and Recall@100. */
 export const SCIFACT_DIR = resolve(process.cwd(), "../shared/data/beir-scifact");
@@ -50,4 +52,20 @@ export function recallAt(ranked: readonly string[], relevant: ReadonlyMap<string
   if (rel.length === 0) return 0;
   const top = new Set(ranked.slice(0, k));
   return rel.filter((id) => top.has(id)).length / rel.length;
+}
+
+/** Loads every abstract as one passage (title + text) of `tenant`. */
+export async function indexSciFact(index: ChunkIndex, tenant: TenantId, corpus: SciFact["corpus"]): Promise<void> {
+  await index.upsert(
+    tenant,
+    corpus.map((d, ordinal) => ({
+      id: `${d.id}#0`,
+      tenantId: tenant,
+      documentId: d.id,
+      ordinal,
+      title: d.title,
+      page: 1,
+      text: d.text,
+    })),
+  );
 }

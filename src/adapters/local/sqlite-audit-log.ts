@@ -25,27 +25,19 @@ export class SqliteAuditLog implements AuditLog {
   }
 
   async list(tenant: TenantId, query: AuditQuery): Promise<{ records: AuditRecord[]; nextCursor?: string }> {
-    const where = ["tenant_id = @tenant"];
     const params: Record<string, unknown> = { tenant, limit: query.limit + 1 };
-    if (query.cursor) {
-      where.push("id < @cursor");
-      params.cursor = query.cursor;
-    }
-    if (query.surface) {
-      where.push("surface = @surface");
-      params.surface = query.surface;
-    }
-    if (query.userId) {
-      where.push("user_id = @userId");
-      params.userId = query.userId;
-    }
-    if (query.from) {
-      where.push("created_at >= @from");
-      params.from = query.from;
-    }
-    if (query.to) {
-      where.push("created_at <= @to");
-      params.to = query.to;
+    const where = ["tenant_id = @tenant"];
+    const filters = [
+      ["id < @cursor", "cursor", query.cursor],
+      ["surface = @surface", "surface", query.surface],
+      ["user_id = @userId", "userId", query.userId],
+      ["created_at >= @from", "from", query.from],
+      ["created_at <= @to", "to", query.to],
+    ] as const;
+    for (const [clause, name, value] of filters) {
+      if (!value) continue;
+      where.push(clause);
+      params[name] = value;
     }
     // Ids are time-ordered (see newAuditId), so ordering and paging by id is newest-first and stable.
     const rows = this.dbs
