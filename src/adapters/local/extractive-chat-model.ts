@@ -47,14 +47,23 @@ export class ExtractiveChatModel implements ChatModel {
   }
 }
 
+/** Follow-ups this short ("and for contractors?") lean on the previous question of the conversation. */
+const FOLLOW_UP_TERMS = 2;
+
+/**
+ * The user's latest question, joined with their previous one when it is a short follow-up: without a
+ * model to rewrite "what about contractors?", the earlier question supplies what it is about.
+ */
 function latestQuestion(messages: readonly ChatMessage[]): string {
-  for (let i = messages.length - 1; i >= 0; i--) {
+  const questions: string[] = [];
+  for (let i = messages.length - 1; i >= 0 && questions.length < 2; i--) {
     const m = messages[i];
     if (m?.role !== "user") continue;
     const text = m.content.flatMap((b) => (b.type === "text" ? [b.text] : [])).join(" ");
-    if (text.trim()) return text;
+    if (text.trim()) questions.push(text.trim());
   }
-  return "";
+  const [latest = "", previous] = questions;
+  return previous && queryTerms(latest).length <= FOLLOW_UP_TERMS ? `${latest} ${previous}` : latest;
 }
 
 interface Candidate {
