@@ -37,7 +37,7 @@ export const configSchema = z.object({
   MAX_FILE_BYTES: int(25 * 1024 * 1024, 1),
   MAX_PAGES: int(2000, 1),
   PARSE_TIMEOUT_MS: int(60_000, 100),
-  PARSE_MEMORY_MB: int(1024, 64),
+  PARSE_MEMORY_MB: int(1024, 192),
   MAX_QUESTION_CHARS: int(2000, 10),
   MAX_BODY_BYTES: int(64 * 1024, 1024),
   CHUNK_WORDS: int(150, 20, 2000),
@@ -92,6 +92,32 @@ export const configSchema = z.object({
   PINECONE_API_KEY: optionalString,
   PINECONE_INDEX: optionalString,
   PINECONE_INDEX_HOST: optionalUrl,
+
+  /** Server-only Cognito app client (with a secret) that may write custom:tenant_id at sign-up. */
+  COGNITO_SIGNUP_CLIENT_ID: optionalString,
+  COGNITO_SIGNUP_CLIENT_SECRET: optionalString,
+  /** KMS key for S3 server-side encryption (SSE-KMS with a bucket key); SSE-S3 (AES256) when unset. */
+  S3_KMS_KEY_ID: optionalString,
+  /** SDK retries: total attempts per call (first try included) and the retry mode, as in the AWS CLI. */
+  AWS_MAX_ATTEMPTS: int(4, 1, 20),
+  AWS_RETRY_MODE: z.enum(["standard", "adaptive"]).default("standard"),
+  /** Titan embeddings in flight at once per batch. */
+  EMBED_CONCURRENCY: int(4, 1, 64),
+  /**
+   * Standard per-service endpoint overrides (emulators, VPC endpoints). The SDK reads these names from the
+   * process environment itself; config is our only reader of the environment, so they are passed explicitly.
+   */
+  AWS_ENDPOINT_URL_S3: optionalUrl,
+  AWS_ENDPOINT_URL_DYNAMODB: optionalUrl,
+  AWS_ENDPOINT_URL_SQS: optionalUrl,
+  AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER: optionalUrl,
+  AWS_ENDPOINT_URL_STS: optionalUrl,
+  AWS_ENDPOINT_URL_BEDROCK_RUNTIME: optionalUrl,
+  AWS_ENDPOINT_URL_KMS: optionalUrl,
+  /** Static credentials (emulators); unset means the SDK's default provider chain (Lambda role, profile, IMDS). */
+  AWS_ACCESS_KEY_ID: optionalString,
+  AWS_SECRET_ACCESS_KEY: optionalString,
+  AWS_SESSION_TOKEN: optionalString,
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -117,6 +143,8 @@ export function loadConfig(env: Record<string, string | undefined> = {}): Config
 function crossFieldProblems(c: Config): string[] {
   const out: string[] = [];
   if (c.CHUNK_OVERLAP_WORDS >= c.CHUNK_WORDS) out.push("CHUNK_OVERLAP_WORDS: must be smaller than CHUNK_WORDS");
+  if (c.LINK_TOKEN_SECRET && c.LINK_TOKEN_SECRET.length < 16)
+    out.push("LINK_TOKEN_SECRET: use at least 16 characters (32 random bytes, hex or base64, recommended)");
   const oauth = [c.SLACK_CLIENT_ID, c.SLACK_CLIENT_SECRET, c.SLACK_STATE_SECRET];
   if (oauth.some(Boolean) && !oauth.every(Boolean))
     out.push("SLACK_CLIENT_ID, SLACK_CLIENT_SECRET, SLACK_STATE_SECRET: set all three for OAuth, or none");
@@ -125,11 +153,14 @@ function crossFieldProblems(c: Config): string[] {
   if (c.SLACK_APP_TOKEN && !c.SLACK_APP_TOKEN.startsWith("xapp-")) out.push("SLACK_APP_TOKEN: must start with xapp-");
   if (c.SLACK_BOT_TOKEN && !c.SLACK_BOT_TOKEN.startsWith("xoxb-")) out.push("SLACK_BOT_TOKEN: must start with xoxb-");
   if (c.BACKEND === "aws") {
+    if (c.VECTOR_STORE !== "pinecone") out.push("VECTOR_STORE: must be pinecone when BACKEND=aws");
     for (const [name, value] of [
       ["S3_BUCKET", c.S3_BUCKET],
       ["SQS_QUEUE_URL", c.SQS_QUEUE_URL],
       ["COGNITO_USER_POOL_ID", c.COGNITO_USER_POOL_ID],
       ["COGNITO_CLIENT_ID", c.COGNITO_CLIENT_ID],
+      ["COGNITO_SIGNUP_CLIENT_ID", c.COGNITO_SIGNUP_CLIENT_ID],
+      ["COGNITO_SIGNUP_CLIENT_SECRET", c.COGNITO_SIGNUP_CLIENT_SECRET],
       ["ENCRYPTION_KEY or KMS_KEY_ID", c.ENCRYPTION_KEY ?? c.KMS_KEY_ID],
       ["LINK_TOKEN_SECRET", c.LINK_TOKEN_SECRET],
     ] as const) {

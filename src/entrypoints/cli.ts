@@ -49,12 +49,15 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command || values.help ? 0 : 2;
   }
-  const config = loadConfig({ LOG_LEVEL: "warn", ...process.env });
+  const env = { LOG_LEVEL: "warn", ...process.env };
   if (command === "aws-bootstrap") {
+    // Bootstrapping creates the user pool and clients whose ids BACKEND=aws requires: check the rest only.
+    const config = loadConfig({ ...env, BACKEND: "local" });
     const { bootstrapAws } = await import("../adapters/aws/bootstrap.js");
     await bootstrapAws(config, (line) => process.stdout.write(`${line}\n`));
     return 0;
   }
+  const config = loadConfig(env);
   const container = await buildContainer(config);
   try {
     return await run(container, command, values as Options, rest);

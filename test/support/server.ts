@@ -43,11 +43,12 @@ export interface ApiClient {
   upload(fileName: string, data: Uint8Array | string, type?: string): Promise<{ status: number; json: any }>;
 }
 
-export function apiClient(baseUrl: string, token?: string): ApiClient {
+/** `transport` replaces the network (the AWS-shape tests call the Lambda handler in-process). */
+export function apiClient(baseUrl: string, token?: string, transport: typeof fetch = fetch): ApiClient {
   const client: ApiClient = {
     token,
     async call(method, path, body, headers = {}) {
-      const res = await fetch(`${baseUrl}${path}`, {
+      const res = await transport(`${baseUrl}${path}`, {
         method,
         headers: {
           ...(body !== undefined ? { "content-type": "application/json" } : {}),
@@ -62,7 +63,7 @@ export function apiClient(baseUrl: string, token?: string): ApiClient {
     async upload(fileName, data, type = "application/octet-stream") {
       const form = new FormData();
       form.append("file", new Blob([typeof data === "string" ? data : Buffer.from(data)], { type }), fileName);
-      const res = await fetch(`${baseUrl}/api/upload`, {
+      const res = await transport(`${baseUrl}/api/upload`, {
         method: "POST",
         headers: client.token ? { authorization: `Bearer ${client.token}` } : {},
         body: form,
@@ -75,21 +76,42 @@ export function apiClient(baseUrl: string, token?: string): ApiClient {
 }
 
 let counter = 0;
+export interface OrganisationOptions {
+  transport?: typeof fetch;
+  /** Where sign-ups are confirmed by code (Cognito): the code sent to this address. */
+  confirmationCode?: (email: string) => Promise<string>;
+}
+
+/** Confirms a sign-up with the emailed code when the server asked for one. */
+export async function confirmIfAsked(
+  anon: ApiClient,
+  signup: { json: any },
+  email: string,
+  options: OrganisationOptions,
+) {
+  if (!signup.json?.confirmation_required) return;
+  if (!options.confirmationCode)
+    throw new Error("sign-up needs a confirmation code, but the test has no way to read it");
+  const confirm = await anon.call("POST", "/auth/confirm", { email, code: await options.confirmationCode(email) });
+  if (confirm.status !== 204) throw new Error(`confirm failed: ${JSON.stringify(confirm.json)}`);
+}
+
 /** Signs up a new organisation and logs in its admin. */
-export async function newOrganisation(baseUrl: string, organization: string) {
+export async function newOrganisation(baseUrl: string, organization: string, options: OrganisationOptions = {}) {
   counter++;
   const email = `admin${counter}-${Date.now()}@${organization.toLowerCase().replace(/[^a-z]/g, "")}.example`;
   const password = "Correct-horse-9";
-  const anon = apiClient(baseUrl);
+  const anon = apiClient(baseUrl, undefined, options.transport);
   const signup = await anon.call("POST", "/auth/signup", { email, password, organization });
   if (signup.status !== 201) throw new Error(`signup failed: ${JSON.stringify(signup.json)}`);
+  await confirmIfAsked(anon, signup, email, options);
   const login = await anon.call("POST", "/auth/login", { email, password });
   if (login.status !== 200) throw new Error(`login failed: ${JSON.stringify(login.json)}`);
   return {
     email,
     password,
     tenantId: signup.json.tenant.id as string,
-    client: apiClient(baseUrl, login.json.id_token),
+    client: apiClient(baseUrl, login.json.id_token, options.transport),
   };
 }
 

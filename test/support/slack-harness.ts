@@ -13,11 +13,17 @@ export interface SlackHarness {
   stop(): Promise<void>;
 }
 
-/** The real server (HTTP mode) wired to a fresh fake Slack. */
+/**
+ * The real server (HTTP mode) wired to a fresh fake Slack. With ENCLAVE_TEST_SHAPE=aws (set by the
+ * `*.aws.test.ts` wrappers) the same suite runs on the AWS shape: Lambda handlers over the emulators.
+ */
 export async function startSlackHarness(
   setup: (fake: FakeSlack) => Record<string, string>,
   env: Record<string, string> = {},
 ): Promise<SlackHarness> {
+  if (process.env.ENCLAVE_TEST_SHAPE === "aws") {
+    return (await import("./slack-aws-harness.js")).startAwsSlackHarness(setup, env);
+  }
   const fake = await FakeSlack.start();
   const slackEnv = setup(fake);
   const server = await startTestServer({

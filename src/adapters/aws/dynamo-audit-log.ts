@@ -1,0 +1,145 @@
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import { z } from "zod";
+import type { AuditRecord } from "../../domain/audit.js";
+import type { TenantId } from "../../domain/tenant.js";
+import type { AuditLog, AuditQuery } from "../../ports/audit-log.js";
+import { guarded } from "./aws-errors.js";
+import { conditional, epochSeconds, tenantPk } from "./dynamo.js";
+import type { TenantClients } from "./tenant-credentials.js";
+
+const WHAT = "The audit log";
+const feedbackSchema = z.object({ value: z.enum(["up", "down"]), by: z.string(), at: z.string() });
+const itemSchema = z.object({ record: z.string(), feedback: feedbackSchema.optional() });
+
+function toRecord(item: unknown): AuditRecord {
+  const i = itemSchema.parse(item);
+  const record = JSON.parse(i.record) as AuditRecord;
+  return i.feedback ? { ...record, feedback: i.feedback } : record;
+}
+
+export interface DynamoAuditLogOptions {
+  /** Items expire (DynamoDB TTL on `expires_at`) this many days after the exchange; 0 keeps them. */
+  retentionDays: number;
+  /** Items read per query page while filling a filtered page. */
+  pageSize?: number;
+}
+
+/**
+ * The audit log in DynamoDB: partition `<tenant>#audit`, sort key the record id (time-ordered, see
+ * newAuditId), so a descending query is newest first and the cursor is the last id returned. The record
+ * itself is stored as JSON text (exact round trip); feedback is a separate attribute that an update sets.
+ */
+export class DynamoAuditLog implements AuditLog {
+  constructor(
+    private readonly clients: TenantClients<DynamoDBDocumentClient>,
+    private readonly table: string,
+    private readonly options: DynamoAuditLogOptions,
+  ) {}
+
+  async append(record: AuditRecord): Promise<void> {
+    const { feedback, ...rest } = record;
+    const item: Record<string, unknown> = {
+      pk: tenantPk(record.tenantId, "audit"),
+      sk: record.id,
+      createdAt: record.createdAt,
+      userId: record.actor.userId,
+      surface: record.surface,
+      outcome: record.outcome,
+      record: JSON.stringify(rest),
+      ...(feedback ? { feedback } : {}),
+    };
+    if (this.options.retentionDays > 0) {
+      item.expires_at = epochSeconds(Date.parse(record.createdAt) + this.options.retentionDays * 86_400_000);
+    }
+    await guarded(WHAT, () =>
+      this.clients.forTenant(record.tenantId).send(new PutCommand({ TableName: this.table, Item: item })),
+    );
+  }
+
+  async list(tenant: TenantId, query: AuditQuery): Promise<{ records: AuditRecord[]; nextCursor?: string }> {
+    return guarded(WHAT, async () => {
+      const names: Record<string, string> = {};
+      const values: Record<string, unknown> = { ":pk": tenantPk(tenant, "audit") };
+      const filters: string[] = [];
+      if (query.cursor) values[":cursor"] = query.cursor;
+      if (query.surface) {
+        names["#surface"] = "surface";
+        values[":surface"] = query.surface;
+        filters.push("#surface = :surface");
+      }
+      if (query.userId) {
+        names["#userId"] = "userId";
+        values[":userId"] = query.userId;
+        filters.push("#userId = :userId");
+      }
+      if (query.from) {
+        names["#createdAt"] = "createdAt";
+        values[":from"] = query.from;
+        filters.push("#createdAt >= :from");
+      }
+      if (query.to) {
+        names["#createdAt"] = "createdAt";
+        values[":to"] = query.to;
+        filters.push("#createdAt <= :to");
+      }
+      const want = query.limit + 1;
+      const items: Record<string, unknown>[] = [];
+      let start: Record<string, unknown> | undefined;
+      // A filter applies after DynamoDB's Limit, so keep reading pages until the page is full.
+      do {
+        const page = await this.clients.forTenant(tenant).send(
+          new QueryCommand({
+            TableName: this.table,
+            KeyConditionExpression: query.cursor ? "pk = :pk AND sk < :cursor" : "pk = :pk",
+            ...(filters.length ? { FilterExpression: filters.join(" AND ") } : {}),
+            ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
+            ExpressionAttributeValues: values,
+            ScanIndexForward: false,
+            Limit: Math.max(want, this.options.pageSize ?? 100),
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        );
+        items.push(...((page.Items ?? []) as Record<string, unknown>[]));
+        start = page.LastEvaluatedKey as Record<string, unknown> | undefined;
+      } while (start && items.length < want);
+      const records = items.slice(0, query.limit).map(toRecord);
+      const last = records.at(-1);
+      return items.length > query.limit && last ? { records, nextCursor: last.id } : { records };
+    });
+  }
+
+  async get(tenant: TenantId, id: string): Promise<AuditRecord | undefined> {
+    return guarded(WHAT, async () => {
+      const result = await this.clients.forTenant(tenant).send(
+        new GetCommand({
+          TableName: this.table,
+          Key: { pk: tenantPk(tenant, "audit"), sk: id },
+          ConsistentRead: true,
+        }),
+      );
+      return result.Item ? toRecord(result.Item) : undefined;
+    });
+  }
+
+  async setFeedback(tenant: TenantId, id: string, feedback: NonNullable<AuditRecord["feedback"]>): Promise<boolean> {
+    return guarded(WHAT, () =>
+      conditional(() =>
+        this.clients.forTenant(tenant).send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: { pk: tenantPk(tenant, "audit"), sk: id },
+            UpdateExpression: "SET feedback = :feedback",
+            ConditionExpression: "attribute_exists(pk)",
+            ExpressionAttributeValues: { ":feedback": feedback },
+          }),
+        ),
+      ),
+    );
+  }
+}

@@ -1,0 +1,343 @@
+import {
+  BatchGetCommand,
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import { z } from "zod";
+import { isTenantId, type Tenant, type TenantId } from "../../domain/tenant.js";
+import type {
+  Invite,
+  Member,
+  SlackInstallationRecord,
+  TenantDirectory,
+  WorkspaceLink,
+} from "../../ports/tenant-directory.js";
+import { guarded } from "./aws-errors.js";
+import { conditional, epochSeconds, isConditionFailure, queryAll, tenantPk } from "./dynamo.js";
+import type { TokenSealer } from "./token-sealer.js";
+
+const WHAT = "The account directory";
+const DAY_MS = 86_400_000;
+
+const role = z.enum(["admin", "member"]);
+const tenantItem = z.object({ pk: z.string(), name: z.string(), createdAt: z.string() });
+const memberItem = z.object({ sk: z.string(), email: z.string(), role, createdAt: z.string() });
+const inviteItem = z.object({ tenantId: z.string(), role, createdBy: z.string(), expiresAt: z.string() });
+const linkItem = z.object({
+  teamId: z.string(),
+  enterpriseId: z.string().optional(),
+  tenantId: z.string(),
+  linkedBy: z.string(),
+  linkedAt: z.string(),
+});
+const installationItem = z.object({
+  teamId: z.string(),
+  enterpriseId: z.string().optional(),
+  teamName: z.string().optional(),
+  botUserId: z.string(),
+  botId: z.string().optional(),
+  botToken: z.string(),
+  installedBy: z.string().optional(),
+  installedAt: z.string(),
+  raw: z.string().optional(),
+});
+
+const toLink = (item: unknown): WorkspaceLink => {
+  const i = linkItem.parse(item);
+  return {
+    teamId: i.teamId,
+    ...(i.enterpriseId ? { enterpriseId: i.enterpriseId } : {}),
+    tenantId: i.tenantId as TenantId,
+    linkedBy: i.linkedBy,
+    linkedAt: i.linkedAt,
+  };
+};
+
+const tokenContext = (teamId: string) => `slack-bot-token:${teamId}`;
+
+/**
+ * The operator-level directory in one DynamoDB table (base credentials: these calls resolve a tenant
+ * from something else, so they cannot run as one tenant). Items:
+ *   `<tenant>`             / `tenant`        the tenant
+ *   `<tenant>#member`      / `<user id>`     memberships
+ *   `<tenant>#link`        / `<team id>`     which workspaces a tenant has linked (listing aid)
+ *   `link#<team id>`       / `link`          the workspace link itself (source of truth)
+ *   `invite#<code hash>`   / `invite`        single-use invites
+ *   `install#<team id>`    / `install`       Slack installations, bot token sealed (KMS or ENCRYPTION_KEY)
+ *   `nonce#<nonce>`, `event#<key>` / `claim`  single-use claims, TTL `expires_at`
+ * Tenant-owned items keep the tenant id first in the key; TTL (`expires_at`, epoch seconds) only
+ * cleans up, since DynamoDB deletes expired items lazily: every read checks expiry itself.
+ */
+export class DynamoTenantDirectory implements TenantDirectory {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly table: string,
+    private readonly sealer: TokenSealer,
+  ) {}
+
+  private async getItem(pk: string, sk: string): Promise<Record<string, unknown> | undefined> {
+    const result = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk, sk }, ConsistentRead: true }));
+    return result.Item as Record<string, unknown> | undefined;
+  }
+
+  async createTenant(tenant: Tenant): Promise<void> {
+    await guarded(WHAT, () =>
+      this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { pk: tenantPk(tenant.id), sk: "tenant", name: tenant.name, createdAt: tenant.createdAt },
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      ),
+    );
+  }
+
+  async getTenant(id: TenantId): Promise<Tenant | undefined> {
+    if (!isTenantId(id)) return undefined;
+    return guarded(WHAT, async () => {
+      const item = await this.getItem(tenantPk(id), "tenant");
+      if (!item) return undefined;
+      const t = tenantItem.parse(item);
+      return { id: t.pk as TenantId, name: t.name, createdAt: t.createdAt };
+    });
+  }
+
+  async addMember(m: Member): Promise<void> {
+    await guarded(WHAT, () =>
+      this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            pk: tenantPk(m.tenantId, "member"),
+            sk: m.userId,
+            email: m.email,
+            role: m.role,
+            createdAt: m.createdAt,
+          },
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      ),
+    );
+  }
+
+  async getMember(tenant: TenantId, userId: string): Promise<Member | undefined> {
+    return guarded(WHAT, async () => {
+      const item = await this.getItem(tenantPk(tenant, "member"), userId);
+      if (!item) return undefined;
+      const m = memberItem.parse(item);
+      return { tenantId: tenant, userId: m.sk, email: m.email, role: m.role, createdAt: m.createdAt };
+    });
+  }
+
+  async listMembers(tenant: TenantId): Promise<Member[]> {
+    return guarded(WHAT, async () => {
+      const items = await queryAll(this.db, {
+        TableName: this.table,
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": tenantPk(tenant, "member") },
+        ConsistentRead: true,
+      });
+      return items
+        .map((item) => memberItem.parse(item))
+        .map((m) => ({ tenantId: tenant, userId: m.sk, email: m.email, role: m.role, createdAt: m.createdAt }))
+        .sort((x, y) => (x.createdAt < y.createdAt ? -1 : x.createdAt > y.createdAt ? 1 : 0));
+    });
+  }
+
+  async createInvite(codeHash: string, invite: Invite): Promise<void> {
+    await guarded(WHAT, () =>
+      this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            pk: `invite#${codeHash}`,
+            sk: "invite",
+            ...invite,
+            expires_at: epochSeconds(Date.parse(invite.expiresAt) + DAY_MS),
+          },
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      ),
+    );
+  }
+
+  async claimInvite(codeHash: string, now: Date): Promise<Invite | undefined> {
+    return guarded(WHAT, async () => {
+      try {
+        const result = await this.db.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: { pk: `invite#${codeHash}`, sk: "invite" },
+            UpdateExpression: "SET usedAt = :now",
+            ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(usedAt) AND expiresAt > :now",
+            ExpressionAttributeValues: { ":now": now.toISOString() },
+            ReturnValues: "ALL_NEW",
+          }),
+        );
+        const i = inviteItem.parse(result.Attributes);
+        return { tenantId: i.tenantId as TenantId, role: i.role, createdBy: i.createdBy, expiresAt: i.expiresAt };
+      } catch (error) {
+        if (isConditionFailure(error)) return undefined;
+        throw error;
+      }
+    });
+  }
+
+  async releaseInvite(codeHash: string): Promise<void> {
+    await guarded(WHAT, () =>
+      conditional(() =>
+        this.db.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: { pk: `invite#${codeHash}`, sk: "invite" },
+            UpdateExpression: "REMOVE usedAt",
+            ConditionExpression: "attribute_exists(pk)",
+          }),
+        ),
+      ),
+    );
+  }
+
+  async getLink(teamId: string): Promise<WorkspaceLink | undefined> {
+    return guarded(WHAT, async () => {
+      const item = await this.getItem(`link#${teamId}`, "link");
+      return item ? toLink(item) : undefined;
+    });
+  }
+
+  async putLink(link: WorkspaceLink): Promise<void> {
+    await guarded(WHAT, async () => {
+      const previous = await this.getLink(link.teamId);
+      // Listing marker first, then the link, then the old tenant's marker: a marker may briefly name a
+      // link that moved, and listLinks checks every marker against the link itself.
+      await this.db.send(
+        new PutCommand({ TableName: this.table, Item: { pk: tenantPk(link.tenantId, "link"), sk: link.teamId } }),
+      );
+      await this.db.send(
+        new PutCommand({ TableName: this.table, Item: { pk: `link#${link.teamId}`, sk: "link", ...link } }),
+      );
+      if (previous && previous.tenantId !== link.tenantId) {
+        await this.db.send(
+          new DeleteCommand({
+            TableName: this.table,
+            Key: { pk: tenantPk(previous.tenantId, "link"), sk: link.teamId },
+          }),
+        );
+      }
+    });
+  }
+
+  async deleteLink(teamId: string): Promise<void> {
+    await guarded(WHAT, async () => {
+      const previous = await this.getLink(teamId);
+      await this.db.send(new DeleteCommand({ TableName: this.table, Key: { pk: `link#${teamId}`, sk: "link" } }));
+      if (previous)
+        await this.db.send(
+          new DeleteCommand({ TableName: this.table, Key: { pk: tenantPk(previous.tenantId, "link"), sk: teamId } }),
+        );
+    });
+  }
+
+  async listLinks(tenant: TenantId): Promise<WorkspaceLink[]> {
+    return guarded(WHAT, async () => {
+      const markers = await queryAll(this.db, {
+        TableName: this.table,
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": tenantPk(tenant, "link") },
+        ConsistentRead: true,
+      });
+      const teams = markers.map((m) => String(m.sk));
+      const links: WorkspaceLink[] = [];
+      for (let i = 0; i < teams.length; i += 100) {
+        const keys = teams.slice(i, i + 100).map((team) => ({ pk: `link#${team}`, sk: "link" }));
+        let request: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead?: boolean }> | undefined = {
+          [this.table]: { Keys: keys, ConsistentRead: true },
+        };
+        while (request && Object.keys(request).length > 0) {
+          const result = await this.db.send(new BatchGetCommand({ RequestItems: request }));
+          for (const item of result.Responses?.[this.table] ?? []) links.push(toLink(item));
+          request = result.UnprocessedKeys as typeof request;
+        }
+      }
+      return links
+        .filter((l) => l.tenantId === tenant)
+        .sort((x, y) => (x.linkedAt < y.linkedAt ? -1 : x.linkedAt > y.linkedAt ? 1 : 0));
+    });
+  }
+
+  async consumeNonce(nonce: string, expiresAt: Date): Promise<boolean> {
+    return this.claim(`nonce#${nonce}`, expiresAt);
+  }
+
+  async claimEvent(eventKey: string, expiresAt: Date): Promise<boolean> {
+    return this.claim(`event#${eventKey}`, expiresAt);
+  }
+
+  /** First writer wins: a conditional put that also succeeds over an expired claim. */
+  private async claim(pk: string, expiresAt: Date): Promise<boolean> {
+    return guarded(WHAT, () =>
+      conditional(() =>
+        this.db.send(
+          new PutCommand({
+            TableName: this.table,
+            Item: { pk, sk: "claim", expiresAtMs: expiresAt.getTime(), expires_at: epochSeconds(expiresAt) },
+            ConditionExpression: "attribute_not_exists(pk) OR expiresAtMs < :now",
+            ExpressionAttributeValues: { ":now": Date.now() },
+          }),
+        ),
+      ),
+    );
+  }
+
+  async putInstallation(i: SlackInstallationRecord): Promise<void> {
+    const botToken = await this.sealer.seal(i.botToken, tokenContext(i.teamId));
+    await guarded(WHAT, () =>
+      this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            pk: `install#${i.teamId}`,
+            sk: "install",
+            teamId: i.teamId,
+            ...(i.enterpriseId ? { enterpriseId: i.enterpriseId } : {}),
+            ...(i.teamName ? { teamName: i.teamName } : {}),
+            botUserId: i.botUserId,
+            ...(i.botId ? { botId: i.botId } : {}),
+            botToken,
+            ...(i.installedBy ? { installedBy: i.installedBy } : {}),
+            installedAt: i.installedAt,
+            ...(i.raw === undefined ? {} : { raw: JSON.stringify(i.raw) }),
+          },
+        }),
+      ),
+    );
+  }
+
+  async getInstallation(teamId: string): Promise<SlackInstallationRecord | undefined> {
+    return guarded(WHAT, async () => {
+      const item = await this.getItem(`install#${teamId}`, "install");
+      if (!item) return undefined;
+      const i = installationItem.parse(item);
+      return {
+        teamId: i.teamId,
+        ...(i.enterpriseId ? { enterpriseId: i.enterpriseId } : {}),
+        ...(i.teamName ? { teamName: i.teamName } : {}),
+        botUserId: i.botUserId,
+        ...(i.botId ? { botId: i.botId } : {}),
+        botToken: await this.sealer.open(i.botToken, tokenContext(i.teamId)),
+        ...(i.installedBy ? { installedBy: i.installedBy } : {}),
+        installedAt: i.installedAt,
+        ...(i.raw ? { raw: JSON.parse(i.raw) as unknown } : {}),
+      };
+    });
+  }
+
+  async deleteInstallation(teamId: string): Promise<void> {
+    await guarded(WHAT, () =>
+      this.db.send(new DeleteCommand({ TableName: this.table, Key: { pk: `install#${teamId}`, sk: "install" } })),
+    );
+  }
+}

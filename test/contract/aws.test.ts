@@ -1,0 +1,196 @@
+import { randomBytes } from "node:crypto";
+import { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
+import { CreateTableCommand, DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { afterAll, beforeAll } from "vitest";
+import { BedrockChatModel } from "../../src/adapters/aws/bedrock-chat-model.js";
+import { BedrockEmbedder } from "../../src/adapters/aws/bedrock-embedder.js";
+import { clientConfig } from "../../src/adapters/aws/client-config.js";
+import { SqsJobQueue } from "../../src/adapters/aws/sqs-job-queue.js";
+import { JsonLogger } from "../../src/adapters/local/json-logger.js";
+import { TokenCipher } from "../../src/adapters/shared/token-cipher.js";
+import { buildAwsAdapters } from "../../src/composition/aws.js";
+import type { Adapters } from "../../src/composition/container.js";
+import { type AwsStack, startAwsStack } from "../support/aws-stack.js";
+import { installBedrockMock } from "../support/fake-bedrock.js";
+import { describeAuditLogContract } from "./audit-log.contract.js";
+import { describeChatModelContract } from "./chat-model.contract.js";
+import { describeChunkIndexContract } from "./chunk-index.contract.js";
+import { describeDocumentCatalogContract } from "./document-catalog.contract.js";
+import { describeEmbedderContract } from "./embedder.contract.js";
+import { describeIdentityProviderContract } from "./identity-provider.contract.js";
+import { describeJobQueueContract } from "./job-queue.contract.js";
+import { describeObjectStoreContract } from "./object-store.contract.js";
+import { describeRateLimiterContract } from "./rate-limiter.contract.js";
+import { describeTenantDirectoryContract } from "./tenant-directory.contract.js";
+
+/**
+ * The same port contracts against the AWS adapters: DynamoDB on dynalite, S3 on s3rver, Cognito on
+ * cognito-local, SQS on a fake, Pinecone on a fake data plane, Bedrock mocked with aws-sdk-client-mock.
+ */
+let stack: AwsStack;
+let adapters: Adapters;
+let bedrock: ReturnType<typeof installBedrockMock>;
+const silent = new JsonLogger("silent");
+const cipherKey = randomBytes(32);
+
+beforeAll(async () => {
+  bedrock = installBedrockMock({ dimensions: 256 });
+  stack = await startAwsStack();
+  adapters = await buildAwsAdapters(stack.config, silent, new TokenCipher(cipherKey));
+});
+
+afterAll(async () => {
+  await adapters?.close();
+  await stack?.stop();
+  bedrock?.restore();
+});
+
+const shared =
+  <T>(pick: (a: Adapters) => T) =>
+  async () => ({ adapter: pick(adapters), cleanup: async () => {} });
+
+describeObjectStoreContract(
+  "S3ObjectStore (s3rver)",
+  shared((a) => a.objects),
+  { largeBytes: 9 * 1024 * 1024 },
+);
+describeDocumentCatalogContract(
+  "DynamoDocumentCatalog (dynalite)",
+  shared((a) => a.catalog),
+);
+describeAuditLogContract(
+  "DynamoAuditLog (dynalite)",
+  shared((a) => a.audit),
+);
+describeChunkIndexContract(
+  "PineconeChunkIndex (fake Pinecone, Titan mocked)",
+  shared((a) => a.index),
+);
+describeRateLimiterContract("DynamoRateLimiter (dynalite)", async () => {
+  if (!adapters.rateLimiter) throw new Error("the AWS shape has no shared rate limiter");
+  return { adapter: adapters.rateLimiter, cleanup: async () => {} };
+});
+
+describeTenantDirectoryContract("DynamoTenantDirectory (dynalite)", async () => {
+  const raw = new DynamoDBClient(clientConfig(stack.config, "dynamodb"));
+  return {
+    adapter: adapters.directory,
+    rawInstallation: async (teamId) =>
+      JSON.stringify(
+        (
+          await raw.send(
+            new GetItemCommand({
+              TableName: stack.config.DIRECTORY_TABLE,
+              Key: { pk: { S: `install#${teamId}` }, sk: { S: "install" } },
+            }),
+          )
+        ).Item,
+      ),
+    cleanup: async () => raw.destroy(),
+  };
+});
+
+describeIdentityProviderContract("CognitoIdentityProvider (cognito-local)", async () => ({
+  adapter: adapters.identity,
+  confirmationCode: async (email) => {
+    const code = stack.cognito.codeFor(email);
+    if (!code) throw new Error(`no code was sent to ${email}`);
+    return code;
+  },
+  cleanup: async () => {},
+}));
+
+describeEmbedderContract("BedrockEmbedder (Titan v2, mocked)", async () => {
+  const client = new BedrockRuntimeClient({
+    region: "us-east-1",
+    credentials: { accessKeyId: "a", secretAccessKey: "b" },
+  });
+  return {
+    adapter: new BedrockEmbedder(client, {
+      modelId: "amazon.titan-embed-text-v2:0",
+      dimensions: 256,
+      normalize: true,
+      maxBatchSize: 8,
+      concurrency: 3,
+    }),
+    cleanup: async () => client.destroy(),
+  };
+});
+
+describeChatModelContract("BedrockChatModel (Converse, mocked)", async () => {
+  const client = new BedrockRuntimeClient({
+    region: "us-east-1",
+    credentials: { accessKeyId: "a", secretAccessKey: "b" },
+  });
+  return {
+    adapter: new BedrockChatModel(client, { modelId: "amazon.nova-micro-v1:0" }, silent),
+    cleanup: async () => client.destroy(),
+  };
+});
+
+describeJobQueueContract(
+  "SqsJobQueue (fake SQS + dynalite)",
+  async () => {
+    // A fresh queue, dead-letter queue and jobs table per test: dead jobs and leftovers stay apart.
+    const suffix = randomBytes(4).toString("hex");
+    const sqs = new SQSClient(clientConfig(stack.config, "sqs"));
+    const raw = new DynamoDBClient(clientConfig(stack.config, "dynamodb"));
+    const table = `jobs-${suffix}`;
+    await raw.send(
+      new CreateTableCommand({
+        TableName: table,
+        AttributeDefinitions: [
+          { AttributeName: "pk", AttributeType: "S" },
+          { AttributeName: "sk", AttributeType: "S" },
+        ],
+        KeySchema: [
+          { AttributeName: "pk", KeyType: "HASH" },
+          { AttributeName: "sk", KeyType: "RANGE" },
+        ],
+        BillingMode: "PAY_PER_REQUEST",
+      }),
+    );
+    const maxAttempts = 3;
+    const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `dlq-${suffix}` }));
+    const dlqArn = (
+      await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ["QueueArn"] }))
+    ).Attributes?.QueueArn;
+    const main = await sqs.send(
+      new CreateQueueCommand({
+        QueueName: `jobs-${suffix}`,
+        Attributes: {
+          VisibilityTimeout: "1",
+          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: maxAttempts }),
+        },
+      }),
+    );
+    const db = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+    const queue = new SqsJobQueue(
+      sqs,
+      db,
+      {
+        queueUrl: main.QueueUrl ?? "",
+        jobsTable: table,
+        maxAttempts,
+        retryBaseMs: 10,
+        concurrency: 2,
+        pollWaitSeconds: 1,
+      },
+      silent,
+    );
+    return {
+      queue,
+      runner: queue,
+      maxAttempts,
+      leaseMs: 1000,
+      deadJobs: () => queue.deadJobs(),
+      cleanup: async () => {
+        sqs.destroy();
+        raw.destroy();
+      },
+    };
+  },
+  20_000,
+);

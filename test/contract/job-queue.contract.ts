@@ -1,0 +1,182 @@
+import { randomUUID } from "node:crypto";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { AppError } from "../../src/domain/errors.js";
+import { newTenantId } from "../../src/domain/tenant.js";
+import type { Job, JobQueue, JobRunner } from "../../src/ports/job-queue.js";
+import { eventually, sleep } from "./support.js";
+
+export interface DeadJob {
+  type: string;
+  lastError: string | null;
+  attempt: number;
+}
+
+/**
+ * A queue and its worker side. The factory configures `maxAttempts` attempts per job and a lease
+ * (visibility timeout) of about `leaseMs`, short enough for the lease test.
+ */
+export interface JobQueueFixture {
+  queue: JobQueue;
+  runner: JobRunner;
+  maxAttempts: number;
+  leaseMs: number;
+  /** Jobs in the dead-letter state, with their reasons. */
+  deadJobs(): Promise<DeadJob[]>;
+  cleanup(): Promise<void>;
+}
+
+export function describeJobQueueContract(name: string, factory: () => Promise<JobQueueFixture>, timeoutMs = 30_000) {
+  describe(`JobQueue contract: ${name}`, () => {
+    let fx: JobQueueFixture;
+    beforeEach(async () => {
+      fx = await factory();
+    });
+    afterEach(async () => {
+      await fx.runner.stop();
+      await fx.cleanup();
+    });
+
+    it(
+      "runs a job once with its type, tenant and payload, and ignores a second enqueue with the same key",
+      async () => {
+        const seen: Job[] = [];
+        fx.runner.register("ingest", async (job) => {
+          seen.push(job);
+        });
+        fx.runner.start();
+        const tenantId = newTenantId();
+        const key = `ingest:${randomUUID()}`;
+        expect(
+          await fx.queue.enqueue({
+            type: "ingest",
+            tenantId,
+            payload: { documentId: "d1", n: [1, 2] },
+            idempotencyKey: key,
+          }),
+        ).toBe(true);
+        expect(
+          await fx.queue.enqueue({
+            type: "ingest",
+            tenantId,
+            payload: { documentId: "d1", n: [1, 2] },
+            idempotencyKey: key,
+          }),
+        ).toBe(false);
+        await eventually(() => (seen.length > 0 ? true : undefined), timeoutMs, "the job to run");
+        await fx.runner.drain(timeoutMs);
+        await sleep(200);
+        expect(seen).toHaveLength(1);
+        expect(seen[0]).toMatchObject({
+          type: "ingest",
+          tenantId,
+          payload: { documentId: "d1", n: [1, 2] },
+          idempotencyKey: key,
+          attempt: 1,
+        });
+        expect(seen[0]?.maxAttempts).toBe(fx.maxAttempts);
+        expect(seen[0]?.id).toEqual(expect.any(String));
+        expect(await fx.queue.enqueue({ type: "ingest", tenantId, payload: {}, idempotencyKey: key })).toBe(false);
+      },
+      timeoutMs * 2,
+    );
+
+    it(
+      "retries a failing job with backoff until it succeeds",
+      async () => {
+        const attempts: { attempt: number; at: number }[] = [];
+        fx.runner.register("answer", async (job) => {
+          attempts.push({ attempt: job.attempt, at: Date.now() });
+          if (job.attempt < 3) throw new Error(`transient failure ${job.attempt}`);
+        });
+        fx.runner.start();
+        await fx.queue.enqueue({ type: "answer", payload: { q: 1 }, idempotencyKey: `answer:${randomUUID()}` });
+        await eventually(() => (attempts.length >= 3 ? true : undefined), timeoutMs, "three attempts");
+        await fx.runner.drain(timeoutMs);
+        expect(attempts.map((a) => a.attempt)).toEqual([1, 2, 3]);
+        expect(await fx.deadJobs()).toEqual([]);
+      },
+      timeoutMs * 2,
+    );
+
+    it(
+      "moves a job that keeps failing to the dead-letter state with its reason after the last attempt",
+      async () => {
+        let runs = 0;
+        fx.runner.register("slack_event", async () => {
+          runs++;
+          throw new Error("Slack API unreachable");
+        });
+        fx.runner.start();
+        await fx.queue.enqueue({
+          type: "slack_event",
+          tenantId: newTenantId(),
+          payload: {},
+          idempotencyKey: `ev:${randomUUID()}`,
+        });
+        const dead = await eventually(
+          async () => (await fx.deadJobs()).find((j) => j.type === "slack_event"),
+          timeoutMs,
+          "a dead job",
+        );
+        expect(dead.lastError).toContain("Slack API unreachable");
+        expect(dead.attempt).toBe(fx.maxAttempts);
+        await sleep(300);
+        expect(runs).toBe(fx.maxAttempts);
+      },
+      timeoutMs * 2,
+    );
+
+    it(
+      "gives up at once on a non-retryable AppError",
+      async () => {
+        let runs = 0;
+        fx.runner.register("slack_file", async () => {
+          runs++;
+          throw new AppError("bad_request", "This job's payload is not valid.");
+        });
+        fx.runner.start();
+        await fx.queue.enqueue({ type: "slack_file", payload: { bad: true }, idempotencyKey: `file:${randomUUID()}` });
+        const dead = await eventually(
+          async () => (await fx.deadJobs()).find((j) => j.type === "slack_file"),
+          timeoutMs,
+          "a dead job",
+        );
+        expect(dead.lastError).toContain("This job's payload is not valid.");
+        expect(dead.attempt).toBe(1);
+        await sleep(300);
+        expect(runs).toBe(1);
+      },
+      timeoutMs * 2,
+    );
+
+    it(
+      "delivers a job again when a worker holds it past its lease without finishing",
+      async () => {
+        let release: () => void = () => {};
+        const stuck = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        const attempts: number[] = [];
+        fx.runner.register("ingest", async (job) => {
+          attempts.push(job.attempt);
+          if (job.attempt === 1) await stuck; // a worker that hangs (or died) holding the job
+        });
+        fx.runner.start();
+        await fx.queue.enqueue({
+          type: "ingest",
+          tenantId: newTenantId(),
+          payload: {},
+          idempotencyKey: `lease:${randomUUID()}`,
+        });
+        await eventually(
+          () => (attempts.length >= 2 ? true : undefined),
+          fx.leaseMs * 10 + timeoutMs,
+          "a second delivery",
+        );
+        expect(attempts.slice(0, 2)).toEqual([1, 2]);
+        release();
+      },
+      timeoutMs * 3,
+    );
+  });
+}

@@ -1,0 +1,49 @@
+import { randomUUID } from "node:crypto";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { RateLimiter } from "../../src/ports/rate-limiter.js";
+import type { Factory, Fixture } from "./support.js";
+
+export function describeRateLimiterContract(name: string, factory: Factory<RateLimiter>) {
+  describe(`RateLimiter contract: ${name}`, () => {
+    let fx: Fixture<RateLimiter>;
+    beforeEach(async () => {
+      fx = await factory();
+    });
+    afterEach(async () => {
+      await fx.cleanup();
+    });
+    const key = (k: string) => `${k}:${randomUUID()}`;
+    const t0 = Math.floor(Date.now() / 60_000) * 60_000 + 1000;
+
+    it("allows up to the limit in a window, then refuses with the wait until there is room", async () => {
+      const user = key("user");
+      for (let i = 0; i < 3; i++)
+        expect(await fx.adapter.take([{ key: user, limit: 3, windowMs: 60_000 }], t0 + i)).toEqual({ ok: true });
+      const refused = await fx.adapter.take([{ key: user, limit: 3, windowMs: 60_000 }], t0 + 10);
+      expect(refused).toMatchObject({ ok: false, key: user });
+      if (refused.ok) throw new Error("expected a refusal");
+      expect(refused.retryAfterMs).toBeGreaterThan(0);
+      expect(refused.retryAfterMs).toBeLessThanOrEqual(60_000);
+      expect(await fx.adapter.take([{ key: key("other"), limit: 3, windowMs: 60_000 }], t0 + 10)).toEqual({ ok: true });
+      expect(await fx.adapter.take([{ key: user, limit: 3, windowMs: 60_000 }], t0 + 61_000)).toEqual({ ok: true });
+    });
+
+    it("counts all limits or none: a refusal by one key takes nothing from the others", async () => {
+      const tenant = key("tenant");
+      const user = key("user");
+      const both = [
+        { key: tenant, limit: 3, windowMs: 60_000 },
+        { key: user, limit: 1, windowMs: 60_000 },
+      ];
+      expect(await fx.adapter.take(both, t0)).toEqual({ ok: true });
+      expect(await fx.adapter.take(both, t0 + 1)).toMatchObject({ ok: false, key: user });
+      expect(await fx.adapter.take(both, t0 + 2)).toMatchObject({ ok: false, key: user });
+      expect(await fx.adapter.take([{ key: tenant, limit: 3, windowMs: 60_000 }], t0 + 3)).toEqual({ ok: true });
+      expect(await fx.adapter.take([{ key: tenant, limit: 3, windowMs: 60_000 }], t0 + 4)).toEqual({ ok: true });
+      expect(await fx.adapter.take([{ key: tenant, limit: 3, windowMs: 60_000 }], t0 + 5)).toMatchObject({
+        ok: false,
+        key: tenant,
+      });
+    });
+  });
+}

@@ -1,0 +1,180 @@
+import { randomUUID } from "node:crypto";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { SlackInstallationRecord, TenantDirectory } from "../../src/ports/tenant-directory.js";
+import { type Factory, type Fixture, twoTenants } from "./support.js";
+
+export interface TenantDirectoryExtra {
+  /** The installation exactly as the backend stores it (row or item), serialised. */
+  rawInstallation: (teamId: string) => Promise<string>;
+}
+
+const id = (prefix: string) => `${prefix}${randomUUID().replace(/-/g, "").slice(0, 10).toUpperCase()}`;
+const inMinutes = (m: number) => new Date(Date.now() + m * 60_000);
+
+export function describeTenantDirectoryContract(name: string, factory: Factory<TenantDirectory, TenantDirectoryExtra>) {
+  describe(`TenantDirectory contract: ${name}`, () => {
+    let fx: Fixture<TenantDirectory> & TenantDirectoryExtra;
+    let dir: TenantDirectory;
+    beforeEach(async () => {
+      fx = await factory();
+      dir = fx.adapter;
+    });
+    afterEach(async () => {
+      await fx.cleanup();
+    });
+
+    async function tenants() {
+      const { a, b } = twoTenants();
+      const createdAt = new Date().toISOString();
+      await dir.createTenant({ id: a, name: "Northwind", createdAt });
+      await dir.createTenant({ id: b, name: "Northwind", createdAt });
+      return { a, b, createdAt };
+    }
+
+    it("creates and reads tenants", async () => {
+      const { a, b, createdAt } = await tenants();
+      expect(await dir.getTenant(a)).toEqual({ id: a, name: "Northwind", createdAt });
+      expect((await dir.getTenant(b))?.id).toBe(b);
+      expect(await dir.getTenant(twoTenants().a)).toBeUndefined();
+    });
+
+    it("keeps members per tenant", async () => {
+      const { a, b } = await tenants();
+      const t0 = new Date(Date.now() - 1000).toISOString();
+      await dir.addMember({ tenantId: a, userId: "u-admin", email: "admin@a.example", role: "admin", createdAt: t0 });
+      await dir.addMember({
+        tenantId: a,
+        userId: "u-member",
+        email: "m@a.example",
+        role: "member",
+        createdAt: new Date().toISOString(),
+      });
+      expect(await dir.getMember(a, "u-admin")).toEqual({
+        tenantId: a,
+        userId: "u-admin",
+        email: "admin@a.example",
+        role: "admin",
+        createdAt: t0,
+      });
+      expect((await dir.listMembers(a)).map((m) => m.userId)).toEqual(["u-admin", "u-member"]);
+      expect(await dir.getMember(b, "u-admin")).toBeUndefined();
+      expect(await dir.listMembers(b)).toEqual([]);
+    });
+
+    it("claims an invite once, until released; expired and unknown invites claim nothing", async () => {
+      const { a } = await tenants();
+      const invite = {
+        tenantId: a,
+        role: "member" as const,
+        createdBy: "u-admin",
+        expiresAt: inMinutes(60).toISOString(),
+      };
+      const code = randomUUID();
+      await dir.createInvite(code, invite);
+      expect(await dir.claimInvite(code, new Date())).toEqual(invite);
+      expect(await dir.claimInvite(code, new Date())).toBeUndefined();
+      await dir.releaseInvite(code);
+      expect(await dir.claimInvite(code, new Date())).toEqual(invite);
+
+      const expired = randomUUID();
+      await dir.createInvite(expired, { ...invite, expiresAt: inMinutes(-1).toISOString() });
+      expect(await dir.claimInvite(expired, new Date())).toBeUndefined();
+      const later = randomUUID();
+      await dir.createInvite(later, invite);
+      expect(await dir.claimInvite(later, inMinutes(61))).toBeUndefined();
+      expect(await dir.claimInvite(randomUUID(), new Date())).toBeUndefined();
+    });
+
+    it("lets exactly one of many concurrent claims of an invite win", async () => {
+      const { a } = await tenants();
+      const code = randomUUID();
+      await dir.createInvite(code, {
+        tenantId: a,
+        role: "admin",
+        createdBy: "u",
+        expiresAt: inMinutes(5).toISOString(),
+      });
+      const results = await Promise.all(Array.from({ length: 6 }, () => dir.claimInvite(code, new Date())));
+      expect(results.filter(Boolean)).toHaveLength(1);
+    });
+
+    it("gets, moves, lists and deletes workspace links", async () => {
+      const { a, b } = await tenants();
+      const team = id("T");
+      expect(await dir.getLink(team)).toBeUndefined();
+      const link = {
+        teamId: team,
+        enterpriseId: "E1",
+        tenantId: a,
+        linkedBy: "u-admin",
+        linkedAt: new Date().toISOString(),
+      };
+      await dir.putLink(link);
+      expect(await dir.getLink(team)).toEqual(link);
+      expect(await dir.listLinks(a)).toEqual([link]);
+      expect(await dir.listLinks(b)).toEqual([]);
+      const moved = { teamId: team, tenantId: b, linkedBy: "u-b", linkedAt: new Date().toISOString() };
+      await dir.putLink(moved);
+      expect(await dir.getLink(team)).toEqual(moved);
+      expect(await dir.listLinks(a)).toEqual([]);
+      expect(await dir.listLinks(b)).toEqual([moved]);
+      await dir.deleteLink(team);
+      expect(await dir.getLink(team)).toBeUndefined();
+      expect(await dir.listLinks(b)).toEqual([]);
+      await dir.deleteLink(team);
+    });
+
+    it("consumes a nonce and claims an event exactly once, even concurrently", async () => {
+      const nonce = randomUUID();
+      expect(await dir.consumeNonce(nonce, inMinutes(10))).toBe(true);
+      expect(await dir.consumeNonce(nonce, inMinutes(10))).toBe(false);
+      const event = `event:${randomUUID()}`;
+      const claims = await Promise.all(Array.from({ length: 6 }, () => dir.claimEvent(event, inMinutes(10))));
+      expect(claims.filter(Boolean)).toHaveLength(1);
+      expect(await dir.claimEvent(event, inMinutes(10))).toBe(false);
+      expect(await dir.claimEvent(`event:${randomUUID()}`, inMinutes(10))).toBe(true);
+    });
+
+    it("lets an expired event claim be claimed again", async () => {
+      const event = `event:${randomUUID()}`;
+      expect(await dir.claimEvent(event, new Date(Date.now() - 1000))).toBe(true);
+      expect(await dir.claimEvent(event, inMinutes(10))).toBe(true);
+      expect(await dir.claimEvent(event, inMinutes(10))).toBe(false);
+    });
+
+    it("round-trips installations, with the bot token encrypted at rest", async () => {
+      const team = id("T");
+      const token = `xoxb-${randomUUID()}`;
+      const installation: SlackInstallationRecord = {
+        teamId: team,
+        enterpriseId: "E123",
+        teamName: "Northwind HQ",
+        botUserId: "U0BOT",
+        botId: "B0BOT",
+        botToken: token,
+        installedBy: "U0ADMIN",
+        installedAt: new Date().toISOString(),
+        raw: { team: { id: team, name: "Northwind HQ" }, bot: { scopes: ["chat:write", "files:read"] } },
+      };
+      expect(await dir.getInstallation(team)).toBeUndefined();
+      await dir.putInstallation(installation);
+      expect(await dir.getInstallation(team)).toEqual(installation);
+      const raw = await fx.rawInstallation(team);
+      expect(raw).toContain(team);
+      expect(raw).not.toContain(token);
+      expect(raw).not.toContain(token.slice(5));
+
+      const minimal: SlackInstallationRecord = {
+        teamId: team,
+        botUserId: "U1",
+        botToken: "xoxb-new",
+        installedAt: new Date().toISOString(),
+      };
+      await dir.putInstallation(minimal);
+      expect(await dir.getInstallation(team)).toEqual(minimal);
+      await dir.deleteInstallation(team);
+      expect(await dir.getInstallation(team)).toBeUndefined();
+      await dir.deleteInstallation(team);
+    });
+  });
+}

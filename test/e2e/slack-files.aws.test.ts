@@ -1,0 +1,3 @@
+/** The Slack files suite, unchanged, on the AWS shape (Lambda handlers over the emulators). */
+process.env.ENCLAVE_TEST_SHAPE = "aws";
+await import("./slack-files.test.js");
