@@ -1,5 +1,6 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, slackMode } from "../../src/config/config.js";
+import { ConfigError, configSchema, loadConfig, slackMode } from "../../src/config/config.js";
 
 describe("config", () => {
   it("runs the embedded default with no environment at all", () => {
@@ -33,5 +34,17 @@ describe("config", () => {
   it("picks the Slack connection mode from the settings", () => {
     expect(slackMode(loadConfig({ SLACK_BOT_TOKEN: "xoxb-1", SLACK_SIGNING_SECRET: "s" }))).toBe("http");
     expect(slackMode(loadConfig({ SLACK_BOT_TOKEN: "xoxb-1", SLACK_APP_TOKEN: "xapp-1" }))).toBe("socket");
+  });
+
+  it("documents every setting in .env.example, with values that load", () => {
+    const example = readFileSync(new URL("../../.env.example", import.meta.url), "utf8");
+    const documented = Object.fromEntries(
+      example
+        .split("\n")
+        .filter((line) => /^[A-Z0-9_]+=/.test(line))
+        .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+    );
+    expect(Object.keys(configSchema.shape).filter((key) => !(key in documented))).toEqual([]);
+    expect(() => loadConfig(documented)).not.toThrow();
   });
 });
