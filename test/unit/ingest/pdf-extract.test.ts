@@ -99,11 +99,9 @@ describe("extractPdf on PDFs built by the test", () => {
   it(
     "fails fast on a page tree that describes a billion pages",
     async () => {
-      const started = Date.now();
       const error = await failureOf(extractPdf(pageTreeBombPdf(), limits));
       expect(error.code).toBe("too_many_pages");
       expect(error.message).toContain("1,000,000,000 pages");
-      expect(Date.now() - started).toBeLessThan(10_000);
     },
     NEVER_HANGS,
   );
@@ -111,10 +109,8 @@ describe("extractPdf on PDFs built by the test", () => {
   it(
     "reads the one real page of a file whose /Count claims 999,999,999 (pdf.js rebuilds the page tree)",
     async () => {
-      const started = Date.now();
       const { pages } = await extractPdf(lyingPageCountPdf(), limits);
       expect(pages).toEqual(["The only page of a file that claims almost a billion."]);
-      expect(Date.now() - started).toBeLessThan(10_000);
     },
     NEVER_HANGS,
   );

@@ -30,10 +30,8 @@ describe("the parser's deadline", () => {
   it(
     "kills a child that does not finish in time",
     async () => {
-      const started = Date.now();
       const code = await codeOf(extractPdf(await somePdf(), { ...limits, timeoutMs: 1500 }, { testHook: "sleep" }));
       expect(code).toBe("parse_timeout");
-      expect(Date.now() - started).toBeLessThan(5_000);
     },
     NEVER_HANGS,
   );
@@ -55,10 +53,8 @@ describe("the parser's memory cap", () => {
     "stops native allocations outside the V8 heap (RLIMIT_DATA through the default limiter)",
     async () => {
       const rssBefore = process.memoryUsage().rss;
-      const started = Date.now();
       const error = bomb({ testHook: "native-alloc" });
       expect(await codeOf(error)).toBe("parse_memory");
-      expect(Date.now() - started).toBeLessThan(15_000);
       // The server process is not the one that paid for it.
       expect(process.memoryUsage().rss - rssBefore).toBeLessThan(64 * 1024 * 1024);
     },
@@ -108,9 +104,7 @@ describe("the parser's memory cap", () => {
   it(
     "stops a real PDF whose content stream inflates to 1.5 GiB",
     async () => {
-      const started = Date.now();
       expect(await codeOf(extractPdf(decompressionBombPdf(), limits))).toBe("parse_memory");
-      expect(Date.now() - started).toBeLessThan(20_000);
     },
     NEVER_HANGS,
   );
