@@ -253,7 +253,7 @@ describe("asking in a linked workspace", () => {
     for (let retry = 0; retry < 4; retry++) acks.push(await h.slack.event(envelope, retry ? { retryNum: retry } : {}));
     for (const ack of acks) {
       expect(ack.status).toBe(200);
-      expect(ack.ms).toBeLessThan(1000);
+      expect(ack.ms).toBeLessThan(2500); // Slack gives up at 3 s
     }
     await settle(h);
     await new Promise((r) => setTimeout(r, 300));
@@ -413,7 +413,7 @@ describe("asking in a linked workspace", () => {
         }),
       );
       expect(ack.status).toBe(200);
-      expect(ack.ms).toBeLessThan(1000);
+      expect(ack.ms).toBeLessThan(2500); // Slack gives up at 3 s
       const update = await h.fake.waitFor(
         () => h.fake.callsTo("chat.update").find((c) => c.params.ts === placeholderTs(ts)),
         20_000,
@@ -434,7 +434,7 @@ describe("/ask", () => {
       commandForm(asker(), { text: "What parental leave do parents receive?", channel: CHANNEL, responseUrl }),
     );
     expect(ack.status).toBe(200);
-    expect(ack.ms).toBeLessThan(1000);
+    expect(ack.ms).toBeLessThan(2500); // Slack gives up at 3 s
     expect(ack.json).toMatchObject({ response_type: "ephemeral" });
     expect(ack.json.text).toMatch(/Searching/);
     const reply = await h.fake.waitFor(() => h.fake.responsesTo(responseUrl)[0], 10_000, "answer");
@@ -560,7 +560,7 @@ describe("/ask", () => {
       }
       const res = await h.slack.action(body);
       expect(res.status, body.type).toBe(200);
-      expect(res.ms, body.type).toBeLessThan(1000);
+      expect(res.ms, body.type).toBeLessThan(2500);
     }
   });
 });
