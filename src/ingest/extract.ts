@@ -5,6 +5,10 @@ import { extractPlainText } from "./plain-text.js";
 export type { PdfLimits };
 
 /** Page texts of a file; PDF parsing runs in a child process under `limits`. */
-export async function extractText(kind: SupportedKind, data: Uint8Array, limits: PdfLimits): Promise<{ pages: string[] }> {
+export async function extractText(
+  kind: SupportedKind,
+  data: Uint8Array,
+  limits: PdfLimits,
+): Promise<{ pages: string[] }> {
   return kind === "pdf" ? extractPdf(data, limits) : extractPlainText(data, kind);
 }

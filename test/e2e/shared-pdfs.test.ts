@@ -55,7 +55,9 @@ describe.skipIf(!available)("real PDFs through the running server", () => {
 
     // While the worker parses, the API must stay responsive.
     const probes: number[] = [];
-    const done = Promise.all(uploads.map(async (u) => ({ ...u, doc: await waitForDocument(org.client, u.id, 180_000) })));
+    const done = Promise.all(
+      uploads.map(async (u) => ({ ...u, doc: await waitForDocument(org.client, u.id, 180_000) })),
+    );
     let finished = false;
     void done.finally(() => {
       finished = true;
@@ -86,7 +88,9 @@ describe.skipIf(!available)("real PDFs through the running server", () => {
       }
     }
 
-    const answer = await org.client.call("POST", "/api/ask", { question: "What is trace-based compilation in TraceMonkey?" });
+    const answer = await org.client.call("POST", "/api/ask", {
+      question: "What is trace-based compilation in TraceMonkey?",
+    });
     expect(answer.json.outcome).toBe("answered");
     expect(answer.json.sources.some((s: { title: string }) => s.title === "tracemonkey")).toBe(true);
   }, 240_000);
