@@ -1,7 +1,7 @@
 // Runs after esbuild has written a function's bundle (NodejsFunction commandHooks.afterBundling), on the
 // machine that synthesizes, offline:
 //
-//   node infra/lib/after-bundling.mjs <projectRoot> <outputDir> <pdfChild, relative to projectRoot>
+//   node infra/lib/after-bundling.mjs <projectRoot> <outputDir> <pdfChild> [<webDir>]   (paths relative to projectRoot)
 //
 // 1. better-sqlite3 (native, embedded backend only) is external and not shipped. esbuild hoists an external
 //    import to the top of an ESM bundle even when the module importing it is only reached by a dynamic
@@ -11,6 +11,9 @@
 //    pdfjs-dist, copies the child next to index.mjs and those packages, with their dependencies, from the
 //    project's node_modules into the bundle's node_modules. Copying instead of `nodeModules` (npm ci in
 //    the bundle) keeps synth offline.
+// 3. When the bundle serves the web app (http/web-routes.ts: it reads `layout.html` from `./web/` relative to
+//    its own module, i.e. import.meta.url), copies the web folder (layout.html, pages/, public/) next to
+//    index.mjs under the same name, so the bundled module finds it exactly where the source module does.
 import { cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 
@@ -26,9 +29,9 @@ function fail(message) {
   process.exit(1);
 }
 
-const [projectRootArg, outputDirArg, pdfChildArg] = process.argv.slice(2);
+const [projectRootArg, outputDirArg, pdfChildArg, webDirArg] = process.argv.slice(2);
 if (!projectRootArg || !outputDirArg || !pdfChildArg) {
-  fail("usage: node after-bundling.mjs <projectRoot> <outputDir> <pdfChild relative to projectRoot>");
+  fail("usage: node after-bundling.mjs <projectRoot> <outputDir> <pdfChild> [<webDir>] (relative to projectRoot)");
 }
 const projectRoot = resolve(projectRootArg);
 const outputDir = resolve(outputDirArg);
@@ -52,6 +55,14 @@ if (/["']better-sqlite3["']/.test(bundle)) {
     ].join("\n"),
   );
   process.stderr.write("after-bundling: stubbed better-sqlite3 (embedded backend only)\n");
+}
+
+if (webDirArg && bundle.includes("layout.html")) {
+  const webSource = join(projectRoot, webDirArg);
+  if (!existsSync(join(webSource, "layout.html")))
+    fail(`the bundle serves the web app but ${webSource} has no layout.html`);
+  cpSync(webSource, join(outputDir, basename(webSource)), { recursive: true });
+  process.stderr.write(`after-bundling: shipped the web app (${webDirArg})\n`);
 }
 
 const childName = basename(pdfChildArg);

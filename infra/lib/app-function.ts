@@ -14,6 +14,8 @@ export const ENTRY_POINTS = {
 } as const;
 /** Plain JS run in a child process by the PDF extractor; shipped beside the bundle (see after-bundling.mjs). */
 export const PDF_CHILD = "src/ingest/pdf-child.mjs";
+/** The web app's files (layout, pages, assets), read at run time by http/web-routes.ts from `./web/` beside it. */
+export const WEB_DIR = "src/http/web";
 const AFTER_BUNDLING_SCRIPT = "infra/lib/after-bundling.mjs";
 
 export interface AppFunctionProps {
@@ -33,7 +35,13 @@ export interface AppFunctionProps {
 
 /** Fails synth up front, naming every missing source file, instead of a bundler error per function. */
 export function assertSourcesExist(projectRoot: string): void {
-  const required = [...Object.values(ENTRY_POINTS), PDF_CHILD, AFTER_BUNDLING_SCRIPT, "package-lock.json"];
+  const required = [
+    ...Object.values(ENTRY_POINTS),
+    PDF_CHILD,
+    `${WEB_DIR}/layout.html`,
+    AFTER_BUNDLING_SCRIPT,
+    "package-lock.json",
+  ];
   const missing = required.filter((file) => !existsSync(join(projectRoot, file)));
   if (missing.length > 0) {
     throw new Error(
@@ -107,7 +115,7 @@ export function createAppFunction(scope: Construct, id: string, props: AppFuncti
         beforeBundling: () => [],
         beforeInstall: () => [],
         afterBundling: (inputDir: string, outputDir: string) => [
-          `node "${join(inputDir, AFTER_BUNDLING_SCRIPT)}" "${inputDir}" "${outputDir}" "${PDF_CHILD}"`,
+          `node "${join(inputDir, AFTER_BUNDLING_SCRIPT)}" "${inputDir}" "${outputDir}" "${PDF_CHILD}" "${WEB_DIR}"`,
         ],
       },
     },

@@ -7,6 +7,29 @@ import { webRoutes } from "../http/web-routes.js";
 import { createSlackSurface } from "../slack/surface.js";
 import { resolveSecretEnv, type SecretFetcher } from "./lambda-secrets.js";
 
+/** Responses this app writes as UTF-8 text itself: the API's JSON, the web app's pages and assets, CSV export. */
+const TEXT_TYPES = new Set([
+  "application/json",
+  "text/html",
+  "text/css",
+  "text/javascript",
+  "application/javascript",
+  "image/svg+xml",
+  "text/csv",
+]);
+
+/**
+ * Which responses go to API Gateway base64-encoded. serverless-express turns any other body into a
+ * UTF-8 string, which corrupts bytes that are not UTF-8: a PDF, or an uploaded original served back by
+ * GET /api/documents/:id/file (a .txt may be UTF-16). So everything is base64 (always byte-exact) except
+ * the text types above, uncompressed.
+ */
+function isBinary({ headers }: { headers: Record<string, unknown> }): boolean {
+  if (headers["content-encoding"]) return true;
+  const type = String(headers["content-type"] ?? "").split(";")[0] ?? "";
+  return !TEXT_TYPES.has(type.trim().toLowerCase());
+}
+
 export interface LambdaHttpOptions {
   /** Settings; the process environment on Lambda. */
   env?: Record<string, string | undefined>;
@@ -36,8 +59,10 @@ export function createHttpHandler(options: LambdaHttpOptions = {}): HttpHandler 
     ready ??= (async () => {
       const env = await resolveSecretEnv(options.env ?? process.env, options.fetchSecret);
       const container = await buildContainer(loadConfig(env), options.container);
-      // The same surfaces as the embedded server (entrypoints/server.ts); Slack over HTTP only.
-      const slack = createSlackSurface(container);
+      // The same surfaces as the embedded server (entrypoints/server.ts); Slack over HTTP only. Lambda
+      // freezes once the response is out, so Slack is answered only after the listeners claimed and
+      // enqueued (they do nothing slower; the ack still carries the listener's text, e.g. /ask's).
+      const slack = createSlackSurface(container, { processBeforeResponse: true });
       if (slack && slack.mode !== "http")
         container.logger.error("Slack Socket Mode cannot run on Lambda; use the Events API (HTTP)");
       const app = createHttpApp(container, {
@@ -49,9 +74,9 @@ export function createHttpHandler(options: LambdaHttpOptions = {}): HttpHandler 
                 a.use((req, res, next) => (req.path.startsWith("/slack/") ? slack.router(req, res, next) : next())),
             }
           : {}),
-        afterApi: (a) => a.use(webRoutes()),
+        afterApi: (a) => a.use(webRoutes({ logger: container.logger })),
       });
-      const proxy = serverlessExpress({ app }) as unknown as (
+      const proxy = serverlessExpress({ app, binarySettings: { isBinary } }) as unknown as (
         event: APIGatewayProxyEventV2,
         context: Context,
       ) => Promise<APIGatewayProxyResultV2>;

@@ -1,3 +1,5 @@
+import type { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+
 /**
  * Secrets on Lambda live in Secrets Manager; the functions get their ARNs and resolve them into the
  * plain setting names before configuration is loaded. A plain value, when set, wins (local runs and
@@ -44,38 +46,21 @@ function secretValue(raw: string): string {
   return trimmed;
 }
 
-interface SecretsManagerModule {
-  SecretsManagerClient: new (config: {
-    region?: string;
-  }) => { send(command: unknown): Promise<{ SecretString?: string }> };
-  GetSecretValueCommand: new (input: { SecretId: string }) => unknown;
-}
-
-/**
- * Reads secrets with @aws-sdk/client-secrets-manager. The module is loaded by name at run time so the
- * code builds before that package is a dependency; without it, a function configured with secret ARNs
- * fails at cold start with this message rather than running half-configured.
- */
+/** Reads secrets with @aws-sdk/client-secrets-manager, imported on first use (local runs never load it). */
 function secretsManagerFetcher(region: string | undefined): SecretFetcher {
-  let client:
-    | Promise<{ module: SecretsManagerModule; client: InstanceType<SecretsManagerModule["SecretsManagerClient"]> }>
+  let sdk:
+    | Promise<{
+        client: SecretsManagerClient;
+        GetSecretValueCommand: typeof GetSecretValueCommand;
+      }>
     | undefined;
   return async (arn) => {
-    client ??= (async () => {
-      const name = "@aws-sdk/client-secrets-manager";
-      let module: SecretsManagerModule;
-      try {
-        module = (await import(name)) as SecretsManagerModule;
-      } catch (cause) {
-        throw new Error(
-          `${name} is needed to read *_SECRET_ARN settings; add it to the dependencies or set the values directly`,
-          { cause },
-        );
-      }
-      return { module, client: new module.SecretsManagerClient({ ...(region ? { region } : {}) }) };
-    })();
-    const { module, client: sm } = await client;
-    const result = await sm.send(new module.GetSecretValueCommand({ SecretId: arn }));
+    sdk ??= import("@aws-sdk/client-secrets-manager").then(({ SecretsManagerClient, GetSecretValueCommand }) => ({
+      client: new SecretsManagerClient({ ...(region ? { region } : {}) }),
+      GetSecretValueCommand,
+    }));
+    const { client, GetSecretValueCommand } = await sdk;
+    const result = await client.send(new GetSecretValueCommand({ SecretId: arn }));
     if (typeof result.SecretString !== "string") throw new Error(`secret ${arn} has no string value`);
     return result.SecretString;
   };

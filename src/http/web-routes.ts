@@ -7,8 +7,8 @@ import type { Logger } from "../ports/logger.js";
 
 export interface WebOptions {
   /**
-   * The folder holding `layout.html`, `pages/` and `public/`. Defaults to `web/` beside this module;
-   * a bundled deployment (Lambda) copies that folder and points here.
+   * The folder holding `layout.html`, `pages/` and `public/`. Defaults to `web/` beside this module; in
+   * the Lambda bundle this module is index.mjs and infra/lib/after-bundling.mjs copies the folder there.
    */
   root?: string;
   /** Told when the files are missing (a bundle shipped without them). */

@@ -1,16 +1,18 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { promisify } from "node:util";
 import { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
 import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { Pinecone } from "@pinecone-database/pinecone";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { BedrockChatModel, toConverseInput } from "../../src/adapters/aws/bedrock-chat-model.js";
 import { BedrockEmbedder } from "../../src/adapters/aws/bedrock-embedder.js";
 import { bootstrapAws } from "../../src/adapters/aws/bootstrap.js";
 import { DynamoTenantDirectory } from "../../src/adapters/aws/dynamo-tenant-directory.js";
-import { type KmsApi, KmsTokenSealer } from "../../src/adapters/aws/token-sealer.js";
+import { type KmsApi, KmsTokenSealer, kmsSealerFromConfig } from "../../src/adapters/aws/token-sealer.js";
 import { JsonLogger } from "../../src/adapters/local/json-logger.js";
 import {
   type ChunkMetadata,
@@ -516,6 +518,59 @@ describe("KmsTokenSealer", () => {
   });
 });
 
+/** A loopback endpoint speaking the AWS JSON 1.1 protocol (KMS, Secrets Manager): `X-Amz-Target` in, JSON out. */
+async function fakeAwsJson(answer: (target: string, input: Record<string, unknown>) => unknown) {
+  const targets: string[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const target = String(req.headers["x-amz-target"] ?? "");
+      targets.push(target);
+      res.writeHead(200, { "content-type": "application/x-amz-json-1.1" });
+      res.end(JSON.stringify(answer(target, JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}"))));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    targets,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe("kmsSealerFromConfig", () => {
+  it("seals and opens through @aws-sdk/client-kms at AWS_ENDPOINT_URL_KMS, with the row as encryption context", async () => {
+    // Ciphertext = the context and the plaintext, so a context mismatch is visible.
+    const kmsEndpoint = await fakeAwsJson((target, input) => {
+      const context = JSON.stringify(input.EncryptionContext);
+      if (target === "TrentService.Encrypt") {
+        const blob = JSON.stringify({ context, plain: input.Plaintext });
+        return { KeyId: input.KeyId, CiphertextBlob: Buffer.from(blob).toString("base64") };
+      }
+      const sealed = JSON.parse(Buffer.from(String(input.CiphertextBlob), "base64").toString("utf8"));
+      expect(sealed.context).toBe(context);
+      return { KeyId: input.KeyId, Plaintext: sealed.plain };
+    });
+    try {
+      const sealer = await kmsSealerFromConfig(
+        loadConfig({
+          AWS_ENDPOINT_URL_KMS: kmsEndpoint.endpoint,
+          AWS_ACCESS_KEY_ID: "a",
+          AWS_SECRET_ACCESS_KEY: "b",
+          KMS_KEY_ID: "arn:aws:kms:us-east-1:000000000000:key/test",
+        }),
+      );
+      const sealed = await sealer.seal("xoxb-kms", "slack-bot-token:T9");
+      expect(sealed).toMatch(/^kms1\./);
+      expect(await sealer.open(sealed, "slack-bot-token:T9")).toBe("xoxb-kms");
+      expect(kmsEndpoint.targets).toEqual(["TrentService.Encrypt", "TrentService.Decrypt"]);
+    } finally {
+      await kmsEndpoint.stop();
+    }
+  });
+});
+
 describe("aws-bootstrap", () => {
   it("creates the tables, bucket, queues and user pool through the CLI, and leaves them alone the second time", async () => {
     const { startS3rver, allowS3AccessKey } = await import("../support/emulators/s3rver.js");
@@ -592,6 +647,29 @@ describe("Lambda entry points", () => {
       COGNITO_SIGNUP_CLIENT_SECRET: "arn:cognito-value",
     });
     expect(asked.sort()).toEqual(["arn:cognito", "arn:pinecone", "arn:slack"]);
+  });
+
+  it("read secrets with @aws-sdk/client-secrets-manager by default", async () => {
+    const secrets = await fakeAwsJson((_target, input) => ({
+      ARN: input.SecretId,
+      SecretString: input.SecretId === "arn:link" ? '{"value":"link-from-sm"}' : "signing-from-sm",
+    }));
+    vi.stubEnv("AWS_ENDPOINT_URL_SECRETS_MANAGER", secrets.endpoint);
+    vi.stubEnv("AWS_ACCESS_KEY_ID", "a");
+    vi.stubEnv("AWS_SECRET_ACCESS_KEY", "b");
+    try {
+      const { resolveSecretEnv } = await import("../../src/entrypoints/lambda-secrets.js");
+      const env = await resolveSecretEnv({
+        AWS_REGION: "us-east-1",
+        SLACK_SIGNING_SECRET_ARN: "arn:slack",
+        LINK_TOKEN_SECRET_ARN: "arn:link",
+      });
+      expect(env).toMatchObject({ SLACK_SIGNING_SECRET: "signing-from-sm", LINK_TOKEN_SECRET: "link-from-sm" });
+      expect(secrets.targets).toEqual(["secretsmanager.GetSecretValue", "secretsmanager.GetSecretValue"]);
+    } finally {
+      vi.unstubAllEnvs();
+      await secrets.stop();
+    }
   });
 });
 

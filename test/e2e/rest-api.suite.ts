@@ -1,5 +1,6 @@
 import { generateKeyPairSync, type KeyObject, sign } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { PDFDocument, StandardFonts } from "pdf-lib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiClient, apiClient, confirmIfAsked, newOrganisation, waitForDocument } from "../support/server.js";
 
@@ -8,6 +9,17 @@ const handbook = readFileSync(
   "utf8",
 );
 const runbook = readFileSync(new URL("../../examples/documents/globex-security-runbook.txt", import.meta.url), "utf8");
+
+/** A one-page PDF with compressed (binary) content streams. */
+async function pdfOf(lines: string[]): Promise<Uint8Array> {
+  const pdf = await PDFDocument.create();
+  const font = await pdf.embedFont(StandardFonts.Helvetica);
+  const page = pdf.addPage([595, 842]);
+  lines.forEach((line, i) => {
+    page.drawText(line, { x: 50, y: 780 - i * 18, size: 12, font });
+  });
+  return pdf.save();
+}
 
 /** One running shape of the product, reached over HTTP or through the Lambda handler. */
 export interface RestTarget {
@@ -304,6 +316,40 @@ export function describeRestApi(name: string, start: () => Promise<RestTarget>) 
         expect(big.json.error.code).toBe("file_too_large");
         const none = await a.client.call("POST", "/api/upload", {});
         expect(none.status).toBe(400);
+      });
+
+      it("indexes a binary PDF upload and serves every original back byte for byte", async () => {
+        const pdf = await pdfOf(["Kiwi birds in the Northwind aviary are weighed every Thursday morning."]);
+        expect(Buffer.from(pdf).toString("utf8")).toContain("\uFFFD"); // not valid UTF-8: a text path would corrupt it
+        const utf16 = Buffer.concat([
+          Buffer.from([0xff, 0xfe]),
+          Buffer.from("Penguins in the Northwind aviary are fed sardines at dawn.", "utf16le"),
+        ]);
+        const files = [
+          { name: "aviary.pdf", data: pdf, type: "application/pdf", question: "When are the kiwi birds weighed?" },
+          {
+            name: "penguins.txt",
+            data: new Uint8Array(utf16),
+            type: "text/plain",
+            question: "What are the penguins fed at dawn?",
+          },
+        ];
+        for (const file of files) {
+          const upload = await a.client.upload(file.name, file.data, file.type);
+          expect(upload.status, JSON.stringify(upload.json)).toBe(202);
+          const id = upload.json.document.id;
+          expect((await waitForDocument(a.client, id)).status).toBe("ready");
+          // Indexed from the bytes sent: the text is found.
+          const asked = await a.client.call("POST", "/api/ask", { question: file.question });
+          expect(asked.json.outcome, file.name).toBe("answered");
+          expect(asked.json.sources[0].document_id).toBe(id);
+          const res = await t.target.fetch(`${t.target.baseUrl}/api/documents/${id}/file`, {
+            headers: { authorization: `Bearer ${a.client.token}` },
+          });
+          expect(res.status).toBe(200);
+          expect(Buffer.from(await res.arrayBuffer()).equals(Buffer.from(file.data)), file.name).toBe(true);
+          expect((await a.client.call("DELETE", `/api/documents/${id}`)).status).toBe(204);
+        }
       });
 
       it("deleting a document removes it from answers", async () => {

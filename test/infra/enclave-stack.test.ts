@@ -647,11 +647,15 @@ describe("after-bundling hook", () => {
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, text);
   };
-  const run = () => execFileSync(process.execPath, [script, root, out, "src/ingest/pdf-child.mjs"], { stdio: "pipe" });
+  const run = () =>
+    execFileSync(process.execPath, [script, root, out, "src/ingest/pdf-child.mjs", "src/http/web"], { stdio: "pipe" });
 
   beforeAll(() => {
     root = mkdtempSync(join(tmpdir(), "enclave-hook-"));
     write(join(root, "src/ingest/pdf-child.mjs"), 'import "pdf-parse";\n');
+    write(join(root, "src/http/web/layout.html"), "<main>{{main}}</main>");
+    write(join(root, "src/http/web/pages/ask.html"), "<h1>Ask</h1>");
+    write(join(root, "src/http/web/public/js/ask.js"), "export {};");
     const pkg = (name: string, deps: Record<string, string>, optional: Record<string, string> = {}) =>
       write(
         join(root, "node_modules", name, "package.json"),
@@ -680,12 +684,22 @@ describe("after-bundling hook", () => {
     expect(existsSync(join(out, "node_modules/@napi-rs/canvas"))).toBe(false);
   });
 
-  it("ships nothing for a bundle that never parses PDFs", () => {
+  it("ships nothing for a bundle that never parses PDFs or serves the web app", () => {
     out = mkdtempSync(join(root, "out-"));
     write(join(out, "index.mjs"), "export const handler = async () => ({});");
     run();
     expect(existsSync(join(out, "pdf-child.mjs"))).toBe(false);
     expect(existsSync(join(out, "node_modules"))).toBe(false);
+    expect(existsSync(join(out, "web"))).toBe(false);
+  });
+
+  it("copies the web app to web/ beside index.mjs, where web-routes looks from import.meta.url", () => {
+    out = mkdtempSync(join(root, "out-"));
+    write(join(out, "index.mjs"), 'const r=new URL("./web/",import.meta.url);read(r,"layout.html");');
+    run();
+    expect(readFileSync(join(out, "web/layout.html"), "utf8")).toBe("<main>{{main}}</main>");
+    expect(existsSync(join(out, "web/pages/ask.html"))).toBe(true);
+    expect(existsSync(join(out, "web/public/js/ask.js"))).toBe(true);
   });
 
   it("stubs better-sqlite3, whose import esbuild hoists, with a module that loads and throws when used", async () => {

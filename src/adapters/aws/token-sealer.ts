@@ -76,33 +76,13 @@ export class KmsTokenSealer implements TokenSealer {
   }
 }
 
-/**
- * KMS sealing from configuration. @aws-sdk/client-kms is loaded by name at run time, so this builds
- * before that package is a dependency; without it, KMS_KEY_ID fails at start with this message.
- */
+/** KMS sealing from configuration. The SDK is imported on first use, so the embedded backend never loads it. */
 export async function kmsSealerFromConfig(config: Config, legacy?: TokenSealer): Promise<TokenSealer> {
   const keyId = config.KMS_KEY_ID;
   if (!keyId) throw new Error("KMS_KEY_ID is not set");
-  const name = "@aws-sdk/client-kms";
-  let module: {
-    KMSClient: new (c: object) => KmsApi["client"];
-    EncryptCommand: KmsApi["EncryptCommand"];
-    DecryptCommand: KmsApi["DecryptCommand"];
-  };
-  try {
-    module = await import(name);
-  } catch (cause) {
-    throw new Error(
-      `KMS_KEY_ID is set but ${name} is not installed; add it to the dependencies (or use ENCRYPTION_KEY)`,
-      { cause },
-    );
-  }
+  const { KMSClient, EncryptCommand, DecryptCommand } = await import("@aws-sdk/client-kms");
   return new KmsTokenSealer(
-    {
-      client: new module.KMSClient(clientConfig(config, "kms")),
-      EncryptCommand: module.EncryptCommand,
-      DecryptCommand: module.DecryptCommand,
-    },
+    { client: new KMSClient(clientConfig(config, "kms")), EncryptCommand, DecryptCommand },
     keyId,
     legacy,
   );
