@@ -69,4 +69,6 @@ export interface TenantDirectory {
 
   /** Claims an event id (Slack retry de-duplication): true for the first claim, false afterwards. */
   claimEvent(eventKey: string, expiresAt: Date): Promise<boolean>;
+  /** Gives a claim back when the work it guarded could not be queued, so Slack's retry is not dropped. */
+  releaseEvent(eventKey: string): Promise<void>;
 }

@@ -116,12 +116,20 @@ export class SlackIntake {
     idempotencyKey: string,
   ): Promise<boolean> {
     const expiresAt = new Date(Date.now() + CLAIM_TTL_MS);
-    for (const key of claims) {
-      if (!(await this.directory.claimEvent(key, expiresAt))) {
-        this.logger.info("slack delivery already handled", { claim: key });
-        return false;
+    const claimed: string[] = [];
+    try {
+      for (const key of claims) {
+        if (!(await this.directory.claimEvent(key, expiresAt))) {
+          this.logger.info("slack delivery already handled", { claim: key });
+          return false;
+        }
+        claimed.push(key);
       }
+      return await this.queue.enqueue({ type, payload, idempotencyKey });
+    } catch (error) {
+      // Nothing was queued: give the claims back so Slack's retry of this delivery is handled, not dropped.
+      await Promise.allSettled(claimed.map((key) => this.directory.releaseEvent(key)));
+      throw error;
     }
-    return this.queue.enqueue({ type, payload, idempotencyKey });
   }
 }

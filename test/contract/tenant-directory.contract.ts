@@ -142,6 +142,15 @@ export function describeTenantDirectoryContract(name: string, factory: Factory<T
       expect(await dir.claimEvent(event, inMinutes(10))).toBe(false);
     });
 
+    it("gives a released event claim to the next delivery, and only that one", async () => {
+      const event = `event:${randomUUID()}`;
+      expect(await dir.claimEvent(event, inMinutes(10))).toBe(true);
+      await dir.releaseEvent(event);
+      expect(await dir.claimEvent(event, inMinutes(10))).toBe(true);
+      expect(await dir.claimEvent(event, inMinutes(10))).toBe(false);
+      await dir.releaseEvent(`event:${randomUUID()}`); // releasing nothing is harmless
+    });
+
     it("round-trips installations, with the bot token encrypted at rest", async () => {
       const team = id("T");
       const token = `xoxb-${randomUUID()}`;

@@ -8,6 +8,7 @@ import { LinkService } from "../../src/services/link-workspace.js";
 import { BLOCKS_LIMIT, escapeText, renderAnswer, SECTION_LIMIT, splitText } from "../../src/slack/blocks.js";
 import { BoltLoggerAdapter, scrubTokens } from "../../src/slack/bolt-logger.js";
 import { cleanQuestion } from "../../src/slack/handlers/question.js";
+import { SlackIntake } from "../../src/slack/jobs.js";
 import { parseCommandText } from "../../src/slack/listeners/commands.js";
 import { isTokenHost } from "../../src/slack/settings.js";
 
@@ -181,5 +182,36 @@ describe("Bolt's logging", () => {
     logger.debug({ headers: { authorization: "Bearer xoxp-9-9" } });
     expect(lines.join("\n")).not.toMatch(/xox[bp]-\d|xapp-1-A/);
     expect(scrubTokens("a xoxb-1-2 b")).toBe("a xoxb-[redacted] b");
+  });
+});
+
+describe("Slack intake", () => {
+  it("releases its claims when the job cannot be queued, so Slack's retry is answered", async () => {
+    const claims = new Set<string>();
+    const directory = {
+      claimEvent: async (key: string) => (claims.has(key) ? false : (claims.add(key), true)),
+      releaseEvent: async (key: string) => {
+        claims.delete(key);
+      },
+    };
+    let failNext = true;
+    const queued: unknown[] = [];
+    const queue = {
+      enqueue: async (job: unknown) => {
+        if (failNext) {
+          failNext = false;
+          throw new Error("queue unavailable");
+        }
+        queued.push(job);
+        return true;
+      },
+    };
+    const intake = new SlackIntake(directory as never, queue as never, new JsonLogger("silent"));
+    const payload = { kind: "event" } as never;
+    await expect(intake.submit(["event:Ev1"], "slack_event", payload, "k1")).rejects.toThrow("queue unavailable");
+    expect(claims.size).toBe(0);
+    expect(await intake.submit(["event:Ev1"], "slack_event", payload, "k1")).toBe(true);
+    expect(await intake.submit(["event:Ev1"], "slack_event", payload, "k1")).toBe(false);
+    expect(queued).toHaveLength(1);
   });
 });

@@ -276,6 +276,12 @@ export class DynamoTenantDirectory implements TenantDirectory {
     return this.claim(`event#${eventKey}`, expiresAt);
   }
 
+  async releaseEvent(eventKey: string): Promise<void> {
+    await guarded(WHAT, () =>
+      this.db.send(new DeleteCommand({ TableName: this.table, Key: { pk: `event#${eventKey}`, sk: "claim" } })),
+    );
+  }
+
   /** First writer wins: a conditional put that also succeeds over an expired claim. */
   private async claim(pk: string, expiresAt: Date): Promise<boolean> {
     return guarded(WHAT, () =>

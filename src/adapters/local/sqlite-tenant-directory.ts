@@ -141,6 +141,10 @@ export class SqliteTenantDirectory implements TenantDirectory {
     return this.claim("events", "event_key", eventKey, expiresAt);
   }
 
+  async releaseEvent(eventKey: string): Promise<void> {
+    this.db.prepare("DELETE FROM events WHERE event_key = ?").run(eventKey);
+  }
+
   /** First writer wins; expired claims are swept on the way. */
   private claim(table: "events" | "link_nonces", column: string, key: string, expiresAt: Date): boolean {
     const now = new Date().toISOString();
