@@ -39,6 +39,7 @@ const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
  * or one answer (a few Bedrock Converse turns). Batch size 1 so a long ingest never holds up, or times
  * out together with, other jobs in its batch.
  */
+const HTTP_UPLOAD_LIMIT_BYTES = 4 * 1024 * 1024;
 const HTTP_MEMORY_MB = 1024;
 const HTTP_TIMEOUT = Duration.seconds(29);
 const WORKER_MEMORY_MB = 2048;
@@ -377,7 +378,10 @@ export class EnclaveStack extends Stack {
       logGroup: httpLogs,
       memorySize: HTTP_MEMORY_MB,
       timeout: HTTP_TIMEOUT,
-      environment,
+      // A Lambda request carries at most 6 MB, and a file arrives base64-encoded: refuse larger web
+      // uploads with a clear 413 instead of a gateway error. Files shared in Slack are fetched by the
+      // worker and keep the full limit.
+      environment: { ...environment, MAX_FILE_BYTES: String(HTTP_UPLOAD_LIMIT_BYTES) },
       projectRoot,
       bundle: props.bundle,
     });

@@ -142,6 +142,16 @@ describe("Enclave stack (default settings)", () => {
     });
   });
 
+  describe("upload limit", () => {
+    it("caps web uploads on the HTTP function below Lambda's 6 MB request limit, not on the worker", () => {
+      const limits = appFunctions(template).map(([id, fn]) => [
+        id.startsWith("HttpFunction") ? "http" : "worker",
+        (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables.MAX_FILE_BYTES,
+      ]);
+      expect(Object.fromEntries(limits)).toEqual({ http: String(4 * 1024 * 1024), worker: undefined });
+    });
+  });
+
   describe("API Gateway", () => {
     const routes = () =>
       resources(template, "AWS::ApiGatewayV2::Route").map(([, r]) => ({
