@@ -25,40 +25,7 @@ import { AnswerService } from "../services/answer-question.js";
 import { DocumentService } from "../services/documents.js";
 import { LinkService } from "../services/link-workspace.js";
 
-/** Everything the entry points need, wired for one backend. */
-export interface Container {
-  config: Config;
-  logger: Logger;
-  identity: IdentityProvider;
-  directory: TenantDirectory;
-  catalog: DocumentCatalog;
-  objects: ObjectStore;
-  index: ChunkIndex;
-  audit: AuditLog;
-  queue: JobQueue;
-  runner: JobRunner;
-  chat: ChatModel;
-  accounts: AccountService;
-  documents: DocumentService;
-  answers: AnswerService;
-  /** Workspace links: one-time link tokens, linking and unlinking. */
-  links: LinkService;
-  /** Per-tenant and per-user question limits (Slack). */
-  rateLimiter: RateLimiter;
-  /** Subscribes to documents reaching `ready` or `failed` after an ingest job (Slack replies in the thread). */
-  onDocumentSettled(listener: DocumentSettledListener): void;
-  cipher: TokenCipher;
-  linkSecret: Buffer;
-  /** The embedded pool's public keys, served at /.well-known/jwks.json. */
-  jwks?: Jwks;
-  health(): Promise<Record<string, string>>;
-  /** Embedded only: removes a tenant's data folder (operators). */
-  destroyTenantData?(tenant: TenantId): void;
-  close(): Promise<void>;
-}
-
-export type DocumentSettledListener = (tenant: TenantId, document: DocumentRecord) => Promise<void>;
-
+/** What a backend provides: the ports, wired to one kind of infrastructure (see local.ts, aws.ts). */
 export interface Adapters {
   identity: IdentityProvider;
   directory: TenantDirectory;
@@ -71,11 +38,32 @@ export interface Adapters {
   chat: ChatModel;
   /** Shared limiter for several instances; the in-memory one is used when absent. */
   rateLimiter?: RateLimiter;
+  /** The embedded pool's public keys, served at /.well-known/jwks.json. */
   jwks?: Jwks;
   health(): Promise<Record<string, string>>;
+  /** Embedded only: removes a tenant's data folder (operators). */
   destroyTenantData?(tenant: TenantId): void;
   close(): Promise<void>;
 }
+
+/** Everything the entry points need: the adapters of one backend plus the services over them. */
+export interface Container extends Adapters {
+  config: Config;
+  logger: Logger;
+  accounts: AccountService;
+  documents: DocumentService;
+  answers: AnswerService;
+  /** Workspace links: one-time link tokens, linking and unlinking. */
+  links: LinkService;
+  /** Per-tenant and per-user question limits (Slack). */
+  rateLimiter: RateLimiter;
+  /** Subscribes to documents reaching `ready` or `failed` after an ingest job (Slack replies in the thread). */
+  onDocumentSettled(listener: DocumentSettledListener): void;
+  cipher: TokenCipher;
+  linkSecret: Buffer;
+}
+
+export type DocumentSettledListener = (tenant: TenantId, document: DocumentRecord) => Promise<void>;
 
 export interface ContainerOptions {
   logger?: Logger;
