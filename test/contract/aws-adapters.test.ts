@@ -10,7 +10,7 @@ import { Pinecone } from "@pinecone-database/pinecone";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { BedrockChatModel, toConverseInput } from "../../src/adapters/aws/bedrock-chat-model.js";
 import { BedrockEmbedder } from "../../src/adapters/aws/bedrock-embedder.js";
-import { bootstrapAws } from "../../src/adapters/aws/bootstrap.js";
+import { bootstrapAws, tableDefinition } from "../../src/adapters/aws/bootstrap.js";
 import { DynamoTenantDirectory } from "../../src/adapters/aws/dynamo-tenant-directory.js";
 import { type KmsApi, KmsTokenSealer, kmsSealerFromConfig } from "../../src/adapters/aws/token-sealer.js";
 import { JsonLogger } from "../../src/adapters/local/json-logger.js";
@@ -467,20 +467,7 @@ describeTenantDirectoryContract("DynamoTenantDirectory with KMS-sealed bot token
   });
   const raw = new DynamoDBClient({ region: "us-east-1", endpoint: dynalite.endpoint, credentials: creds });
   const { CreateTableCommand } = await import("@aws-sdk/client-dynamodb");
-  await raw.send(
-    new CreateTableCommand({
-      TableName: config.DIRECTORY_TABLE,
-      AttributeDefinitions: [
-        { AttributeName: "pk", AttributeType: "S" },
-        { AttributeName: "sk", AttributeType: "S" },
-      ],
-      KeySchema: [
-        { AttributeName: "pk", KeyType: "HASH" },
-        { AttributeName: "sk", KeyType: "RANGE" },
-      ],
-      BillingMode: "PAY_PER_REQUEST",
-    }),
-  );
+  await raw.send(new CreateTableCommand(tableDefinition(config.DIRECTORY_TABLE)));
   const adapter = new DynamoTenantDirectory(
     DynamoDBDocumentClient.from(raw),
     table,
@@ -681,20 +668,7 @@ describe("DynamoAuditLog retention", () => {
     const { auditRecord } = await import("./audit-log.contract.js");
     const raw = new DynamoDBClient({ region: "us-east-1", endpoint: dynalite.endpoint, credentials: creds });
     const table = `audit-${randomBytes(4).toString("hex")}`;
-    await raw.send(
-      new CreateTableCommand({
-        TableName: table,
-        AttributeDefinitions: [
-          { AttributeName: "pk", AttributeType: "S" },
-          { AttributeName: "sk", AttributeType: "S" },
-        ],
-        KeySchema: [
-          { AttributeName: "pk", KeyType: "HASH" },
-          { AttributeName: "sk", KeyType: "RANGE" },
-        ],
-        BillingMode: "PAY_PER_REQUEST",
-      }),
-    );
+    await raw.send(new CreateTableCommand(tableDefinition(table)));
     const clients = new TenantClients(
       DynamoDBDocumentClient.from(raw),
       () => DynamoDBDocumentClient.from(raw),

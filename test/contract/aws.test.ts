@@ -6,6 +6,7 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll } from "vitest";
 import { BedrockChatModel } from "../../src/adapters/aws/bedrock-chat-model.js";
 import { BedrockEmbedder } from "../../src/adapters/aws/bedrock-embedder.js";
+import { tableDefinition } from "../../src/adapters/aws/bootstrap.js";
 import { clientConfig } from "../../src/adapters/aws/client-config.js";
 import { SqsJobQueue } from "../../src/adapters/aws/sqs-job-queue.js";
 import { JsonLogger } from "../../src/adapters/local/json-logger.js";
@@ -138,20 +139,7 @@ describeJobQueueContract(
     const sqs = new SQSClient(clientConfig(stack.config, "sqs"));
     const raw = new DynamoDBClient(clientConfig(stack.config, "dynamodb"));
     const table = `jobs-${suffix}`;
-    await raw.send(
-      new CreateTableCommand({
-        TableName: table,
-        AttributeDefinitions: [
-          { AttributeName: "pk", AttributeType: "S" },
-          { AttributeName: "sk", AttributeType: "S" },
-        ],
-        KeySchema: [
-          { AttributeName: "pk", KeyType: "HASH" },
-          { AttributeName: "sk", KeyType: "RANGE" },
-        ],
-        BillingMode: "PAY_PER_REQUEST",
-      }),
-    );
+    await raw.send(new CreateTableCommand(tableDefinition(table)));
     const maxAttempts = 3;
     const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `dlq-${suffix}` }));
     const dlqArn = (

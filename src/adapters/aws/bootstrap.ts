@@ -6,6 +6,7 @@ import {
 } from "@aws-sdk/client-cognito-identity-provider";
 import {
   CreateTableCommand,
+  type CreateTableCommandInput,
   DescribeTableCommand,
   DynamoDBClient,
   UpdateTimeToLiveCommand,
@@ -47,25 +48,28 @@ export async function bootstrapAws(config: Config, print: (line: string) => void
   return result;
 }
 
+/** Every table has the same shape: string partition key `pk` (tenant first) and sort key `sk`, on demand. */
+export function tableDefinition(table: string): CreateTableCommandInput {
+  return {
+    TableName: table,
+    AttributeDefinitions: [
+      { AttributeName: "pk", AttributeType: "S" },
+      { AttributeName: "sk", AttributeType: "S" },
+    ],
+    KeySchema: [
+      { AttributeName: "pk", KeyType: "HASH" },
+      { AttributeName: "sk", KeyType: "RANGE" },
+    ],
+    BillingMode: "PAY_PER_REQUEST",
+  };
+}
+
 async function createTables(config: Config, print: (line: string) => void): Promise<void> {
   const db = new DynamoDBClient(clientConfig(config, "dynamodb"));
   try {
     for (const table of [config.DOCUMENTS_TABLE, config.DIRECTORY_TABLE, config.AUDIT_TABLE, config.JOBS_TABLE]) {
       try {
-        await db.send(
-          new CreateTableCommand({
-            TableName: table,
-            AttributeDefinitions: [
-              { AttributeName: "pk", AttributeType: "S" },
-              { AttributeName: "sk", AttributeType: "S" },
-            ],
-            KeySchema: [
-              { AttributeName: "pk", KeyType: "HASH" },
-              { AttributeName: "sk", KeyType: "RANGE" },
-            ],
-            BillingMode: "PAY_PER_REQUEST",
-          }),
-        );
+        await db.send(new CreateTableCommand(tableDefinition(table)));
         print(`created table ${table}`);
       } catch (error) {
         if (errorName(error) !== "ResourceInUseException") throw error;
