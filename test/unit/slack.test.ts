@@ -189,7 +189,11 @@ describe("Slack intake", () => {
   it("releases its claims when the job cannot be queued, so Slack's retry is answered", async () => {
     const claims = new Set<string>();
     const directory = {
-      claimEvent: async (key: string) => (claims.has(key) ? false : (claims.add(key), true)),
+      claimEvent: async (key: string) => {
+        if (claims.has(key)) return false;
+        claims.add(key);
+        return true;
+      },
       releaseEvent: async (key: string) => {
         claims.delete(key);
       },
