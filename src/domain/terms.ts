@@ -37,8 +37,17 @@ export function words(text: string): string[] {
 
 export const isStopWord = (word: string): boolean => STOP_WORDS.has(word);
 
+// Stemming is the hot part of scoring passages; the vocabulary repeats, so remember recent stems.
+const STEM_CACHE_LIMIT = 100_000;
+const stems = new Map<string, string>();
+
 export function stem(word: string): string {
-  return /^[a-z]+$/.test(word) ? stemmer(word) : word;
+  const cached = stems.get(word);
+  if (cached !== undefined) return cached;
+  const result = /^[a-z]+$/.test(word) ? stemmer(word) : word;
+  if (stems.size >= STEM_CACHE_LIMIT) stems.clear();
+  stems.set(word, result);
+  return result;
 }
 
 /** Distinct stemmed meaningful terms of a question, in order of first appearance. */

@@ -191,6 +191,8 @@ describe.skipIf(!hasChromium)("web app in Chromium", () => {
     // The admin invites a colleague; the invite link opens sign-up ready to join.
     await page.getByRole("link", { name: "Team" }).click();
     await page.getByRole("button", { name: "Create invite" }).click();
+    // The link appears once the invite request returns: wait for it rather than read it at once.
+    await expect.poll(() => page.getByLabel("Invite link").inputValue(), { timeout: 10_000 }).toMatch(/#invite=/);
     const inviteLink = await page.getByLabel("Invite link").inputValue();
     expect(inviteLink).toMatch(/\/signup#invite=[\w-]+$/);
     const colleague = await newPage();

@@ -1,17 +1,21 @@
 import type { Chunk, ChunkHit } from "../../domain/documents.js";
 import type { TermWeights } from "../../domain/relevance.js";
 import type { TenantId } from "../../domain/tenant.js";
-import { isStopWord, words } from "../../domain/terms.js";
+import { isStopWord, queryTerms, stem, words } from "../../domain/terms.js";
 import type { ChunkIndex } from "../../ports/chunk-index.js";
 import type { TenantDatabases } from "./tenant-databases.js";
 
 /**
- * BM25 over SQLite FTS5 with Porter stemming, one index per tenant (see TenantDatabases). Column
- * weights favour a title match over the same match in body text.
+ * BM25 over SQLite FTS5 with Porter stemming, one index per tenant (see TenantDatabases). FTS5 finds
+ * and ranks the candidates; the best of them are then re-scored with Lucene's BM25 (the classic k1 1.2,
+ * b 0.75, FTS5's own defaults), because FTS5's idf is clamped to zero for any term found in half the passages or
+ * more: in a small collection (a tenant with two or three documents) every score would be 0 and the
+ * order arbitrary. Lucene's idf, log(1 + (N - df + 0.5) / (df + 0.5)), stays positive.
  */
-const TITLE_WEIGHT = 1.0;
-const TEXT_WEIGHT = 1.0;
 const MAX_QUERY_TERMS = 64;
+const RERANK_POOL = 50;
+const K1 = 1.2;
+const B = 0.75;
 
 /**
  * Turns a natural-language question into an FTS5 query: the OR of its meaningful words, each quoted
@@ -31,8 +35,11 @@ interface HitRow {
   title: string;
   page: number;
   text: string;
-  rank: number;
+  tokens: number;
 }
+
+/** Words of a passage as the index counts them: title and text together, one field. */
+const passageWords = (title: string, text: string): string[] => words(`${title} ${text}`);
 
 export class SqliteChunkIndex implements ChunkIndex {
   constructor(private readonly dbs: TenantDatabases) {}
@@ -44,13 +51,13 @@ export class SqliteChunkIndex implements ChunkIndex {
     const db = this.dbs.get(tenant);
     const remove = db.prepare("DELETE FROM chunks WHERE tenant_id = ? AND chunk_id = ?");
     const insert = db.prepare(
-      `INSERT INTO chunks (chunk_id, tenant_id, document_id, ordinal, page, title, text)
-       VALUES (@id, @tenantId, @documentId, @ordinal, @page, @title, @text)`,
+      `INSERT INTO chunks (chunk_id, tenant_id, document_id, ordinal, page, title, text, tokens)
+       VALUES (@id, @tenantId, @documentId, @ordinal, @page, @title, @text, @tokens)`,
     );
     db.transaction(() => {
       for (const chunk of chunks) {
         remove.run(tenant, chunk.id);
-        insert.run(chunk);
+        insert.run({ ...chunk, tokens: passageWords(chunk.title, chunk.text).length });
       }
     })();
   }
@@ -58,24 +65,46 @@ export class SqliteChunkIndex implements ChunkIndex {
   async search(tenant: TenantId, query: string, k: number): Promise<ChunkHit[]> {
     const match = toFtsQuery(query);
     if (!match) return [];
-    const rows = this.dbs
-      .get(tenant)
+    const db = this.dbs.get(tenant);
+    const rows = db
       .prepare(
-        `SELECT c.chunk_id, c.tenant_id, c.document_id, c.title, c.page, c.text,
-                bm25(passages, ${TITLE_WEIGHT}, ${TEXT_WEIGHT}) AS rank
+        `SELECT c.chunk_id, c.tenant_id, c.document_id, c.title, c.page, c.text, c.tokens
            FROM passages JOIN chunks c ON c.rowid = passages.rowid
           WHERE passages MATCH ? AND c.tenant_id = ?
-          ORDER BY rank LIMIT ?`,
+          ORDER BY bm25(passages) LIMIT ?`,
       )
-      .all(match, tenant, k) as HitRow[];
-    return rows.map((r) => ({
-      tenantId: r.tenant_id as TenantId,
-      chunkId: r.chunk_id,
-      documentId: r.document_id,
-      title: r.title,
-      page: r.page,
-      text: r.text,
-      score: -r.rank, // FTS5's bm25() is negative, lower is better
+      .all(match, tenant, Math.max(k, RERANK_POOL)) as HitRow[];
+    if (rows.length === 0) return [];
+    const terms = queryTerms(query);
+    const { total, documentFrequency } = await this.termWeights(tenant, terms);
+    const stats = db.prepare("SELECT tokens FROM chunk_stats WHERE id = 1").get() as { tokens: number } | undefined;
+    const avgdl = total > 0 && stats ? Math.max(1, stats.tokens / total) : 1;
+    const idf = new Map(
+      terms.map((t) => {
+        const df = documentFrequency.get(t) ?? 0;
+        return [t, Math.log(1 + (total - df + 0.5) / (df + 0.5))];
+      }),
+    );
+    const scored = rows.map((row, ftsOrder) => {
+      const tf = new Map<string, number>();
+      for (const word of passageWords(row.title, row.text)) {
+        const term = stem(word);
+        if (idf.has(term)) tf.set(term, (tf.get(term) ?? 0) + 1);
+      }
+      const norm = K1 * (1 - B + (B * Math.max(1, row.tokens)) / avgdl);
+      let score = 0;
+      for (const [term, count] of tf) score += (idf.get(term) ?? 0) * ((count * (K1 + 1)) / (count + norm));
+      return { row, score, ftsOrder };
+    });
+    scored.sort((a, b) => b.score - a.score || a.ftsOrder - b.ftsOrder);
+    return scored.slice(0, k).map(({ row, score }) => ({
+      tenantId: row.tenant_id as TenantId,
+      chunkId: row.chunk_id,
+      documentId: row.document_id,
+      title: row.title,
+      page: row.page,
+      text: row.text,
+      score,
     }));
   }
 

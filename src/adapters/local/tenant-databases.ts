@@ -69,6 +69,19 @@ const MIGRATIONS = [
   );
   CREATE INDEX audit_time ON audit (tenant_id, created_at DESC, id DESC);
   `,
+  // Passage lengths and collection totals for BM25 re-scoring (see SqliteChunkIndex), kept by triggers.
+  `
+  ALTER TABLE chunks ADD COLUMN tokens INTEGER NOT NULL DEFAULT 0;
+  UPDATE chunks SET tokens = length(title || ' ' || text) - length(replace(title || ' ' || text, ' ', '')) + 1;
+  CREATE TABLE chunk_stats (id INTEGER PRIMARY KEY CHECK (id = 1), passages INTEGER NOT NULL, tokens INTEGER NOT NULL);
+  INSERT INTO chunk_stats (id, passages, tokens) SELECT 1, count(*), coalesce(sum(tokens), 0) FROM chunks;
+  CREATE TRIGGER chunks_stats_ai AFTER INSERT ON chunks BEGIN
+    UPDATE chunk_stats SET passages = passages + 1, tokens = tokens + new.tokens WHERE id = 1;
+  END;
+  CREATE TRIGGER chunks_stats_ad AFTER DELETE ON chunks BEGIN
+    UPDATE chunk_stats SET passages = passages - 1, tokens = tokens - old.tokens WHERE id = 1;
+  END;
+  `,
 ];
 
 export class TenantDatabases {
