@@ -24,18 +24,32 @@ const STOP_WORDS = new Set(
   ).split(/\s+/),
 );
 
-/** Words of a text: letters and digits (any script), lower-cased, apostrophes folded. */
-export function words(text: string): string[] {
-  return (
-    text
-      .normalize("NFKC")
-      .toLowerCase()
-      .replace(/['’]/g, "")
-      .match(/[\p{L}\p{N}]+/gu) ?? []
-  );
+// Chinese and Japanese are written without spaces: a run of these characters is one "word" to a
+// Unicode tokenizer, so nothing inside a sentence could ever match. Like Lucene's CJK analyzer, we
+// index and search overlapping character pairs instead.
+const CJK_RUN = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}ー]+/gu;
+
+/** Replaces every CJK run by its overlapping character pairs, space-separated ("東京都" -> "東京 京都"). */
+export function cjkBigrams(text: string): string {
+  return text.replace(CJK_RUN, (run) => {
+    const chars = [...run];
+    if (chars.length < 2) return ` ${run} `;
+    const pairs: string[] = [];
+    for (let i = 0; i + 1 < chars.length; i++) pairs.push(`${chars[i]}${chars[i + 1]}`);
+    return ` ${pairs.join(" ")} `;
+  });
 }
 
-export const isStopWord = (word: string): boolean => STOP_WORDS.has(word);
+/** Words of a text: letters and digits (any script, CJK as character pairs), lower-cased, apostrophes folded. */
+export function words(text: string): string[] {
+  return cjkBigrams(text.normalize("NFKC").toLowerCase().replace(/['’]/g, "")).match(/[\p{L}\p{N}]+/gu) ?? [];
+}
+
+// Japanese particles and endings (は, です, ですか) are written in hiragana: a pair of hiragana says
+// how a question is phrased, not what it is about.
+const HIRAGANA_ONLY = /^\p{Script=Hiragana}+$/u;
+
+export const isStopWord = (word: string): boolean => STOP_WORDS.has(word) || HIRAGANA_ONLY.test(word);
 
 // Stemming is the hot part of scoring passages; the vocabulary repeats, so remember recent stems.
 const STEM_CACHE_LIMIT = 100_000;

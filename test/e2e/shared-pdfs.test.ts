@@ -93,5 +93,10 @@ describe.skipIf(!available)("real PDFs through the running server", () => {
     });
     expect(answer.json.outcome).toBe("answered");
     expect(answer.json.sources.some((s: { title: string }) => s.title === "tracemonkey")).toBe(true);
+
+    // Japanese is written without spaces: the question still finds the Japanese paper, and only it.
+    const japanese = await org.client.call("POST", "/api/ask", { question: "リスク中立確率とは何ですか？" });
+    expect(japanese.json.outcome).toBe("answered");
+    expect(japanese.json.sources.map((s: { title: string }) => s.title)).toEqual(["issue16538"]);
   }, 240_000);
 });

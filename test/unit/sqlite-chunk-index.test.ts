@@ -36,4 +36,29 @@ describe("BM25 in a small collection", () => {
     expect(hits[0]?.score).toBeGreaterThan(hits[1]?.score ?? 0);
     expect(hits[1]?.score).toBeGreaterThan(0);
   });
+
+  it("finds Chinese and Japanese words inside sentences written without spaces", async () => {
+    const index = new SqliteChunkIndex(dbs);
+    const tenant = newTenantId();
+    const passage = (ordinal: number, text: string) => ({
+      id: `jp#${ordinal}`,
+      tenantId: tenant,
+      documentId: "jp",
+      ordinal,
+      title: "資料",
+      page: 1,
+      text,
+    });
+    await index.upsert(tenant, [
+      passage(0, "非完備の場合、リスク中立確率は一意ではなく、価格も一意でなくなる。"),
+      passage(1, "東京の本社は毎週月曜日に会議を開きます。"),
+      passage(2, "风险中性概率用于资产定价。"),
+    ]);
+    expect((await index.search(tenant, "リスク中立確率とは何ですか？", 3))[0]?.chunkId).toBe("jp#0");
+    expect((await index.search(tenant, "会議は何曜日ですか", 3))[0]?.chunkId).toBe("jp#1");
+    expect((await index.search(tenant, "什么是风险中性概率", 3))[0]?.chunkId).toBe("jp#2");
+    // Deleting still works with the index's own copy of the text.
+    await index.deleteDocument(tenant, "jp");
+    expect(await index.search(tenant, "リスク中立確率", 3)).toEqual([]);
+  });
 });

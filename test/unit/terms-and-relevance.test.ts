@@ -9,8 +9,16 @@ describe("query terms", () => {
     expect(queryTerms("Tell me about the policies")).toEqual(["polici"]);
   });
 
-  it("keeps non-Latin words whole", () => {
+  it("keeps words of spaced scripts whole", () => {
     expect(queryTerms("Что такое ГОСТ?")).toEqual(["что", "такое", "гост"]);
+  });
+
+  it("splits Chinese and Japanese into character pairs, without hiragana-only particles", () => {
+    expect(queryTerms("東京都")).toEqual(["東京", "京都"]);
+    expect(queryTerms("確率とは何ですか")).toEqual(["確率", "率と", "は何", "何で"]);
+    const passage = "非完備の場合、リスク中立確率は一意ではない。";
+    expect(isRelevant(queryTerms("リスク中立確率とは何ですか？"), passage)).toBe(true);
+    expect(isRelevant(queryTerms("東京の天気は？"), passage)).toBe(false);
   });
 });
 

@@ -8,7 +8,7 @@ export type Db = Database.Database;
  * Opens a SQLite file in WAL mode and applies the migrations it has not seen yet. Each migration
  * runs in a transaction and bumps `user_version`, so a half-applied schema never exists.
  */
-export function openDatabase(file: string, migrations: readonly string[]): Db {
+export function openDatabase(file: string, migrations: readonly string[], setup?: (db: Db) => void): Db {
   if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
   const db = new Database(file);
   db.pragma("journal_mode = WAL");
@@ -16,6 +16,8 @@ export function openDatabase(file: string, migrations: readonly string[]): Db {
   db.pragma("foreign_keys = ON");
   // Several processes (server, CLI) may share one data folder: wait for a lock instead of failing.
   db.pragma("busy_timeout = 5000");
+  // Functions the schema's triggers call must exist before any migration or write runs.
+  setup?.(db);
   migrate(db, migrations);
   return db;
 }

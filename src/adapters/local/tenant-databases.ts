@@ -1,6 +1,7 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { isTenantId, type TenantId } from "../../domain/tenant.js";
+import { cjkBigrams } from "../../domain/terms.js";
 import { type Db, openDatabase } from "./sqlite.js";
 
 /**
@@ -82,7 +83,28 @@ const MIGRATIONS = [
     UPDATE chunk_stats SET passages = passages - 1, tokens = tokens - old.tokens WHERE id = 1;
   END;
   `,
+  // The index holds its own copy of each passage with CJK runs split into character pairs
+  // (fts_text, see cjkBigrams), so Chinese and Japanese text can be searched inside sentences.
+  `
+  DROP TRIGGER chunks_ai;
+  DROP TRIGGER chunks_ad;
+  DROP TABLE passages_vocab;
+  DROP TABLE passages;
+  CREATE VIRTUAL TABLE passages USING fts5 (title, text, tokenize = 'porter unicode61 remove_diacritics 2');
+  CREATE VIRTUAL TABLE passages_vocab USING fts5vocab (passages, 'row');
+  INSERT INTO passages (rowid, title, text) SELECT rowid, fts_text(title), fts_text(text) FROM chunks;
+  CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO passages (rowid, title, text) VALUES (new.rowid, fts_text(new.title), fts_text(new.text));
+  END;
+  CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
+    DELETE FROM passages WHERE rowid = old.rowid;
+  END;
+  `,
 ];
+
+function registerFunctions(db: Db): void {
+  db.function("fts_text", { deterministic: true }, (value: unknown) => cjkBigrams(String(value ?? "")));
+}
 
 export class TenantDatabases {
   private readonly open = new Map<TenantId, Db>();
@@ -105,7 +127,7 @@ export class TenantDatabases {
       this.open.set(tenant, cached); // most recently used last
       return cached;
     }
-    const db = openDatabase(join(this.folder(tenant), "tenant.db"), MIGRATIONS);
+    const db = openDatabase(join(this.folder(tenant), "tenant.db"), MIGRATIONS, registerFunctions);
     this.open.set(tenant, db);
     while (this.open.size > this.maxOpen) {
       const [oldest, handle] = this.open.entries().next().value as [TenantId, Db];
