@@ -13,9 +13,10 @@ export interface Passage {
   text: string;
 }
 
-// A sentence ends at . ! ? (or CJK 。！？) followed by space and a likely sentence start.
+// A sentence ends at . ! ? followed by space and a likely sentence start, or at CJK 。！？ (which
+// need no space after them).
 const SENTENCE_END =
-  /(?<=[.!?。！？])\s+(?=[\p{Lu}\p{N}"'“([]|\p{Script=Han}|\p{Script=Hiragana}|\p{Script=Katakana})/u;
+  /(?<=[.!?])\s+(?=[\p{Lu}\p{N}"'“([]|\p{Script=Han}|\p{Script=Hiragana}|\p{Script=Katakana})|(?<=[。！？])\s*/u;
 const PARAGRAPH_BREAK = /\n{2,}/;
 
 interface Sentence {

@@ -42,5 +42,10 @@ describe("chunking", () => {
   it("splits sentences at terminal punctuation and paragraph breaks", () => {
     expect(splitSentences("One. Two? Three!\n\nFour")).toEqual(["One.", "Two?", "Three!", "Four"]);
     expect(splitSentences("e.g. this stays whole")).toEqual(["e.g. this stays whole"]);
+    expect(splitSentences("東京は晴れです。大阪は雨です！明日は？")).toEqual([
+      "東京は晴れです。",
+      "大阪は雨です！",
+      "明日は？",
+    ]);
   });
 });
