@@ -13,8 +13,8 @@ import { PDFDocument, rgb, StandardFonts } from "pdf-lib";
 import { chromium, type Page } from "playwright-core";
 import type { TenantId } from "../src/domain/tenant.js";
 import { startServer } from "../src/entrypoints/server.js";
+import { CHROMIUM_FLAGS, CHROMIUM_PATH } from "../test/support/browser.js";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const OUT = resolve(process.argv[2] ?? "docs/screenshots");
 const EXAMPLES = resolve("examples/documents");
 const PASSWORD = "Correct-horse-9";
@@ -130,17 +130,9 @@ async function main(): Promise<void> {
   });
   const base = server.url;
   const browser = await chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath: CHROMIUM_PATH,
     headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--hide-scrollbars",
-    ],
+    args: [...CHROMIUM_FLAGS, "--hide-scrollbars"],
   });
   try {
     // The organisation, its documents and a member.

@@ -16,7 +16,8 @@ if (!hasChromium) {
   );
 }
 
-const FLAGS = [
+/** Flags for Chromium on a machine without a network, as root. */
+export const CHROMIUM_FLAGS = [
   "--no-sandbox",
   "--disable-gpu",
   "--no-first-run",
@@ -27,7 +28,7 @@ const FLAGS = [
 
 /** Headless Chromium with a fresh temporary profile (Playwright creates and removes the user-data dir). */
 export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: FLAGS });
+  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_FLAGS });
 }
 
 /**

@@ -68,25 +68,17 @@ export class DynamoAuditLog implements AuditLog {
       const values: Record<string, unknown> = { ":pk": tenantPk(tenant, "audit") };
       const filters: string[] = [];
       if (query.cursor) values[":cursor"] = query.cursor;
-      if (query.surface) {
-        names["#surface"] = "surface";
-        values[":surface"] = query.surface;
-        filters.push("#surface = :surface");
-      }
-      if (query.userId) {
-        names["#userId"] = "userId";
-        values[":userId"] = query.userId;
-        filters.push("#userId = :userId");
-      }
-      if (query.from) {
-        names["#createdAt"] = "createdAt";
-        values[":from"] = query.from;
-        filters.push("#createdAt >= :from");
-      }
-      if (query.to) {
-        names["#createdAt"] = "createdAt";
-        values[":to"] = query.to;
-        filters.push("#createdAt <= :to");
+      const conditions = [
+        ["#surface = :surface", "#surface", "surface", ":surface", query.surface],
+        ["#userId = :userId", "#userId", "userId", ":userId", query.userId],
+        ["#createdAt >= :from", "#createdAt", "createdAt", ":from", query.from],
+        ["#createdAt <= :to", "#createdAt", "createdAt", ":to", query.to],
+      ] as const;
+      for (const [expression, name, attribute, placeholder, value] of conditions) {
+        if (!value) continue;
+        names[name] = attribute;
+        values[placeholder] = value;
+        filters.push(expression);
       }
       const want = query.limit + 1;
       const items: Record<string, unknown>[] = [];
