@@ -29,6 +29,16 @@ export function payload<T = any>(relative: string): T {
   return JSON.parse(base(relative)) as T;
 }
 
+/** One of Slack's event envelopes, re-addressed to `who`'s workspace (and Grid) with a fresh event id. */
+function envelope(file: string, who: Who, eventId?: string) {
+  const p = payload(file);
+  p.team_id = who.teamId;
+  if (who.enterpriseId) p.enterprise_id = who.enterpriseId;
+  else delete p.enterprise_id;
+  p.event_id = eventId ?? newEventId();
+  return p;
+}
+
 export function signature(secret: string, timestamp: number | string, body: string): string {
   return `v0=${createHmac("sha256", secret).update(`v0:${timestamp}:${body}`).digest("hex")}`;
 }
@@ -113,11 +123,7 @@ export function mentionEnvelope(
   who: Who,
   m: { channel: string; text: string; ts: string; threadTs?: string; eventId?: string },
 ) {
-  const p = payload("events_api/app_mention.json");
-  p.team_id = who.teamId;
-  if (who.enterpriseId) p.enterprise_id = who.enterpriseId;
-  else delete p.enterprise_id;
-  p.event_id = m.eventId ?? newEventId();
+  const p = envelope("events_api/app_mention.json", who, m.eventId);
   p.event_time = Math.floor(Date.now() / 1000);
   p.authed_users = who.botUserId ? [who.botUserId] : p.authed_users;
   Object.assign(p.event, {
@@ -137,11 +143,7 @@ export function messageEnvelope(
   who: Who,
   m: { channel: string; text: string; ts: string; threadTs?: string; channelType?: string; eventId?: string },
 ) {
-  const p = payload("events_api/message.json");
-  p.team_id = who.teamId;
-  if (who.enterpriseId) p.enterprise_id = who.enterpriseId;
-  else delete p.enterprise_id;
-  p.event_id = m.eventId ?? newEventId();
+  const p = envelope("events_api/message.json", who, m.eventId);
   Object.assign(p.event, {
     user: who.userId,
     team: who.teamId,
@@ -199,11 +201,7 @@ export function fileEventEnvelope(
   who: Who,
   e: { type: "file_shared" | "file_change" | "file_deleted"; fileId: string; channel?: string; eventId?: string },
 ) {
-  const p = payload("events_api/app_uninstalled.json");
-  p.team_id = who.teamId;
-  if (who.enterpriseId) p.enterprise_id = who.enterpriseId;
-  else delete p.enterprise_id;
-  p.event_id = e.eventId ?? newEventId();
+  const p = envelope("events_api/app_uninstalled.json", who, e.eventId);
   const ts = `${Math.floor(Date.now() / 1000)}.000100`;
   p.event =
     e.type === "file_shared"
