@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { SqliteChunkIndex } from "../src/adapters/local/sqlite-chunk-index.js";
 import { TenantDatabases } from "../src/adapters/local/tenant-databases.js";
 import { newTenantId } from "../src/domain/tenant.js";
-import { indexSciFact, loadSciFact, ndcgAt, recallAt, sciFactAvailable } from "./scifact.js";
+import { indexSciFact, loadSciFact, MEMBER, ndcgAt, recallAt, sciFactAvailable } from "./scifact.js";
 
 /**
  * Retrieval quality of the embedded index on BEIR SciFact: every abstract becomes one passage
@@ -27,7 +27,7 @@ export async function evaluateSciFact(): Promise<{
     let ndcg = 0;
     let recall = 0;
     for (const q of data.queries) {
-      const hits = await index.search(tenant, q.text, 100);
+      const hits = await index.search(tenant, q.text, { k: 100, readable: MEMBER });
       const ranked = hits.map((h) => h.documentId);
       const rel = data.qrels.get(q.id) ?? new Map<string, number>();
       ndcg += ndcgAt(ranked, rel, 10);

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { gunzipSync } from "node:zlib";
+import { type AccessKey, ORG_KEY } from "../src/domain/access.js";
 import type { TenantId } from "../src/domain/tenant.js";
 import type { ChunkIndex } from "../src/ports/chunk-index.js";
 
@@ -54,6 +55,9 @@ export function recallAt(ranked: readonly string[], relevant: ReadonlyMap<string
   return rel.filter((id) => top.has(id)).length / rel.length;
 }
 
+/** Every abstract is the organisation's and every query a member's: retrieval is measured unfiltered. */
+export const MEMBER: readonly AccessKey[] = [ORG_KEY];
+
 /** Loads every abstract as one passage (title + text) of `tenant`. */
 export async function indexSciFact(index: ChunkIndex, tenant: TenantId, corpus: SciFact["corpus"]): Promise<void> {
   await index.upsert(
@@ -66,6 +70,7 @@ export async function indexSciFact(index: ChunkIndex, tenant: TenantId, corpus: 
       title: d.title,
       page: 1,
       text: d.text,
+      access: MEMBER,
     })),
   );
 }

@@ -1,3 +1,4 @@
+import type { AccessKey, Visibility } from "./access.js";
 import type { IngestFailureCode } from "./errors.js";
 import type { TenantId } from "./tenant.js";
 
@@ -27,6 +28,8 @@ export interface DocumentRecord {
   pages: number;
   chunks: number;
   source: DocumentSource;
+  /** Who inside the organisation may read it. */
+  visibility: Visibility;
   uploadedBy: string;
   createdAt: string;
   updatedAt: string;
@@ -41,6 +44,8 @@ export interface Chunk {
   title: string;
   page: number;
   text: string;
+  /** The document's access keys (see domain/access.ts): the index filters on them inside the query. */
+  access: readonly AccessKey[];
 }
 
 export interface ChunkHit {

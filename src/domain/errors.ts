@@ -12,6 +12,7 @@ export type ErrorCode =
   | "payload_too_large"
   | "question_too_long"
   | "rate_limited"
+  | "too_many_attempts"
   | "invalid_invite"
   | "invalid_link_token"
   | "email_taken"
@@ -45,6 +46,7 @@ const DEFAULT_STATUS: Partial<Record<ErrorCode, number>> = {
   file_too_large: 413,
   unsupported_type: 415,
   rate_limited: 429,
+  too_many_attempts: 429,
   model_unavailable: 503,
   dependency_unavailable: 503,
 };
@@ -55,6 +57,8 @@ export interface AppErrorOptions {
   cause?: unknown;
   /** Log-only detail; never shown to users. */
   detail?: string;
+  /** When a refused request may be tried again (sent as Retry-After). */
+  retryAfterSeconds?: number;
 }
 
 export class AppError extends Error {
@@ -62,6 +66,7 @@ export class AppError extends Error {
   readonly status: number;
   readonly retryable: boolean;
   readonly detail: string | undefined;
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(code: ErrorCode, userMessage: string, options: AppErrorOptions = {}) {
     super(userMessage, options.cause === undefined ? undefined : { cause: options.cause });
@@ -70,6 +75,7 @@ export class AppError extends Error {
     this.status = options.status ?? DEFAULT_STATUS[code] ?? 500;
     this.retryable = options.retryable ?? false;
     this.detail = options.detail;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 

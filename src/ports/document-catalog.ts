@@ -1,3 +1,4 @@
+import type { Visibility } from "../domain/access.js";
 import type { DocumentRecord, DocumentSource, DocumentStatus } from "../domain/documents.js";
 import type { TenantId } from "../domain/tenant.js";
 
@@ -8,6 +9,7 @@ export interface NewDocument {
   sizeBytes: number;
   sha256: string;
   source: DocumentSource;
+  visibility: Visibility;
   uploadedBy: string;
 }
 
@@ -24,13 +26,16 @@ export interface StatusPatch {
 
 export interface DocumentCatalog {
   /**
-   * Creates the record unless the tenant already has a document with the same content hash, in
-   * which case that one is returned with `created: false` (the same file twice is one document).
+   * Creates the record unless the tenant already has a document with the same content hash in the
+   * same scope (`dedupeScope` of its visibility), in which case that one is returned with
+   * `created: false` (the same file twice is one document; a copy with other readers is its own).
    */
   create(tenant: TenantId, doc: NewDocument): Promise<{ document: DocumentRecord; created: boolean }>;
   get(tenant: TenantId, id: string): Promise<DocumentRecord | undefined>;
   findBySlackFile(tenant: TenantId, teamId: string, fileId: string): Promise<DocumentRecord | undefined>;
   list(tenant: TenantId): Promise<DocumentRecord[]>;
   update(tenant: TenantId, id: string, patch: StatusPatch): Promise<DocumentRecord | undefined>;
+  /** Replaces who may read the document (its dedupe scope stays the one it was created with). */
+  setVisibility(tenant: TenantId, id: string, visibility: Visibility): Promise<DocumentRecord | undefined>;
   delete(tenant: TenantId, id: string): Promise<boolean>;
 }

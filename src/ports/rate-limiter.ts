@@ -13,4 +13,6 @@ export interface RateLimiter {
    * counted and the answer says which key refused and how long until it has room again.
    */
   take(limits: readonly RateLimit[], now?: number): Promise<RateDecision>;
+  /** The same answer `take` would give, counting nothing (a lock-out checked before a login attempt). */
+  peek(limits: readonly RateLimit[], now?: number): Promise<RateDecision>;
 }

@@ -23,6 +23,19 @@ export interface WorkspaceLink {
   linkedAt: string;
 }
 
+/**
+ * A web account's proven Slack identity: its owner opened a one-time link the bot sent them in Slack
+ * while logged in. One Slack user is tied to at most one web account.
+ */
+export interface SlackIdentityLink {
+  tenantId: TenantId;
+  /** The web account (identity provider user id). */
+  userId: string;
+  teamId: string;
+  slackUserId: string;
+  linkedAt: string;
+}
+
 /** A Slack installation. The bot token is held encrypted by the store; callers see plain text. */
 export interface SlackInstallationRecord {
   teamId: string;
@@ -59,6 +72,13 @@ export interface TenantDirectory {
   putLink(link: WorkspaceLink): Promise<void>;
   deleteLink(teamId: string): Promise<void>;
   listLinks(tenant: TenantId): Promise<WorkspaceLink[]>;
+
+  /** Ties a Slack user to a web account, replacing any earlier tie of that Slack user. */
+  putSlackIdentity(link: SlackIdentityLink): Promise<void>;
+  getSlackIdentity(tenant: TenantId, teamId: string, slackUserId: string): Promise<SlackIdentityLink | undefined>;
+  /** The Slack identities tied to one web account of the tenant. */
+  listSlackIdentities(tenant: TenantId, userId: string): Promise<SlackIdentityLink[]>;
+  deleteSlackIdentity(tenant: TenantId, teamId: string, slackUserId: string): Promise<void>;
 
   /** Single-use link tokens: true the first time a nonce is consumed, false after. */
   consumeNonce(nonce: string, expiresAt: Date): Promise<boolean>;

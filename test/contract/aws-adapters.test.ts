@@ -31,7 +31,7 @@ import { type FakeBedrockHttp, startFakeBedrockHttp } from "../support/emulators
 import { type FakePinecone, startFakePinecone } from "../support/emulators/fake-pinecone.js";
 import { converseRequest, installBedrockMock } from "../support/fake-bedrock.js";
 import { SEARCH_TOOL } from "./chat-model.contract.js";
-import { chunksOf } from "./chunk-index.contract.js";
+import { chunksOf, orgReader } from "./chunk-index.contract.js";
 import { describeTenantDirectoryContract } from "./tenant-directory.contract.js";
 
 const creds = { accessKeyId: "a", secretAccessKey: "b" };
@@ -303,6 +303,7 @@ describe("BedrockChatModel (Converse)", () => {
       const tenant = newTenantId();
       const index: ChunkIndex = {
         upsert: async () => {},
+        setAccess: async () => {},
         deleteDocument: async () => {},
         search: async () => [
           {
@@ -328,11 +329,14 @@ describe("BedrockChatModel (Converse)", () => {
         { modelId: "amazon.nova-micro-v1:0" },
         silent,
       );
-      const answers = new AnswerService(index, model, audit, { topK: 5, maxSteps: 4, maxQuestionChars: 500 }, silent);
+      const answers = new AnswerService(
+        { access: { readable: async () => ["org"] }, catalog: { get: async () => undefined }, index, model, audit },
+        { topK: 5, maxSteps: 4, maxQuestionChars: 500 },
+        silent,
+      );
       const result = await answers.ask({
-        tenant,
-        actor: { userId: "u" },
-        surface: "api",
+        actor: { tenantId: tenant, principal: "u", principals: ["u"], role: "member", surface: "api" },
+        audience: { kind: "asker" },
         question: "How many vacation days do employees get per year?",
       });
       expect(result).toMatchObject({ outcome: "answered", model: "amazon.nova-micro-v1:0" });
@@ -372,15 +376,23 @@ describe("PineconeChunkIndex isolation", () => {
       const a = newTenantId();
       pinecone.requests.length = 0;
       await index.upsert(a, chunksOf(a, "doc-1", "Handbook", ["Employees receive 27 vacation days per year."]));
-      await index.search(a, "vacation days", 3);
+      await index.search(a, "vacation days", { k: 3, readable: ["org", "owner:u-1"] });
       const upsert = pinecone.requests.find((r) => r.path === "/vectors/upsert");
       const query = pinecone.requests.find((r) => r.path === "/query");
       expect(upsert?.namespace).toBe(a);
-      expect(query).toMatchObject({ namespace: a, filter: { tenant_id: { $eq: a } } });
+      expect(query).toEqual({
+        method: "POST",
+        path: "/query",
+        namespace: a,
+        filter: { tenant_id: { $eq: a }, access: { $in: ["org", "owner:u-1"] } },
+      });
       expect(pinecone.vectors(a)[0]).toMatchObject({
         id: "doc-1#0",
-        metadata: { tenant_id: a, document_id: "doc-1", title: "Handbook", page: 1 },
+        metadata: { tenant_id: a, document_id: "doc-1", title: "Handbook", page: 1, access: ["org"] },
       });
+      pinecone.requests.length = 0;
+      expect(await index.search(a, "vacation days", { k: 3, readable: [] })).toEqual([]);
+      expect(pinecone.requests).toEqual([]);
     } finally {
       bedrock.restore();
     }
@@ -396,7 +408,7 @@ describe("PineconeChunkIndex isolation", () => {
       await index.upsert(b, chunksOf(b, "doc-b", "B secrets", ["Tenant B's vacation policy grants 40 days."]));
       await index.upsert(a, chunksOf(a, "doc-a", "A handbook", ["Tenant A gets 27 vacation days."]));
       pinecone.leakAcrossNamespaces = true;
-      const hits = await index.search(a, "vacation days policy", 10);
+      const hits = await index.search(a, "vacation days policy", orgReader(10));
       pinecone.leakAcrossNamespaces = false;
       expect(hits.map((h) => h.documentId)).toEqual(["doc-a"]);
       const security = lines.filter((l) => String(l.msg).startsWith("SECURITY"));
@@ -404,6 +416,51 @@ describe("PineconeChunkIndex isolation", () => {
       expect(security[0]).toMatchObject({ level: "error", expectedTenant: a, returnedTenant: b });
     } finally {
       pinecone.leakAcrossNamespaces = false;
+      bedrock.restore();
+    }
+  });
+
+  it("drops and logs a match of the tenant whose access the reader does not hold, even when the backend leaks", async () => {
+    const bedrock = installBedrockMock({ dimensions: 256 });
+    const { lines, logger } = capture();
+    try {
+      const index = build(logger);
+      const a = newTenantId();
+      await index.upsert(a, chunksOf(a, "doc-open", "Handbook", ["Everyone gets 27 vacation days."]));
+      await index.upsert(a, chunksOf(a, "doc-mine", "Notes", ["My vacation days plan."], ["owner:u-x"]));
+      pinecone.leakAcrossNamespaces = true;
+      const hits = await index.search(a, "vacation days plan", orgReader(50));
+      pinecone.leakAcrossNamespaces = false;
+      expect(hits.map((h) => h.documentId)).toEqual(["doc-open"]);
+      const unreadable = lines.filter((l) => String(l.msg).startsWith("SECURITY") && l.id === "doc-mine#0");
+      expect(unreadable).toHaveLength(1);
+      expect(unreadable[0]).toMatchObject({ level: "error", tenantId: a });
+    } finally {
+      pinecone.leakAcrossNamespaces = false;
+      bedrock.restore();
+    }
+  });
+
+  it("setAccess rewrites the access metadata of each of the document's vectors, and nothing else", async () => {
+    const bedrock = installBedrockMock({ dimensions: 256 });
+    try {
+      const index = build();
+      const a = newTenantId();
+      await index.upsert(a, chunksOf(a, "doc-1", "Handbook", ["One.", "Two.", "Three."]));
+      await index.upsert(a, chunksOf(a, "doc-10", "Other", ["Ten."]));
+      pinecone.requests.length = 0;
+      await index.setAccess(a, "doc-1", ["owner:u-1", "conv:T1:C1", "owner:u-1"]);
+      expect(pinecone.requests.filter((r) => r.path === "/vectors/update")).toHaveLength(3);
+      expect(pinecone.requests.every((r) => r.namespace === a)).toBe(true);
+      const byId = new Map(pinecone.vectors(a).map((v) => [v.id, v.metadata]));
+      for (const id of ["doc-1#0", "doc-1#1", "doc-1#2"])
+        expect(byId.get(id)).toMatchObject({
+          title: "Handbook",
+          document_id: "doc-1",
+          access: ["conv:T1:C1", "owner:u-1"],
+        });
+      expect(byId.get("doc-10#0")).toMatchObject({ access: ["org"] });
+    } finally {
       bedrock.restore();
     }
   });
@@ -685,6 +742,57 @@ describe("DynamoAuditLog retention", () => {
         .Item;
     expect(Number((await item(kept.id))?.expires_at?.N)).toBe(Math.floor(at.getTime() / 1000) + 30 * 86_400);
     expect((await item(forever.id))?.expires_at).toBeUndefined();
+    raw.destroy();
+  });
+});
+
+describe("DynamoDocumentCatalog with records from before visibility", () => {
+  it("reads them with the legacy rule, and dedupes new files against them only within their scope", async () => {
+    const { CreateTableCommand } = await import("@aws-sdk/client-dynamodb");
+    const { PutCommand } = await import("@aws-sdk/lib-dynamodb");
+    const { DynamoDocumentCatalog } = await import("../../src/adapters/aws/dynamo-document-catalog.js");
+    const { TenantClients } = await import("../../src/adapters/aws/tenant-credentials.js");
+    const { newDoc } = await import("./document-catalog.contract.js");
+    const raw = new DynamoDBClient({ region: "us-east-1", endpoint: dynalite.endpoint, credentials: creds });
+    const table = `docs-${randomBytes(4).toString("hex")}`;
+    await raw.send(new CreateTableCommand(tableDefinition(table)));
+    const db = DynamoDBDocumentClient.from(raw);
+    const catalog = new DynamoDocumentCatalog(new TenantClients(db, () => db, undefined), table);
+    const tenant = newTenantId();
+    const now = new Date().toISOString();
+    const old = [
+      { id: "d-upload", sha: "1".repeat(64), source: { kind: "upload" } },
+      { id: "d-channel", sha: "2".repeat(64), source: { kind: "slack", teamId: "T1", fileId: "F1", channelId: "C1" } },
+      { id: "d-dm", sha: "3".repeat(64), source: { kind: "slack", teamId: "T1", fileId: "F2" } },
+    ];
+    for (const d of old) {
+      const record = { tenantId: tenant, title: d.id, contentType: "text/plain", sizeBytes: 1, sha256: d.sha };
+      const fields = { ...record, status: "ready", pages: 1, chunks: 1, source: d.source, uploadedBy: "u-old" };
+      const item = { pk: `${tenant}#doc`, sk: d.id, ...fields, createdAt: now, updatedAt: now };
+      await db.send(new PutCommand({ TableName: table, Item: item }));
+      await db.send(new PutCommand({ TableName: table, Item: { pk: `${tenant}#hash`, sk: d.sha, docId: d.id } }));
+    }
+    expect((await catalog.get(tenant, "d-upload"))?.visibility).toEqual({ kind: "organisation" });
+    expect((await catalog.get(tenant, "d-channel"))?.visibility).toEqual({
+      kind: "slack_conversation",
+      conversations: [{ teamId: "T1", channelId: "C1", public: false }],
+    });
+    expect((await catalog.get(tenant, "d-dm"))?.visibility).toEqual({ kind: "private", owner: "u-old" });
+
+    const sameUpload = await catalog.create(tenant, newDoc({ sha256: "1".repeat(64) }));
+    expect(sameUpload).toMatchObject({ created: false, document: { id: "d-upload" } });
+    const overChannel = await catalog.create(tenant, newDoc({ sha256: "2".repeat(64) }));
+    expect(overChannel.created).toBe(true);
+    expect(await catalog.create(tenant, newDoc({ sha256: "2".repeat(64) }))).toMatchObject({
+      created: false,
+      document: { id: overChannel.document.id },
+    });
+    expect((await catalog.get(tenant, "d-channel"))?.title).toBe("d-channel");
+
+    await catalog.setVisibility(tenant, "d-dm", { kind: "organisation" });
+    expect((await catalog.get(tenant, "d-dm"))?.visibility).toEqual({ kind: "organisation" });
+    expect(await catalog.delete(tenant, "d-upload")).toBe(true);
+    expect((await catalog.create(tenant, newDoc({ sha256: "1".repeat(64) }))).created).toBe(true);
     raw.destroy();
   });
 });

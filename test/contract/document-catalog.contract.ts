@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ORGANISATION, type Visibility } from "../../src/domain/access.js";
 import type { DocumentCatalog, NewDocument } from "../../src/ports/document-catalog.js";
 import { type Factory, type Fixture, sleep, twoTenants } from "./support.js";
 
@@ -13,6 +14,7 @@ export function newDoc(overrides: Partial<NewDocument> = {}): NewDocument {
     sizeBytes: 1234,
     sha256: sha(randomUUID().replace(/-/g, "")),
     source: { kind: "upload" },
+    visibility: ORGANISATION,
     uploadedBy: "user-1",
     ...overrides,
   };
@@ -46,6 +48,7 @@ export function describeDocumentCatalogContract(name: string, factory: Factory<D
         pages: 0,
         chunks: 0,
         source: { kind: "cli" },
+        visibility: { kind: "organisation" },
         uploadedBy: "user-1",
       });
       expect(document.error).toBeUndefined();
@@ -66,6 +69,77 @@ export function describeDocumentCatalogContract(name: string, factory: Factory<D
       expect(inB.created).toBe(true);
       expect(inB.document.id).not.toBe(first.document.id);
       expect(inB.document.tenantId).toBe(b);
+    });
+
+    it("round-trips every kind of visibility", async () => {
+      const { a } = twoTenants();
+      const visibilities: Visibility[] = [
+        { kind: "organisation" },
+        { kind: "private", owner: "u-alice" },
+        {
+          kind: "slack_conversation",
+          conversations: [
+            { teamId: "T1", channelId: "C1", public: true },
+            { teamId: "T1", channelId: "G2", public: false },
+          ],
+        },
+      ];
+      for (const visibility of visibilities) {
+        const source = { kind: "slack" as const, teamId: "T1", fileId: randomUUID(), channelId: "C1" };
+        const { document } = await catalog.create(a, newDoc({ visibility, source }));
+        expect(document.visibility).toEqual(visibility);
+        expect((await catalog.get(a, document.id))?.visibility).toEqual(visibility);
+        expect((await catalog.findBySlackFile(a, "T1", source.fileId))?.visibility).toEqual(visibility);
+        await sleep(5);
+      }
+      expect((await catalog.list(a)).map((d) => d.visibility)).toEqual([...visibilities].reverse());
+    });
+
+    it("is idempotent by content hash within one scope only: the same bytes with other readers are their own", async () => {
+      const { a } = twoTenants();
+      const bytes = sha(11);
+      const channel = (...channelIds: string[]): Visibility => ({
+        kind: "slack_conversation",
+        conversations: channelIds.map((channelId) => ({ teamId: "T1", channelId, public: false })),
+      });
+      const scopes: Visibility[] = [
+        ORGANISATION,
+        { kind: "private", owner: "u-alice" },
+        { kind: "private", owner: "u-bob" },
+        channel("C1"),
+        channel("C2"),
+      ];
+      const firsts = [];
+      for (const visibility of scopes) firsts.push(await catalog.create(a, newDoc({ sha256: bytes, visibility })));
+      expect(firsts.every((r) => r.created)).toBe(true);
+      expect(new Set(firsts.map((r) => r.document.id)).size).toBe(scopes.length);
+      expect(await catalog.list(a)).toHaveLength(scopes.length);
+
+      const alice = await catalog.create(
+        a,
+        newDoc({ sha256: bytes, visibility: { kind: "private", owner: "u-alice" } }),
+      );
+      expect(alice).toMatchObject({ created: false, document: { id: firsts[1]?.document.id } });
+      // A file shared into one more conversation keeps the scope of the first one.
+      const c1 = await catalog.create(a, newDoc({ sha256: bytes, visibility: channel("C1", "C9") }));
+      expect(c1).toMatchObject({ created: false, document: { id: firsts[3]?.document.id, visibility: channel("C1") } });
+      expect(await catalog.list(a)).toHaveLength(scopes.length);
+    });
+
+    it("setVisibility replaces who may read a document and keeps the scope it was created in", async () => {
+      const { a, b } = twoTenants();
+      const bytes = sha(12);
+      const { document } = await catalog.create(a, newDoc({ sha256: bytes }));
+      const narrowed: Visibility = { kind: "private", owner: "u-alice" };
+      const updated = await catalog.setVisibility(a, document.id, narrowed);
+      expect(updated).toMatchObject({ id: document.id, visibility: narrowed, title: document.title, status: "queued" });
+      expect(await catalog.get(a, document.id)).toEqual(updated);
+      const again = await catalog.create(a, newDoc({ sha256: bytes }));
+      expect(again).toMatchObject({ created: false, document: { id: document.id } });
+      expect(await catalog.setVisibility(a, randomUUID(), ORGANISATION)).toBeUndefined();
+      expect(await catalog.setVisibility(b, document.id, ORGANISATION)).toBeUndefined();
+      expect((await catalog.get(a, document.id))?.visibility).toEqual(narrowed);
+      expect(await catalog.get(b, document.id)).toBeUndefined();
     });
 
     it("gives one document when the same file is added concurrently", async () => {

@@ -124,6 +124,57 @@ export function describeTenantDirectoryContract(name: string, factory: Factory<T
       await dir.deleteLink(team);
     });
 
+    it("ties Slack users to web accounts: put, get, list by account, replace on re-put, delete", async () => {
+      const { a } = await tenants();
+      const team = id("T");
+      const at = (s: number) => new Date(Date.UTC(2025, 0, 1, 0, 0, s)).toISOString();
+      const tie = (slackUserId: string, userId: string, linkedAt: string) => ({
+        tenantId: a,
+        userId,
+        teamId: team,
+        slackUserId,
+        linkedAt,
+      });
+      expect(await dir.getSlackIdentity(a, team, "U1")).toBeUndefined();
+      expect(await dir.listSlackIdentities(a, "w-1")).toEqual([]);
+      const first = tie("U1", "w-1", at(1));
+      const second = { ...tie("U2", "w-1", at(2)), teamId: id("T") };
+      await dir.putSlackIdentity(second);
+      await dir.putSlackIdentity(first);
+      expect(await dir.getSlackIdentity(a, team, "U1")).toEqual(first);
+      expect(await dir.listSlackIdentities(a, "w-1")).toEqual([first, second]);
+
+      const moved = tie("U1", "w-2", at(3));
+      await dir.putSlackIdentity(moved);
+      expect(await dir.getSlackIdentity(a, team, "U1")).toEqual(moved);
+      expect(await dir.listSlackIdentities(a, "w-1")).toEqual([second]);
+      expect(await dir.listSlackIdentities(a, "w-2")).toEqual([moved]);
+
+      await dir.deleteSlackIdentity(a, team, "U1");
+      expect(await dir.getSlackIdentity(a, team, "U1")).toBeUndefined();
+      expect(await dir.listSlackIdentities(a, "w-2")).toEqual([]);
+      expect(await dir.listSlackIdentities(a, "w-1")).toEqual([second]);
+      await dir.deleteSlackIdentity(a, team, "U1");
+    });
+
+    it("keeps Slack identity ties per tenant: B can neither read nor change A's", async () => {
+      const { a, b } = await tenants();
+      const team = id("T");
+      const inA = { tenantId: a, userId: "w-1", teamId: team, slackUserId: "U1", linkedAt: new Date().toISOString() };
+      await dir.putSlackIdentity(inA);
+      expect(await dir.getSlackIdentity(b, team, "U1")).toBeUndefined();
+      expect(await dir.listSlackIdentities(b, "w-1")).toEqual([]);
+      await dir.deleteSlackIdentity(b, team, "U1");
+      const inB = { ...inA, tenantId: b, userId: "w-9" };
+      await dir.putSlackIdentity(inB);
+      expect(await dir.getSlackIdentity(a, team, "U1")).toEqual(inA);
+      expect(await dir.listSlackIdentities(a, "w-1")).toEqual([inA]);
+      expect(await dir.getSlackIdentity(b, team, "U1")).toEqual(inB);
+      expect(await dir.listSlackIdentities(b, "w-1")).toEqual([]);
+      await dir.deleteSlackIdentity(b, team, "U1");
+      expect(await dir.getSlackIdentity(a, team, "U1")).toEqual(inA);
+    });
+
     it("consumes a nonce and claims an event exactly once, even concurrently", async () => {
       const nonce = randomUUID();
       expect(await dir.consumeNonce(nonce, inMinutes(10))).toBe(true);

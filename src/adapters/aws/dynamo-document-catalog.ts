@@ -6,10 +6,12 @@ import {
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
+import { dedupeScope, ORGANISATION, type Visibility } from "../../domain/access.js";
 import type { DocumentRecord } from "../../domain/documents.js";
 import { AppError } from "../../domain/errors.js";
 import type { TenantId } from "../../domain/tenant.js";
 import type { DocumentCatalog, NewDocument, StatusPatch } from "../../ports/document-catalog.js";
+import { legacyVisibility, visibilitySchema } from "../shared/stored-visibility.js";
 import { guarded } from "./aws-errors.js";
 import { conditional, isConditionFailure, queryAll, tenantPk } from "./dynamo.js";
 import type { TenantClients } from "./tenant-credentials.js";
@@ -42,13 +44,25 @@ const itemSchema = z.object({
   pages: z.number(),
   chunks: z.number(),
   source: sourceSchema,
+  visibility: visibilitySchema.optional(),
+  scope: z.string().optional(),
   uploadedBy: z.string(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
 
+type Item = z.infer<typeof itemSchema>;
+
+/** Items written before documents had a visibility read back with the rule the SQLite migration applied. */
+const visibilityOf = (i: Item): Visibility => i.visibility ?? legacyVisibility(i.source, i.uploadedBy);
+/** The dedupe scope fixed at creation; an old item's is that of its legacy visibility, whatever it has since. */
+const scopeOf = (i: Item): string => i.scope ?? dedupeScope(legacyVisibility(i.source, i.uploadedBy));
+
 function toRecord(item: unknown): DocumentRecord {
-  const i = itemSchema.parse(item);
+  return recordOf(itemSchema.parse(item));
+}
+
+function recordOf(i: Item): DocumentRecord {
   const record: DocumentRecord = {
     id: i.sk,
     tenantId: i.tenantId as TenantId,
@@ -60,6 +74,7 @@ function toRecord(item: unknown): DocumentRecord {
     pages: i.pages,
     chunks: i.chunks,
     source: i.source,
+    visibility: visibilityOf(i),
     uploadedBy: i.uploadedBy,
     createdAt: i.createdAt,
     updatedAt: i.updatedAt,
@@ -70,15 +85,20 @@ function toRecord(item: unknown): DocumentRecord {
 }
 
 const slackSk = (teamId: string, fileId: string) => `${teamId}#${fileId}`;
+/** The organisation scope keeps the bare hash, as every marker had before scopes existed. */
+const hashSk = (scope: string, sha256: string) => (scope === dedupeScope(ORGANISATION) ? sha256 : `${scope}#${sha256}`);
 
 /**
  * Documents in DynamoDB. Items of one tenant:
  *   `<tenant>#doc`       / `<document id>`       the record
- *   `<tenant>#hash`      / `<sha256>`            content-hash marker -> document id (idempotent create)
+ *   `<tenant>#hash`      / `<sha256>`            content-hash marker -> document id, organisation scope
+ *   `<tenant>#hash`      / `<scope>#<sha256>`    the same for any other dedupe scope (dedupeScope)
  *   `<tenant>#slackfile` / `<team>#<file>`       Slack file marker -> document id
  * Markers are written after the record and point at it, so a marker never names a record that was not
- * written; a marker left behind by an interrupted delete is taken over by the next create. (Conditional
- * puts rather than TransactWriteItems: same guarantee here, and the emulator, dynalite, has no transactions.)
+ * written; a marker left behind by an interrupted delete, or naming a document of another scope (an item
+ * from before scopes), is taken over by the next create. Records carry `visibility` and `scope`; older
+ * records without them read back as legacyVisibility says. (Conditional puts rather than
+ * TransactWriteItems: same guarantee here, and the emulator, dynalite, has no transactions.)
  */
 export class DynamoDocumentCatalog implements DocumentCatalog {
   constructor(
@@ -93,6 +113,8 @@ export class DynamoDocumentCatalog implements DocumentCatalog {
   async create(tenant: TenantId, doc: NewDocument): Promise<{ document: DocumentRecord; created: boolean }> {
     return guarded(WHAT, async () => {
       const now = new Date().toISOString();
+      const scope = dedupeScope(doc.visibility);
+      const markerSk = hashSk(scope, doc.sha256);
       const item = {
         pk: tenantPk(tenant, "doc"),
         sk: doc.id,
@@ -105,6 +127,8 @@ export class DynamoDocumentCatalog implements DocumentCatalog {
         pages: 0,
         chunks: 0,
         source: doc.source,
+        visibility: doc.visibility,
+        scope,
         uploadedBy: doc.uploadedBy,
         createdAt: now,
         updatedAt: now,
@@ -118,7 +142,7 @@ export class DynamoDocumentCatalog implements DocumentCatalog {
           this.db(tenant).send(
             new PutCommand({
               TableName: this.table,
-              Item: { pk: tenantPk(tenant, "hash"), sk: doc.sha256, docId: doc.id },
+              Item: { pk: tenantPk(tenant, "hash"), sk: markerSk, docId: doc.id },
               ConditionExpression: "attribute_not_exists(pk)",
             }),
           ),
@@ -127,21 +151,22 @@ export class DynamoDocumentCatalog implements DocumentCatalog {
           await this.putSlackMarker(tenant, document);
           return { document, created: true };
         }
-        const marker = await this.getItem(tenant, tenantPk(tenant, "hash"), doc.sha256);
+        const marker = await this.getItem(tenant, tenantPk(tenant, "hash"), markerSk);
         const existingId = typeof marker?.docId === "string" ? marker.docId : undefined;
-        const existing = existingId ? await this.get(tenant, existingId) : undefined;
-        if (existing) {
+        const existing = existingId ? await this.getParsed(tenant, existingId) : undefined;
+        if (existing && scopeOf(existing) === scope) {
           await this.db(tenant).send(
             new DeleteCommand({ TableName: this.table, Key: { pk: tenantPk(tenant, "doc"), sk: doc.id } }),
           );
-          return { document: existing, created: false };
+          return { document: recordOf(existing), created: false };
         }
-        // A marker whose record is gone (an interrupted delete): take it over, unless someone else just did.
+        // A marker whose record is gone (an interrupted delete) or is of another scope: take it over, unless
+        // someone else just did.
         const tookOver = await conditional(() =>
           this.db(tenant).send(
             new PutCommand({
               TableName: this.table,
-              Item: { pk: tenantPk(tenant, "hash"), sk: doc.sha256, docId: doc.id },
+              Item: { pk: tenantPk(tenant, "hash"), sk: markerSk, docId: doc.id },
               ConditionExpression: "attribute_not_exists(pk) OR docId = :stale",
               ExpressionAttributeValues: { ":stale": existingId ?? "" },
             }),
@@ -158,8 +183,8 @@ export class DynamoDocumentCatalog implements DocumentCatalog {
 
   async get(tenant: TenantId, id: string): Promise<DocumentRecord | undefined> {
     return guarded(WHAT, async () => {
-      const item = await this.getItem(tenant, tenantPk(tenant, "doc"), id);
-      return item ? toRecord(item) : undefined;
+      const item = await this.getParsed(tenant, id);
+      return item ? recordOf(item) : undefined;
     });
   }
 
@@ -186,14 +211,14 @@ export class DynamoDocumentCatalog implements DocumentCatalog {
 
   async update(tenant: TenantId, id: string, patch: StatusPatch): Promise<DocumentRecord | undefined> {
     return guarded(WHAT, async () => {
-      const before = patch.sha256 !== undefined ? await this.get(tenant, id) : undefined;
+      const before = patch.sha256 !== undefined ? await this.getParsed(tenant, id) : undefined;
       const newHash = before && patch.sha256 !== undefined && patch.sha256 !== before.sha256 ? patch.sha256 : undefined;
-      if (newHash) {
+      if (newHash && before) {
         const claimed = await conditional(() =>
           this.db(tenant).send(
             new PutCommand({
               TableName: this.table,
-              Item: { pk: tenantPk(tenant, "hash"), sk: newHash, docId: id },
+              Item: { pk: tenantPk(tenant, "hash"), sk: hashSk(scopeOf(before), newHash), docId: id },
               ConditionExpression: "attribute_not_exists(pk) OR docId = :id",
               ExpressionAttributeValues: { ":id": id },
             }),
@@ -241,7 +266,7 @@ export class DynamoDocumentCatalog implements DocumentCatalog {
         if (isConditionFailure(error)) return undefined;
         throw error;
       }
-      if (newHash && before) await this.deleteMarker(tenant, "hash", before.sha256, id);
+      if (newHash && before) await this.deleteMarker(tenant, "hash", hashSk(scopeOf(before), before.sha256), id);
       return attributes ? toRecord(attributes) : undefined;
     });
   }
@@ -256,12 +281,40 @@ export class DynamoDocumentCatalog implements DocumentCatalog {
         }),
       );
       if (!result.Attributes) return false;
-      const record = toRecord(result.Attributes);
-      await this.deleteMarker(tenant, "hash", record.sha256, id);
+      const item = itemSchema.parse(result.Attributes);
+      const record = recordOf(item);
+      await this.deleteMarker(tenant, "hash", hashSk(scopeOf(item), record.sha256), id);
       if (record.source.kind === "slack")
         await this.deleteMarker(tenant, "slackfile", slackSk(record.source.teamId, record.source.fileId), id);
       return true;
     });
+  }
+
+  async setVisibility(tenant: TenantId, id: string, visibility: Visibility): Promise<DocumentRecord | undefined> {
+    return guarded(WHAT, async () => {
+      try {
+        // The scope is left as it was: it names the marker this record holds.
+        const result = await this.db(tenant).send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: { pk: tenantPk(tenant, "doc"), sk: id },
+            UpdateExpression: "SET visibility = :visibility, updatedAt = :now",
+            ConditionExpression: "attribute_exists(pk)",
+            ExpressionAttributeValues: { ":visibility": visibility, ":now": new Date().toISOString() },
+            ReturnValues: "ALL_NEW",
+          }),
+        );
+        return result.Attributes ? toRecord(result.Attributes) : undefined;
+      } catch (error) {
+        if (isConditionFailure(error)) return undefined;
+        throw error;
+      }
+    });
+  }
+
+  private async getParsed(tenant: TenantId, id: string): Promise<Item | undefined> {
+    const item = await this.getItem(tenant, tenantPk(tenant, "doc"), id);
+    return item ? itemSchema.parse(item) : undefined;
   }
 
   private async putSlackMarker(tenant: TenantId, document: DocumentRecord): Promise<void> {

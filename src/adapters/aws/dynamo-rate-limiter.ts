@@ -1,4 +1,4 @@
-import { type DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { RateDecision, RateLimit, RateLimiter } from "../../ports/rate-limiter.js";
 import { guarded } from "./aws-errors.js";
 import { epochSeconds, isConditionFailure } from "./dynamo.js";
@@ -7,8 +7,11 @@ import { epochSeconds, isConditionFailure } from "./dynamo.js";
  * Limits shared by every instance (Lambda scales out, so per-process counters would not limit anything):
  * one counter item per key and fixed window in the directory table, `rate#<key>` / `<window start>`,
  * incremented with a conditional update that refuses at the limit. All or nothing: when a later limit
- * refuses, the counts already taken are given back. Items expire (TTL) after their window.
+ * refuses, the counts already taken are given back. Items expire (TTL) after their window. `peek` reads
+ * the same counters (strongly consistent) and writes nothing.
  */
+const windowStart = (limit: RateLimit, now: number): number => Math.floor(now / limit.windowMs) * limit.windowMs;
+
 export class DynamoRateLimiter implements RateLimiter {
   constructor(
     private readonly db: DynamoDBDocumentClient,
@@ -19,7 +22,7 @@ export class DynamoRateLimiter implements RateLimiter {
     return guarded("Rate limiting", async () => {
       const taken: { key: string; window: number }[] = [];
       for (const limit of limits) {
-        const window = Math.floor(now / limit.windowMs) * limit.windowMs;
+        const window = windowStart(limit, now);
         try {
           await this.db.send(
             new UpdateCommand({
@@ -40,6 +43,25 @@ export class DynamoRateLimiter implements RateLimiter {
           await Promise.all(taken.map((t) => this.giveBack(t.key, t.window)));
           return { ok: false, key: limit.key, retryAfterMs: Math.max(1, window + limit.windowMs - now) };
         }
+      }
+      return { ok: true };
+    });
+  }
+
+  async peek(limits: readonly RateLimit[], now = Date.now()): Promise<RateDecision> {
+    return guarded("Rate limiting", async () => {
+      for (const limit of limits) {
+        const window = windowStart(limit, now);
+        const result = await this.db.send(
+          new GetCommand({
+            TableName: this.table,
+            Key: { pk: `rate#${limit.key}`, sk: String(window) },
+            ConsistentRead: true,
+          }),
+        );
+        const hits = Number(result.Item?.hits ?? 0);
+        if (hits >= limit.limit)
+          return { ok: false, key: limit.key, retryAfterMs: Math.max(1, window + limit.windowMs - now) };
       }
       return { ok: true };
     });

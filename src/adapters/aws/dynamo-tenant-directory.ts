@@ -11,6 +11,7 @@ import { isTenantId, type Tenant, type TenantId } from "../../domain/tenant.js";
 import type {
   Invite,
   Member,
+  SlackIdentityLink,
   SlackInstallationRecord,
   TenantDirectory,
   WorkspaceLink,
@@ -31,6 +32,13 @@ const linkItem = z.object({
   enterpriseId: z.string().optional(),
   tenantId: z.string(),
   linkedBy: z.string(),
+  linkedAt: z.string(),
+});
+const identityItem = z.object({
+  tenantId: z.string(),
+  userId: z.string(),
+  teamId: z.string(),
+  slackUserId: z.string(),
   linkedAt: z.string(),
 });
 const installationItem = z.object({
@@ -56,7 +64,18 @@ const toLink = (item: unknown): WorkspaceLink => {
   };
 };
 
+const toIdentity = (item: unknown): SlackIdentityLink => {
+  const i = identityItem.parse(item);
+  return { ...i, tenantId: i.tenantId as TenantId };
+};
+
 const tokenContext = (teamId: string) => `slack-bot-token:${teamId}`;
+const identitySk = (teamId: string, slackUserId: string) => `${teamId}#${slackUserId}`;
+const identityListPk = (tenant: TenantId, userId: string) => tenantPk(tenant, `slackid-of#${userId}`);
+const byLinkedAt = (x: SlackIdentityLink, y: SlackIdentityLink) =>
+  x.linkedAt.localeCompare(y.linkedAt) ||
+  x.teamId.localeCompare(y.teamId) ||
+  x.slackUserId.localeCompare(y.slackUserId);
 
 /**
  * The operator-level directory in one DynamoDB table (base credentials: these calls resolve a tenant
@@ -64,6 +83,8 @@ const tokenContext = (teamId: string) => `slack-bot-token:${teamId}`;
  *   `<tenant>`             / `tenant`        the tenant
  *   `<tenant>#member`      / `<user id>`     memberships
  *   `<tenant>#link`        / `<team id>`     which workspaces a tenant has linked (listing aid)
+ *   `<tenant>#slackid`     / `<team>#<slack user>`  a Slack user's tie to a web account (source of truth)
+ *   `<tenant>#slackid-of#<user id>` / `<team>#<slack user>`  the ties of one web account (listing aid)
  *   `link#<team id>`       / `link`          the workspace link itself (source of truth)
  *   `invite#<code hash>`   / `invite`        single-use invites
  *   `install#<team id>`    / `install`       Slack installations, bot token sealed (KMS or ENCRYPTION_KEY)
@@ -249,23 +270,92 @@ export class DynamoTenantDirectory implements TenantDirectory {
         ExpressionAttributeValues: { ":pk": tenantPk(tenant, "link") },
         ConsistentRead: true,
       });
-      const teams = markers.map((m) => String(m.sk));
-      const links: WorkspaceLink[] = [];
-      for (let i = 0; i < teams.length; i += 100) {
-        const keys = teams.slice(i, i + 100).map((team) => ({ pk: `link#${team}`, sk: "link" }));
-        let request: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead?: boolean }> | undefined = {
-          [this.table]: { Keys: keys, ConsistentRead: true },
-        };
-        while (request && Object.keys(request).length > 0) {
-          const result = await this.db.send(new BatchGetCommand({ RequestItems: request }));
-          for (const item of result.Responses?.[this.table] ?? []) links.push(toLink(item));
-          request = result.UnprocessedKeys as typeof request;
-        }
-      }
+      const keys = markers.map((m) => ({ pk: `link#${String(m.sk)}`, sk: "link" }));
+      const links = (await this.batchGet(keys)).map(toLink);
       return links
         .filter((l) => l.tenantId === tenant)
         .sort((x, y) => (x.linkedAt < y.linkedAt ? -1 : x.linkedAt > y.linkedAt ? 1 : 0));
     });
+  }
+
+  async putSlackIdentity(link: SlackIdentityLink): Promise<void> {
+    await guarded(WHAT, async () => {
+      const sk = identitySk(link.teamId, link.slackUserId);
+      const previous = await this.getSlackIdentity(link.tenantId, link.teamId, link.slackUserId);
+      // Same order as putLink: listing marker, tie, then the previous account's marker. A marker may briefly
+      // name a tie that moved; listSlackIdentities checks every marker against the tie itself.
+      await this.db.send(
+        new PutCommand({ TableName: this.table, Item: { pk: identityListPk(link.tenantId, link.userId), sk } }),
+      );
+      await this.db.send(
+        new PutCommand({ TableName: this.table, Item: { pk: tenantPk(link.tenantId, "slackid"), sk, ...link } }),
+      );
+      if (previous && previous.userId !== link.userId)
+        await this.db.send(
+          new DeleteCommand({ TableName: this.table, Key: { pk: identityListPk(link.tenantId, previous.userId), sk } }),
+        );
+    });
+  }
+
+  async getSlackIdentity(
+    tenant: TenantId,
+    teamId: string,
+    slackUserId: string,
+  ): Promise<SlackIdentityLink | undefined> {
+    return guarded(WHAT, async () => {
+      const item = await this.getItem(tenantPk(tenant, "slackid"), identitySk(teamId, slackUserId));
+      return item ? toIdentity(item) : undefined;
+    });
+  }
+
+  async listSlackIdentities(tenant: TenantId, userId: string): Promise<SlackIdentityLink[]> {
+    return guarded(WHAT, async () => {
+      const markers = await queryAll(this.db, {
+        TableName: this.table,
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": identityListPk(tenant, userId) },
+        ConsistentRead: true,
+      });
+      const keys = markers.map((m) => ({ pk: tenantPk(tenant, "slackid"), sk: String(m.sk) }));
+      const ties = (await this.batchGet(keys)).map(toIdentity);
+      return ties.filter((t) => t.tenantId === tenant && t.userId === userId).sort(byLinkedAt);
+    });
+  }
+
+  async deleteSlackIdentity(tenant: TenantId, teamId: string, slackUserId: string): Promise<void> {
+    await guarded(WHAT, async () => {
+      const sk = identitySk(teamId, slackUserId);
+      const result = await this.db.send(
+        new DeleteCommand({
+          TableName: this.table,
+          Key: { pk: tenantPk(tenant, "slackid"), sk },
+          ReturnValues: "ALL_OLD",
+        }),
+      );
+      if (result.Attributes)
+        await this.db.send(
+          new DeleteCommand({
+            TableName: this.table,
+            Key: { pk: identityListPk(tenant, toIdentity(result.Attributes).userId), sk },
+          }),
+        );
+    });
+  }
+
+  /** Every item of `keys` that exists, in pages of 100, retrying what DynamoDB left unprocessed. */
+  private async batchGet(keys: readonly Record<string, unknown>[]): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    for (let i = 0; i < keys.length; i += 100) {
+      let request: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead?: boolean }> | undefined = {
+        [this.table]: { Keys: keys.slice(i, i + 100), ConsistentRead: true },
+      };
+      while (request && Object.keys(request).length > 0) {
+        const result = await this.db.send(new BatchGetCommand({ RequestItems: request }));
+        items.push(...((result.Responses?.[this.table] ?? []) as Record<string, unknown>[]));
+        request = result.UnprocessedKeys as typeof request;
+      }
+    }
+    return items;
   }
 
   async consumeNonce(nonce: string, expiresAt: Date): Promise<boolean> {

@@ -3,7 +3,7 @@ import { type Db, openDatabase } from "./sqlite.js";
 
 /**
  * The operator-level database beside the per-tenant files: tenants, members, local accounts,
- * invites, workspace links, Slack installations, processed events and the job queue.
+ * invites, workspace links, Slack identity ties, Slack installations, processed events and the job queue.
  */
 const MIGRATIONS = [
   `
@@ -69,6 +69,18 @@ const MIGRATIONS = [
     updated_at TEXT NOT NULL
   );
   CREATE INDEX jobs_ready ON jobs (status, run_at);
+  `,
+  // A Slack user is tied to at most one web account per tenant (the key); a web account may hold several.
+  `
+  CREATE TABLE slack_identities (
+    tenant_id TEXT NOT NULL REFERENCES tenants (id),
+    team_id TEXT NOT NULL,
+    slack_user_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    linked_at TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, team_id, slack_user_id)
+  );
+  CREATE INDEX slack_identities_user ON slack_identities (tenant_id, user_id);
   `,
 ];
 

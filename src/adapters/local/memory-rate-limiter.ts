@@ -9,6 +9,18 @@ export class MemoryRateLimiter implements RateLimiter {
   private sweeps = 0;
 
   async take(limits: readonly RateLimit[], now = Date.now()): Promise<RateDecision> {
+    const decision = this.decide(limits, now);
+    if (!decision.ok) return decision;
+    for (const limit of limits) this.recent(limit.key, limit.windowMs, now).push(now);
+    if (++this.sweeps % 1000 === 0) this.sweep(now, Math.max(...limits.map((l) => l.windowMs)));
+    return decision;
+  }
+
+  async peek(limits: readonly RateLimit[], now = Date.now()): Promise<RateDecision> {
+    return this.decide(limits, now);
+  }
+
+  private decide(limits: readonly RateLimit[], now: number): RateDecision {
     for (const limit of limits) {
       const recent = this.recent(limit.key, limit.windowMs, now);
       if (recent.length >= limit.limit) {
@@ -16,8 +28,6 @@ export class MemoryRateLimiter implements RateLimiter {
         return { ok: false, key: limit.key, retryAfterMs: Math.max(1, oldest + limit.windowMs - now) };
       }
     }
-    for (const limit of limits) this.recent(limit.key, limit.windowMs, now).push(now);
-    if (++this.sweeps % 1000 === 0) this.sweep(now, Math.max(...limits.map((l) => l.windowMs)));
     return { ok: true };
   }
 

@@ -1,8 +1,11 @@
+import type { AccessKey } from "../../domain/access.js";
 import type { Chunk, ChunkHit } from "../../domain/documents.js";
 import type { TermWeights } from "../../domain/relevance.js";
 import type { TenantId } from "../../domain/tenant.js";
 import { isStopWord, queryTerms, stem, words } from "../../domain/terms.js";
-import type { ChunkIndex } from "../../ports/chunk-index.js";
+import type { ChunkIndex, SearchOptions } from "../../ports/chunk-index.js";
+import { accessByDocument } from "../shared/chunk-access.js";
+import type { Db } from "./sqlite.js";
 import type { TenantDatabases } from "./tenant-databases.js";
 
 /**
@@ -11,6 +14,10 @@ import type { TenantDatabases } from "./tenant-databases.js";
  * b 0.75, FTS5's own defaults), because FTS5's idf is clamped to zero for any term found in half the passages or
  * more: in a small collection (a tenant with two or three documents) every score would be 0 and the
  * order arbitrary. Lucene's idf, log(1 + (N - df + 0.5) / (df + 0.5)), stays positive.
+ *
+ * Who may read what is held per document in `document_access` (its access keys) and applied inside the
+ * FTS5 query, before ranking and LIMIT: the pool is the reader's best passages, never the collection's
+ * best with the unreadable ones taken out afterwards (which could leave a reader with nothing).
  */
 const MAX_QUERY_TERMS = 64;
 const RERANK_POOL = 50;
@@ -41,6 +48,13 @@ interface HitRow {
 /** Words of a passage as the index counts them: title and text together, one field. */
 const passageWords = (title: string, text: string): string[] => words(`${title} ${text}`);
 
+/** The database is this tenant's own file, so a document id names one document; no tenant column needed. */
+function replaceAccess(db: Db, documentId: string, access: readonly AccessKey[]): void {
+  db.prepare("DELETE FROM document_access WHERE document_id = ?").run(documentId);
+  const insert = db.prepare("INSERT OR IGNORE INTO document_access (document_id, key) VALUES (?, ?)");
+  for (const key of access) insert.run(documentId, key);
+}
+
 export class SqliteChunkIndex implements ChunkIndex {
   constructor(private readonly dbs: TenantDatabases) {}
 
@@ -54,26 +68,31 @@ export class SqliteChunkIndex implements ChunkIndex {
       `INSERT INTO chunks (chunk_id, tenant_id, document_id, ordinal, page, title, text, tokens)
        VALUES (@id, @tenantId, @documentId, @ordinal, @page, @title, @text, @tokens)`,
     );
+    const access = accessByDocument(chunks);
     db.transaction(() => {
       for (const chunk of chunks) {
         remove.run(tenant, chunk.id);
-        insert.run({ ...chunk, tokens: passageWords(chunk.title, chunk.text).length });
+        const { id, tenantId, documentId, ordinal, page, title, text } = chunk;
+        insert.run({ id, tenantId, documentId, ordinal, page, title, text, tokens: passageWords(title, text).length });
       }
+      for (const [documentId, keys] of access) replaceAccess(db, documentId, keys);
     })();
   }
 
-  async search(tenant: TenantId, query: string, k: number): Promise<ChunkHit[]> {
+  async search(tenant: TenantId, query: string, { k, readable }: SearchOptions): Promise<ChunkHit[]> {
     const match = toFtsQuery(query);
-    if (!match) return [];
+    if (!match || readable.length === 0 || k <= 0) return [];
     const db = this.dbs.get(tenant);
     const rows = db
       .prepare(
         `SELECT c.chunk_id, c.tenant_id, c.document_id, c.title, c.page, c.text, c.tokens
            FROM passages JOIN chunks c ON c.rowid = passages.rowid
           WHERE passages MATCH ? AND c.tenant_id = ?
+            AND c.document_id IN (
+              SELECT document_id FROM document_access WHERE key IN (SELECT value FROM json_each(?)))
           ORDER BY bm25(passages) LIMIT ?`,
       )
-      .all(match, tenant, Math.max(k, RERANK_POOL)) as HitRow[];
+      .all(match, tenant, JSON.stringify(readable), Math.max(k, RERANK_POOL)) as HitRow[];
     if (rows.length === 0) return [];
     const terms = queryTerms(query);
     const { total, documentFrequency } = await this.termWeights(tenant, terms);
@@ -108,8 +127,17 @@ export class SqliteChunkIndex implements ChunkIndex {
     }));
   }
 
+  async setAccess(tenant: TenantId, documentId: string, access: readonly AccessKey[]): Promise<void> {
+    const db = this.dbs.get(tenant);
+    db.transaction(() => replaceAccess(db, documentId, access))();
+  }
+
   async deleteDocument(tenant: TenantId, documentId: string): Promise<void> {
-    this.dbs.get(tenant).prepare("DELETE FROM chunks WHERE tenant_id = ? AND document_id = ?").run(tenant, documentId);
+    const db = this.dbs.get(tenant);
+    db.transaction(() => {
+      db.prepare("DELETE FROM chunks WHERE tenant_id = ? AND document_id = ?").run(tenant, documentId);
+      db.prepare("DELETE FROM document_access WHERE document_id = ?").run(documentId);
+    })();
   }
 
   async termWeights(tenant: TenantId, terms: readonly string[]): Promise<TermWeights> {

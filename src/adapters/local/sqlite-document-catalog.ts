@@ -1,6 +1,8 @@
+import { dedupeScope, type Visibility } from "../../domain/access.js";
 import type { DocumentRecord, DocumentSource } from "../../domain/documents.js";
 import type { TenantId } from "../../domain/tenant.js";
 import type { DocumentCatalog, NewDocument, StatusPatch } from "../../ports/document-catalog.js";
+import { legacyVisibility, visibilitySchema } from "../shared/stored-visibility.js";
 import { nowIso } from "./sqlite.js";
 import type { TenantDatabases } from "./tenant-databases.js";
 
@@ -17,12 +19,14 @@ interface Row {
   pages: number;
   chunks: number;
   source: string;
+  visibility: string | null;
   uploaded_by: string;
   created_at: string;
   updated_at: string;
 }
 
 function toRecord(row: Row): DocumentRecord {
+  const source = JSON.parse(row.source) as DocumentSource;
   const record: DocumentRecord = {
     id: row.id,
     tenantId: row.tenant_id as TenantId,
@@ -33,7 +37,10 @@ function toRecord(row: Row): DocumentRecord {
     status: row.status,
     pages: row.pages,
     chunks: row.chunks,
-    source: JSON.parse(row.source) as DocumentSource,
+    source,
+    visibility: row.visibility
+      ? visibilitySchema.parse(JSON.parse(row.visibility))
+      : legacyVisibility(source, row.uploaded_by),
     uploadedBy: row.uploaded_by,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -54,12 +61,13 @@ export class SqliteDocumentCatalog implements DocumentCatalog {
     const db = this.dbs.get(tenant);
     const now = nowIso();
     const slack = doc.source.kind === "slack" ? doc.source : undefined;
+    const scope = dedupeScope(doc.visibility);
     const inserted = db
       .prepare(
         `INSERT INTO documents (id, tenant_id, title, content_type, size_bytes, sha256, status, source,
-           slack_team_id, slack_file_id, uploaded_by, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (tenant_id, sha256) DO NOTHING`,
+           slack_team_id, slack_file_id, visibility, scope, uploaded_by, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (tenant_id, scope, sha256) DO NOTHING`,
       )
       .run(
         doc.id,
@@ -71,11 +79,15 @@ export class SqliteDocumentCatalog implements DocumentCatalog {
         JSON.stringify(doc.source),
         slack?.teamId ?? null,
         slack?.fileId ?? null,
+        JSON.stringify(doc.visibility),
+        scope,
         doc.uploadedBy,
         now,
         now,
       );
-    const row = db.prepare("SELECT * FROM documents WHERE tenant_id = ? AND sha256 = ?").get(tenant, doc.sha256) as Row;
+    const row = db
+      .prepare("SELECT * FROM documents WHERE tenant_id = ? AND scope = ? AND sha256 = ?")
+      .get(tenant, scope, doc.sha256) as Row;
     return { document: toRecord(row), created: inserted.changes === 1 };
   }
 
@@ -127,6 +139,14 @@ export class SqliteDocumentCatalog implements DocumentCatalog {
       params.error_message = patch.error?.message ?? null;
     }
     db.prepare(`UPDATE documents SET ${sets.join(", ")} WHERE tenant_id = @tenant AND id = @id`).run(params);
+    return this.get(tenant, id);
+  }
+
+  async setVisibility(tenant: TenantId, id: string, visibility: Visibility): Promise<DocumentRecord | undefined> {
+    this.dbs
+      .get(tenant)
+      .prepare("UPDATE documents SET visibility = ?, updated_at = ? WHERE tenant_id = ? AND id = ?")
+      .run(JSON.stringify(visibility), nowIso(), tenant, id);
     return this.get(tenant, id);
   }
 

@@ -2,6 +2,7 @@ import type { Tenant, TenantId } from "../../domain/tenant.js";
 import type {
   Invite,
   Member,
+  SlackIdentityLink,
   SlackInstallationRecord,
   TenantDirectory,
   WorkspaceLink,
@@ -39,6 +40,22 @@ const toMember = (r: MemberRow): Member => ({
   email: r.email,
   role: r.role,
   createdAt: r.created_at,
+});
+
+interface IdentityRow {
+  tenant_id: string;
+  team_id: string;
+  slack_user_id: string;
+  user_id: string;
+  linked_at: string;
+}
+
+const toIdentity = (r: IdentityRow): SlackIdentityLink => ({
+  tenantId: r.tenant_id as TenantId,
+  userId: r.user_id,
+  teamId: r.team_id,
+  slackUserId: r.slack_user_id,
+  linkedAt: r.linked_at,
 });
 
 export class SqliteTenantDirectory implements TenantDirectory {
@@ -131,6 +148,43 @@ export class SqliteTenantDirectory implements TenantDirectory {
     return (this.db.prepare("SELECT * FROM links WHERE tenant_id = ? ORDER BY linked_at").all(tenant) as LinkRow[]).map(
       toLink,
     );
+  }
+
+  async putSlackIdentity(link: SlackIdentityLink): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO slack_identities (tenant_id, team_id, slack_user_id, user_id, linked_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (tenant_id, team_id, slack_user_id) DO UPDATE SET user_id = excluded.user_id,
+           linked_at = excluded.linked_at`,
+      )
+      .run(link.tenantId, link.teamId, link.slackUserId, link.userId, link.linkedAt);
+  }
+
+  async getSlackIdentity(
+    tenant: TenantId,
+    teamId: string,
+    slackUserId: string,
+  ): Promise<SlackIdentityLink | undefined> {
+    const row = this.db
+      .prepare("SELECT * FROM slack_identities WHERE tenant_id = ? AND team_id = ? AND slack_user_id = ?")
+      .get(tenant, teamId, slackUserId) as IdentityRow | undefined;
+    return row ? toIdentity(row) : undefined;
+  }
+
+  async listSlackIdentities(tenant: TenantId, userId: string): Promise<SlackIdentityLink[]> {
+    return (
+      this.db
+        .prepare(
+          "SELECT * FROM slack_identities WHERE tenant_id = ? AND user_id = ? ORDER BY linked_at, team_id, slack_user_id",
+        )
+        .all(tenant, userId) as IdentityRow[]
+    ).map(toIdentity);
+  }
+
+  async deleteSlackIdentity(tenant: TenantId, teamId: string, slackUserId: string): Promise<void> {
+    this.db
+      .prepare("DELETE FROM slack_identities WHERE tenant_id = ? AND team_id = ? AND slack_user_id = ?")
+      .run(tenant, teamId, slackUserId);
   }
 
   async consumeNonce(nonce: string, expiresAt: Date): Promise<boolean> {

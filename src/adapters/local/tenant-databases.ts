@@ -100,10 +100,59 @@ const MIGRATIONS = [
     DELETE FROM passages WHERE rowid = old.rowid;
   END;
   `,
+  // Who may read each document. Existing rows get the rule of legacyVisibility
+  // (adapters/shared/stored-visibility.ts); scope is dedupeScope of it, and the same bytes are one document
+  // only within one scope. document_access holds accessKeys of each document for the chunk index to filter on.
+  `
+  ALTER TABLE documents ADD COLUMN visibility TEXT;
+  ALTER TABLE documents ADD COLUMN scope TEXT;
+  UPDATE documents SET visibility = CASE
+    WHEN json_extract(source, '$.kind') IN ('upload', 'cli') THEN json_object('kind', 'organisation')
+    WHEN json_extract(source, '$.kind') = 'slack' AND json_extract(source, '$.channelId') IS NOT NULL THEN
+      json_object('kind', 'slack_conversation', 'conversations', json_array(json_object(
+        'teamId', json_extract(source, '$.teamId'),
+        'channelId', json_extract(source, '$.channelId'),
+        'public', json('false'))))
+    ELSE json_object('kind', 'private', 'owner', uploaded_by)
+  END;
+  UPDATE documents SET scope = CASE json_extract(visibility, '$.kind')
+    WHEN 'organisation' THEN 'organisation'
+    WHEN 'private' THEN 'private:' || json_extract(visibility, '$.owner')
+    ELSE 'slack:' || json_extract(visibility, '$.conversations[0].teamId') || ':'
+      || json_extract(visibility, '$.conversations[0].channelId')
+  END;
+  DROP INDEX documents_hash;
+  CREATE UNIQUE INDEX documents_scope_hash ON documents (tenant_id, scope, sha256);
+
+  CREATE TABLE document_access (
+    document_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    PRIMARY KEY (document_id, key)
+  ) WITHOUT ROWID;
+  CREATE INDEX document_access_key ON document_access (key, document_id);
+  INSERT OR IGNORE INTO document_access (document_id, key)
+    SELECT id, 'org' FROM documents WHERE json_extract(visibility, '$.kind') = 'organisation'
+    UNION ALL
+    SELECT id, 'owner:' || json_extract(visibility, '$.owner') FROM documents
+     WHERE json_extract(visibility, '$.kind') = 'private'
+    UNION ALL
+    SELECT d.id, 'conv:' || json_extract(c.value, '$.teamId') || ':' || json_extract(c.value, '$.channelId')
+      FROM documents d, json_each(d.visibility, '$.conversations') c
+     WHERE json_extract(d.visibility, '$.kind') = 'slack_conversation'
+    UNION ALL
+    SELECT d.id, 'pub:' || json_extract(c.value, '$.teamId')
+      FROM documents d, json_each(d.visibility, '$.conversations') c
+     WHERE json_extract(d.visibility, '$.kind') = 'slack_conversation' AND json_extract(c.value, '$.public') = 1;
+  `,
 ];
 
 function registerFunctions(db: Db): void {
   db.function("fts_text", { deterministic: true }, (value: unknown) => cjkBigrams(String(value ?? "")));
+}
+
+/** Opens one tenant's file at the newest schema, or at an older one (to test a migration from it). */
+export function openTenantDatabase(file: string, version = MIGRATIONS.length): Db {
+  return openDatabase(file, MIGRATIONS.slice(0, version), registerFunctions);
 }
 
 export class TenantDatabases {
@@ -127,7 +176,7 @@ export class TenantDatabases {
       this.open.set(tenant, cached); // most recently used last
       return cached;
     }
-    const db = openDatabase(join(this.folder(tenant), "tenant.db"), MIGRATIONS, registerFunctions);
+    const db = openTenantDatabase(join(this.folder(tenant), "tenant.db"));
     this.open.set(tenant, db);
     while (this.open.size > this.maxOpen) {
       const [oldest, handle] = this.open.entries().next().value as [TenantId, Db];

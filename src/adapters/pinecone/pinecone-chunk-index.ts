@@ -1,12 +1,14 @@
 import type { Index, RecordMetadata } from "@pinecone-database/pinecone";
 import { z } from "zod";
+import type { AccessKey } from "../../domain/access.js";
 import type { Chunk, ChunkHit } from "../../domain/documents.js";
 import { AppError, isAppError } from "../../domain/errors.js";
 import { isTenantId, type TenantId } from "../../domain/tenant.js";
 import { words } from "../../domain/terms.js";
-import type { ChunkIndex } from "../../ports/chunk-index.js";
+import type { ChunkIndex, SearchOptions } from "../../ports/chunk-index.js";
 import type { Embedder } from "../../ports/embedder.js";
 import type { Logger } from "../../ports/logger.js";
+import { accessByDocument } from "../shared/chunk-access.js";
 
 export interface ChunkMetadata extends RecordMetadata {
   tenant_id: string;
@@ -15,6 +17,8 @@ export interface ChunkMetadata extends RecordMetadata {
   page: number;
   ordinal: number;
   text: string;
+  /** The document's access keys; queries filter on them with `$in` (matches when any key is held). */
+  access: string[];
 }
 
 const metadataSchema = z.object({
@@ -23,6 +27,7 @@ const metadataSchema = z.object({
   title: z.string(),
   page: z.number(),
   text: z.string(),
+  access: z.array(z.string()),
 });
 
 /** Records per upsert request (Pinecone allows up to 1,000 and 2 MB; passages carry their text). */
@@ -31,12 +36,16 @@ const UPSERT_BATCH = 100;
 const DELETE_BATCH = 1000;
 /** Characters of a query sent to the embedder. */
 const MAX_QUERY_CHARS = 8000;
+/** Metadata updates in flight at once (Pinecone updates one record per request). */
+const UPDATE_CONCURRENCY = 8;
 
 /**
  * Dense retrieval in Pinecone. Isolation is enforced twice on the server side of the call, namespace =
  * tenant AND a `tenant_id` metadata filter, and once more on the way back: a match whose metadata names
- * another tenant is dropped and logged as a security event. Record ids are `<document id>#<n>`, so a
- * document's vectors are found by id prefix and deleted by id. Vectors come from the embedder (Titan v2)
+ * another tenant is dropped and logged as a security event. Who may read a passage inside the tenant is
+ * its `access` metadata, filtered the same way (in the query, so topK is filled with readable passages)
+ * and checked again on the way back. Record ids are `<document id>#<n>`, so a document's vectors are
+ * found by id prefix, then deleted or re-labelled by id. Vectors come from the embedder (Titan v2)
  * at upsert and for each query; scores are similarities (higher is better).
  */
 export class PineconeChunkIndex implements ChunkIndex {
@@ -58,6 +67,7 @@ export class PineconeChunkIndex implements ChunkIndex {
     for (const chunk of chunks) {
       if (chunk.tenantId !== tenant) throw new Error("chunk belongs to another tenant");
     }
+    const access = accessByDocument(chunks);
     const ns = this.namespace(tenant);
     for (let i = 0; i < chunks.length; i += this.embedder.maxBatchSize) {
       const batch = chunks.slice(i, i + this.embedder.maxBatchSize);
@@ -75,6 +85,7 @@ export class PineconeChunkIndex implements ChunkIndex {
           page: c.page,
           ordinal: c.ordinal,
           text: c.text,
+          access: access.get(c.documentId) ?? [],
         },
       }));
       for (let k = 0; k < records.length; k += UPSERT_BATCH) {
@@ -83,10 +94,11 @@ export class PineconeChunkIndex implements ChunkIndex {
     }
   }
 
-  async search(tenant: TenantId, query: string, k: number): Promise<ChunkHit[]> {
+  async search(tenant: TenantId, query: string, { k, readable }: SearchOptions): Promise<ChunkHit[]> {
     const ns = this.namespace(tenant);
-    // Nothing to embed (only punctuation or symbols): nothing can be about it.
-    if (words(query).length === 0) return [];
+    // Nothing to embed (only punctuation or symbols): nothing can be about it. No keys: nothing to read.
+    if (words(query).length === 0 || readable.length === 0 || k <= 0) return [];
+    const held = new Set(readable);
     const [vector] = await this.embedder.embed([query.slice(0, MAX_QUERY_CHARS)], "query");
     if (!vector) return [];
     const response = await call("query", () =>
@@ -95,7 +107,7 @@ export class PineconeChunkIndex implements ChunkIndex {
         topK: k,
         includeMetadata: true,
         includeValues: false,
-        filter: { tenant_id: { $eq: tenant } },
+        filter: { tenant_id: { $eq: tenant }, access: { $in: [...held] } },
       }),
     );
     const hits: ChunkHit[] = [];
@@ -113,6 +125,13 @@ export class PineconeChunkIndex implements ChunkIndex {
         });
         continue;
       }
+      if (!metadata.data.access.some((key) => held.has(key))) {
+        this.logger.error("SECURITY: pinecone returned a passage the reader may not read; dropped", {
+          tenantId: tenant,
+          id: match.id,
+        });
+        continue;
+      }
       hits.push({
         tenantId: tenant,
         chunkId: match.id,
@@ -126,7 +145,26 @@ export class PineconeChunkIndex implements ChunkIndex {
     return hits.sort((x, y) => y.score - x.score);
   }
 
+  async setAccess(tenant: TenantId, documentId: string, access: readonly AccessKey[]): Promise<void> {
+    const ns = this.namespace(tenant);
+    const ids = await this.vectorIds(tenant, documentId);
+    const metadata = { access: [...new Set(access)].sort() };
+    for (let i = 0; i < ids.length; i += UPDATE_CONCURRENCY) {
+      await Promise.all(
+        ids.slice(i, i + UPDATE_CONCURRENCY).map((id) => call("update", () => ns.update({ id, metadata }))),
+      );
+    }
+  }
+
   async deleteDocument(tenant: TenantId, documentId: string): Promise<void> {
+    const ns = this.namespace(tenant);
+    const ids = await this.vectorIds(tenant, documentId);
+    for (let i = 0; i < ids.length; i += DELETE_BATCH) {
+      await call("delete", () => ns.deleteMany({ ids: ids.slice(i, i + DELETE_BATCH) }));
+    }
+  }
+
+  private async vectorIds(tenant: TenantId, documentId: string): Promise<string[]> {
     const ns = this.namespace(tenant);
     const ids: string[] = [];
     let token: string | undefined;
@@ -137,9 +175,7 @@ export class PineconeChunkIndex implements ChunkIndex {
       for (const v of page.vectors ?? []) if (v.id?.startsWith(`${documentId}#`)) ids.push(v.id);
       token = page.pagination?.next;
     } while (token);
-    for (let i = 0; i < ids.length; i += DELETE_BATCH) {
-      await call("delete", () => ns.deleteMany({ ids: ids.slice(i, i + DELETE_BATCH) }));
-    }
+    return ids;
   }
 }
 

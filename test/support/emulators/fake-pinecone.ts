@@ -28,9 +28,11 @@ export interface FakePinecone extends Emulator {
 }
 
 /**
- * A small fake of Pinecone's data-plane REST API (the calls the v8 client makes): upsert, query with
- * cosine similarity and metadata filters ($eq, $in, $and, plain equality), list by id prefix with
- * pagination, delete by ids / filter / all, and describe_index_stats. Requests need the Api-Key header.
+ * A small fake of Pinecone's data-plane REST API (the calls the v8 client makes): upsert, update of
+ * one record's values and metadata, query with cosine similarity and metadata filters ($eq, $ne, $in,
+ * $nin, $and, $or, plain equality; on a list-valued field $in matches when any element is in the set and
+ * $nin when none is, as Pinecone does), list by id prefix with pagination, delete by ids / filter / all,
+ * and describe_index_stats. Requests need the Api-Key header.
  */
 export async function startFakePinecone(apiKey: string): Promise<FakePinecone> {
   const namespaces = new Map<string, Map<string, StoredVector>>();
@@ -90,6 +92,15 @@ export async function startFakePinecone(apiKey: string): Promise<FakePinecone> {
           for (const v of body.vectors as StoredVector[])
             ns(namespace).set(v.id, { id: v.id, values: v.values, metadata: v.metadata ?? {} });
           send(200, { upsertedCount: (body.vectors as unknown[]).length });
+          return;
+        }
+        case "POST /vectors/update": {
+          const stored = namespaces.get(namespace)?.get(String(body.id));
+          if (stored) {
+            if (Array.isArray(body.values) && body.values.length > 0) stored.values = body.values as number[];
+            if (body.setMetadata) Object.assign(stored.metadata, body.setMetadata);
+          }
+          send(200, {});
           return;
         }
         case "POST /query": {
@@ -179,8 +190,9 @@ function matchesFilter(metadata: Record<string, unknown>, filter: unknown): bool
       return Object.entries(condition as Record<string, unknown>).every(([op, operand]) => {
         if (op === "$eq") return value === operand;
         if (op === "$ne") return value !== operand;
-        if (op === "$in") return (operand as unknown[]).includes(value);
-        if (op === "$nin") return !(operand as unknown[]).includes(value);
+        const values = Array.isArray(value) ? (value as unknown[]) : [value];
+        if (op === "$in") return values.some((v) => (operand as unknown[]).includes(v));
+        if (op === "$nin") return !values.some((v) => (operand as unknown[]).includes(v));
         return false;
       });
     }
