@@ -8,6 +8,24 @@ import { FakeSocketModeServer } from "./fake-socket-mode.js";
  * `${url}/api`), response_url endpoints, file downloads behind a redirect that check the bot token,
  * the OAuth authorize page and oauth.v2.access, and Socket Mode (apps.connections.open + a WebSocket).
  * Every call is recorded; failures (429 with Retry-After, slow methods) can be injected.
+ *
+ * People and conversations (users.info, conversations.info, conversations.members, users.conversations)
+ * answer as Slack answers a bot token: a private channel, group DM or DM the bot is not in does not exist
+ * for it (channel_not_found); a public channel does, with `is_member: false`. Conversations are added per
+ * team with `addChannel` (the bot is a member unless `botMember: false`).
+ *
+ * Leniency, so that tests written before conversations and users were modelled keep working:
+ * - users.info of an id starting with U or W that no team knows answers an ordinary full member of the
+ *   asking team (name = id). An id that another fake team knows stays `user_not_found`, as Slack hides
+ *   other organisations' people, unless they share an externally shared channel with the asking team.
+ *   `strictUsers = true`: every unknown id is `user_not_found`.
+ * - An unknown conversation id starting with C is a public channel whose members are the team's known
+ *   full members (added users who are neither guests, external, deleted nor bots), whoever posted or
+ *   shared a file in it through the fake, and the bot. An unknown id starting with D is a DM between the
+ *   bot and the first person who posted or shared a file in it through the fake, else the user whose id
+ *   is the DM's with U for D (the rule chat.postMessage to a user id follows here: U0ASKER01 -> D0ASKER01).
+ *   Any other unknown id (G...) is `channel_not_found`. users.conversations lists added conversations
+ *   only. `strictConversations = true`: every unknown id is `channel_not_found`.
  */
 
 export interface FakeUser {
@@ -15,8 +33,53 @@ export interface FakeUser {
   name: string;
   isAdmin?: boolean;
   isOwner?: boolean;
+  /** The primary owner is also an owner and an admin in Slack's answers. */
+  isPrimaryOwner?: boolean;
   email?: string;
   isBot?: boolean;
+  /** "multi": a multi-channel guest (`is_restricted`); "single": a single-channel guest (also `is_ultra_restricted`). */
+  isGuest?: "multi" | "single";
+  /** Deactivated. */
+  deleted?: boolean;
+  /**
+   * A Slack Connect user: visible from this team's token (they share a channel) but a member of another
+   * organisation's team, which users.info reports as their `team_id`.
+   */
+  homeTeamId?: string;
+}
+
+export type FakeChannelKind = "public" | "private" | "im" | "mpim";
+
+export interface FakeChannel {
+  id: string;
+  teamId: string;
+  name: string;
+  kind: FakeChannelKind;
+  /** Every member, the team's bot user included when it is in the conversation. */
+  members: string[];
+  /** Shared with another organisation (Slack Connect). */
+  externallyShared: boolean;
+  /** The other teams the channel is shared with (Slack's `connected_team_ids`). */
+  connectedTeams: string[];
+  created: number;
+}
+
+export interface AddChannelInput {
+  id: string;
+  name?: string;
+  kind: FakeChannelKind;
+  members: string[];
+  /** Default: true when a connected team is in another organisation (not this team's Enterprise Grid). */
+  externallyShared?: boolean;
+  connectedTeams?: string[];
+  /** Default true: Slack only sends the bot events from conversations it is in. */
+  botMember?: boolean;
+}
+
+/** One message that shared a file into a conversation. */
+export interface FakeShare {
+  channel: string;
+  ts: string;
 }
 
 export interface FakeTeam {
@@ -28,6 +91,7 @@ export interface FakeTeam {
   botUserId: string;
   botId: string;
   users: Map<string, FakeUser>;
+  channels: Map<string, FakeChannel>;
 }
 
 export interface FakeFile {
@@ -40,9 +104,12 @@ export interface FakeFile {
   prettyType: string;
   content: Buffer;
   user: string;
+  /** The conversation it was first shared into. */
   channel: string;
-  /** The message that shared it. */
+  /** The message that shared it into `channel`. */
   ts: string;
+  /** Every share, the first being `channel` and `ts` (see `shareFile`). */
+  shares: FakeShare[];
   /** "same-host": one redirect hop on this server; "foreign-host": the hop goes to another host name. */
   redirect: "none" | "same-host" | "foreign-host";
   external?: boolean;
@@ -109,6 +176,10 @@ export class FakeSlack {
   clientId = "1111.2222";
   clientSecret = "fake-client-secret";
   appToken = `xapp-1-A0FAKE-${randomBytes(6).toString("hex")}`;
+  /** users.info of an id no team knows: `user_not_found` instead of an ordinary member (see the class comment). */
+  strictUsers = false;
+  /** A conversation id that was not added: `channel_not_found` instead of a public channel or DM. */
+  strictConversations = false;
   private readonly injected = new Map<string, Injected>();
   private readonly delays = new Map<string, number>();
   private readonly codes = new Map<string, string>();
@@ -159,6 +230,7 @@ export class FakeSlack {
       botUserId: `U0BOT${input.id.slice(1, 6)}`,
       botId: `B0BOT${input.id.slice(1, 6)}`,
       users: new Map((input.users ?? []).map((u) => [u.id, u])),
+      channels: new Map(),
     };
     this.teams.set(team.id, team);
     return team;
@@ -174,21 +246,93 @@ export class FakeSlack {
     return team;
   }
 
+  /**
+   * A conversation of `teamId`. The bot user is added to `members` unless `botMember: false`; a DM must
+   * end up with exactly two members.
+   */
+  addChannel(teamId: string, input: AddChannelInput): FakeChannel {
+    const team = this.team(teamId);
+    const people = [...new Set(input.members)].filter((m) => m !== team.botUserId);
+    const members = input.botMember === false ? people : [...people, team.botUserId];
+    if (input.kind === "im" && members.length !== 2)
+      throw new Error(`a DM has two members, ${input.id} has ${members.join(", ") || "none"}`);
+    const connectedTeams = [...(input.connectedTeams ?? [])];
+    const channel: FakeChannel = {
+      id: input.id,
+      teamId,
+      name: input.name ?? this.defaultName(team, input.kind, input.id, members),
+      kind: input.kind,
+      members,
+      externallyShared: input.externallyShared ?? connectedTeams.some((id) => !this.sameOrganisation(team, id)),
+      connectedTeams,
+      created: Math.floor(Date.now() / 1000),
+    };
+    team.channels.set(channel.id, channel);
+    return channel;
+  }
+
+  /** An added conversation. */
+  channel(teamId: string, channelId: string): FakeChannel {
+    const channel = this.team(teamId).channels.get(channelId);
+    if (!channel) throw new Error(`no fake channel ${channelId} in ${teamId}`);
+    return channel;
+  }
+
+  /** Replaces the people in a conversation; the bot stays in it if it was (remove it with `removeMember`). */
+  setMembers(teamId: string, channelId: string, members: string[]): void {
+    const channel = this.channel(teamId, channelId);
+    const bot = this.team(teamId).botUserId;
+    const next = [...new Set(members)];
+    if (channel.members.includes(bot) && !next.includes(bot)) next.push(bot);
+    channel.members = next;
+  }
+
+  addMember(teamId: string, channelId: string, userId: string): void {
+    const channel = this.channel(teamId, channelId);
+    if (!channel.members.includes(userId)) channel.members.push(userId);
+  }
+
+  removeMember(teamId: string, channelId: string, userId: string): void {
+    const channel = this.channel(teamId, channelId);
+    channel.members = channel.members.filter((m) => m !== userId);
+  }
+
+  /**
+   * A file and the message that shared it into `channel`; `channels` shares it into more conversations,
+   * each with its own message, as when someone shares a file again elsewhere.
+   */
   addFile(
-    input: Omit<FakeFile, "ts" | "redirect" | "title" | "prettyType"> &
-      Partial<Pick<FakeFile, "ts" | "redirect" | "title" | "prettyType">>,
+    input: Omit<FakeFile, "ts" | "redirect" | "title" | "prettyType" | "shares"> &
+      Partial<Pick<FakeFile, "ts" | "redirect" | "title" | "prettyType">> & { channels?: string[] },
   ): FakeFile {
+    const { channels, ...rest } = input;
     const file: FakeFile = {
-      ts: input.ts ?? nextTs(),
-      redirect: input.redirect ?? "same-host",
-      title: input.title ?? input.name,
-      prettyType: input.prettyType ?? input.filetype.toUpperCase(),
-      ...input,
+      ...rest,
+      ts: rest.ts ?? nextTs(),
+      redirect: rest.redirect ?? "same-host",
+      title: rest.title ?? rest.name,
+      prettyType: rest.prettyType ?? rest.filetype.toUpperCase(),
+      shares: [],
     };
     this.files.set(`${file.teamId}:${file.id}`, file);
-    // The sharing message exists in its channel, as in Slack.
-    this.messages.push({ channel: file.channel, ts: file.ts, text: "", user: file.user, teamId: file.teamId });
+    this.recordShare(file, file.channel, file.ts);
+    for (const channel of channels ?? []) if (channel !== file.channel) this.recordShare(file, channel, nextTs());
     return file;
+  }
+
+  /** Shares an added file into one more conversation; the share's ts is the new sharing message's. */
+  shareFile(teamId: string, fileId: string, channelId: string): FakeShare {
+    const file = this.files.get(`${teamId}:${fileId}`);
+    if (!file) throw new Error(`no fake file ${fileId} in ${teamId}`);
+    return this.recordShare(file, channelId, nextTs());
+  }
+
+  private recordShare(file: FakeFile, channel: string, ts: string): FakeShare {
+    const share: FakeShare = { channel, ts };
+    file.shares.push(share);
+    // The sharing message exists in its channel, as in Slack.
+    this.messages.push({ channel, ts, text: "", user: file.user, teamId: file.teamId });
+    return share;
   }
 
   /** A human message, so conversations.replies can return it. */
@@ -370,20 +514,41 @@ export class FakeSlack {
         return json(res, { ok: true, messages: thread, has_more: false });
       }
       case "users.info": {
-        const user = t.users.get(String(params.user));
+        const user = this.findUser(t, String(params.user ?? ""));
         if (!user) return json(res, { ok: false, error: "user_not_found" });
+        return json(res, { ok: true, user: this.userJson(t, user) });
+      }
+      case "conversations.info": {
+        const channel = this.conversationOf(t, String(params.channel ?? ""));
+        if (!channel || !this.botCanSee(t, channel)) return json(res, { ok: false, error: "channel_not_found" });
         return json(res, {
           ok: true,
-          user: {
-            id: user.id,
-            team_id: t.id,
-            name: user.name,
-            is_admin: Boolean(user.isAdmin),
-            is_owner: Boolean(user.isOwner),
-            is_primary_owner: false,
-            is_bot: Boolean(user.isBot),
-            profile: { real_name: user.name, ...(user.email ? { email: user.email } : {}) },
-          },
+          channel: this.conversationJson(t, channel, isTrue(params.include_num_members)),
+        });
+      }
+      case "conversations.members": {
+        const channel = this.conversationOf(t, String(params.channel ?? ""));
+        if (!channel || !this.botCanSee(t, channel)) return json(res, { ok: false, error: "channel_not_found" });
+        const page = pageOf(channel.members, params.cursor, params.limit);
+        if (!page) return json(res, { ok: false, error: "invalid_cursor" });
+        return json(res, { ok: true, members: page.items, response_metadata: { next_cursor: page.next } });
+      }
+      case "users.conversations": {
+        const userId = params.user === undefined ? t.botUserId : String(params.user);
+        if (!this.findUser(t, userId)) return json(res, { ok: false, error: "user_not_found" });
+        const kinds = kindsOf(params.types);
+        if (!kinds) return json(res, { ok: false, error: "invalid_types" });
+        // With a bot token Slack lists a user's private channels, group DMs and DMs only where the bot is
+        // a member too; public channels whatever the bot's membership.
+        const listed = [...t.channels.values()].filter(
+          (c) => kinds.has(c.kind) && c.members.includes(userId) && this.botCanSee(t, c),
+        );
+        const page = pageOf(listed, params.cursor, params.limit);
+        if (!page) return json(res, { ok: false, error: "invalid_cursor" });
+        return json(res, {
+          ok: true,
+          channels: page.items.map((c) => this.conversationJson(t, c, false)),
+          response_metadata: { next_cursor: page.next },
         });
       }
       case "team.info":
@@ -404,9 +569,28 @@ export class FakeSlack {
 
   fileJson(file: FakeFile): Record<string, unknown> {
     const base = `${this.url}/files-pri/${file.teamId}-${file.id}`;
-    const shares = {
-      [file.channel.startsWith("C") ? "public" : "private"]: { [file.channel]: [{ ts: file.ts, reply_count: 0 }] },
-    };
+    const team = this.team(file.teamId);
+    // Slack files every share under `public` or `private` by the conversation's kind, and lists the
+    // conversations again as `channels` (public), `groups` (private channels, group DMs) and `ims`.
+    const shares: Record<"public" | "private", Record<string, unknown[]>> = { public: {}, private: {} };
+    const lists: Record<"channels" | "groups" | "ims", string[]> = { channels: [], groups: [], ims: [] };
+    for (const share of file.shares) {
+      const kind = this.shareKind(team, share.channel);
+      const bucket = shares[kind === "public" ? "public" : "private"];
+      const entries = bucket[share.channel] ?? [];
+      bucket[share.channel] = entries;
+      entries.push({
+        ts: share.ts,
+        channel_name: team.channels.get(share.channel)?.name ?? share.channel.toLowerCase(),
+        team_id: team.id,
+        share_user_id: file.user,
+        reply_users: [],
+        reply_users_count: 0,
+        reply_count: 0,
+      });
+      const list = lists[kind === "public" ? "channels" : kind === "im" ? "ims" : "groups"];
+      if (!list.includes(share.channel)) list.push(share.channel);
+    }
     return {
       id: file.id,
       created: Math.floor(Date.now() / 1000),
@@ -419,11 +603,202 @@ export class FakeSlack {
       size: file.content.length,
       mode: file.external ? "external" : "hosted",
       is_external: Boolean(file.external),
+      is_public: lists.channels.length > 0,
       url_private: `${base}/${encodeURIComponent(file.name)}`,
       url_private_download: `${base}/download/${encodeURIComponent(file.name)}`,
-      permalink: `https://${this.team(file.teamId).domain}.slack.com/files/${file.user}/${file.id}/${encodeURIComponent(file.name)}`,
-      channels: file.channel.startsWith("C") ? [file.channel] : [],
-      shares,
+      permalink: `https://${team.domain}.slack.com/files/${file.user}/${file.id}/${encodeURIComponent(file.name)}`,
+      ...lists,
+      shares: Object.fromEntries(Object.entries(shares).filter(([, byChannel]) => Object.keys(byChannel).length > 0)),
+    };
+  }
+
+  /** An added conversation's kind; for others the id's prefix, as Slack's ids once said (C public, D DM). */
+  private shareKind(team: FakeTeam, channelId: string): FakeChannelKind {
+    const added = team.channels.get(channelId)?.kind;
+    if (added) return added;
+    return channelId.startsWith("C") ? "public" : channelId.startsWith("D") ? "im" : "private";
+  }
+
+  /** An added conversation, or the lenient stand-in for an unknown C or D id (see the class comment). */
+  private conversationOf(team: FakeTeam, channelId: string): FakeChannel | undefined {
+    const added = team.channels.get(channelId);
+    if (added || this.strictConversations || !channelId) return added;
+    const posters = this.messages
+      .filter((m) => m.teamId === team.id && m.channel === channelId && m.user && !m.botId)
+      .map((m) => m.user as string)
+      .filter((u) => u !== team.botUserId);
+    const created = Math.floor(Date.now() / 1000);
+    const lenient = { id: channelId, teamId: team.id, externallyShared: false, connectedTeams: [], created };
+    if (channelId.startsWith("C")) {
+      const fullMembers = [...team.users.values()]
+        .filter((u) => !u.isGuest && !u.homeTeamId && !u.deleted && !u.isBot)
+        .map((u) => u.id);
+      const members = [...new Set([...fullMembers, ...posters]), team.botUserId];
+      return { ...lenient, name: channelId.toLowerCase(), kind: "public", members };
+    }
+    if (channelId.startsWith("D")) {
+      const other = posters[0] ?? `U${channelId.slice(1)}`;
+      return { ...lenient, name: channelId, kind: "im", members: [other, team.botUserId] };
+    }
+    return undefined;
+  }
+
+  /** A bot token sees every public channel, and other conversations only while the bot is in them. */
+  private botCanSee(team: FakeTeam, channel: FakeChannel): boolean {
+    return channel.kind === "public" || channel.members.includes(team.botUserId);
+  }
+
+  private sameOrganisation(team: FakeTeam, otherTeamId: string): boolean {
+    const other = this.teams.get(otherTeamId);
+    return otherTeamId === team.id || Boolean(team.enterpriseId && other?.enterpriseId === team.enterpriseId);
+  }
+
+  private defaultName(team: FakeTeam, kind: FakeChannelKind, id: string, members: string[]): string {
+    if (kind === "im") return id;
+    if (kind !== "mpim") return id.toLowerCase();
+    const names = members.filter((m) => m !== team.botUserId).map((m) => team.users.get(m)?.name ?? m.toLowerCase());
+    return `mpdm-${names.join("--")}-1`;
+  }
+
+  /** Slack's conversation object, as a bot token gets it from conversations.info and users.conversations. */
+  private conversationJson(team: FakeTeam, c: FakeChannel, includeNumMembers: boolean): Record<string, unknown> {
+    if (c.kind === "im") {
+      // A DM is Slack's slimmer im object: no name, no is_channel/is_private/is_member; `user` is the
+      // other party (the caller being the bot).
+      const user = c.members.find((m) => m !== team.botUserId) ?? c.members[0];
+      return {
+        id: c.id,
+        created: c.created,
+        is_archived: false,
+        is_im: true,
+        is_org_shared: false,
+        context_team_id: team.id,
+        updated: c.created * 1000,
+        user,
+        is_user_deleted: Boolean(user && team.users.get(user)?.deleted),
+        is_open: true,
+        priority: 0,
+      };
+    }
+    const connected =
+      c.connectedTeams.length > 0 ? c.connectedTeams : c.externallyShared ? this.homeTeamsIn(team, c) : [];
+    const legacyGroup = c.kind === "private" && c.id.startsWith("G");
+    return {
+      id: c.id,
+      name: c.name,
+      name_normalized: c.name,
+      // Private channels created before March 2021 (G ids) are "groups"; newer ones are channels too.
+      is_channel: c.kind === "public" || (c.kind === "private" && !legacyGroup),
+      is_group: legacyGroup,
+      is_im: false,
+      is_mpim: c.kind === "mpim",
+      is_private: c.kind !== "public",
+      created: c.created,
+      is_archived: false,
+      is_general: false,
+      unlinked: 0,
+      // is_ext_shared: another organisation; is_org_shared: other workspaces of the same Enterprise Grid.
+      is_shared: c.externallyShared || connected.length > 0,
+      is_ext_shared: c.externallyShared,
+      is_org_shared: connected.some((id) => id !== team.id && this.sameOrganisation(team, id)),
+      is_pending_ext_shared: false,
+      pending_shared: [],
+      context_team_id: team.id,
+      updated: c.created * 1000,
+      parent_conversation: null,
+      creator: c.members.find((m) => m !== team.botUserId) ?? team.botUserId,
+      shared_team_ids: [team.id, ...connected],
+      ...(connected.length > 0 ? { connected_team_ids: connected, conversation_host_id: team.id } : {}),
+      pending_connected_team_ids: [],
+      is_member: c.members.includes(team.botUserId),
+      topic: { value: "", creator: "", last_set: 0 },
+      purpose: { value: "", creator: "", last_set: 0 },
+      previous_names: [],
+      ...(includeNumMembers ? { num_members: c.members.length } : {}),
+    };
+  }
+
+  /** The other organisations' teams of a shared channel's members, when the test named none. */
+  private homeTeamsIn(team: FakeTeam, c: FakeChannel): string[] {
+    const homes = new Set<string>();
+    for (const m of c.members) {
+      const home = this.findUser(team, m)?.homeTeamId;
+      if (home && home !== team.id) homes.add(home);
+    }
+    return [...homes];
+  }
+
+  /**
+   * Whom users.info answers for: the team's own users (Slack Connect ones carry `homeTeamId`), its bot,
+   * a user of another fake team in one of this team's externally shared channels, else (lenient) an
+   * ordinary member for an id no fake team knows.
+   */
+  private findUser(team: FakeTeam, userId: string): FakeUser | undefined {
+    const own = team.users.get(userId);
+    if (own) return own;
+    if (userId === team.botUserId) return { id: userId, name: "enclave", isBot: true };
+    const others = [...this.teams.values()].filter((o) => o.id !== team.id);
+    const shared = [...team.channels.values()].some(
+      (c) => (c.externallyShared || c.connectedTeams.length > 0) && c.members.includes(userId),
+    );
+    for (const other of others) {
+      const user = other.users.get(userId);
+      if (user) return shared ? { ...user, homeTeamId: user.homeTeamId ?? other.id } : undefined;
+      if (userId === other.botUserId) return undefined;
+    }
+    if (this.strictUsers || !/^[UW][A-Z0-9]+$/.test(userId)) return undefined;
+    return { id: userId, name: userId };
+  }
+
+  /** Slack's user object. */
+  private userJson(team: FakeTeam, user: FakeUser): Record<string, unknown> {
+    const homeTeamId = user.homeTeamId ?? team.id;
+    const home = this.teams.get(homeTeamId);
+    const enterpriseId = homeTeamId === team.id ? team.enterpriseId : home?.enterpriseId;
+    const owner = Boolean(user.isOwner || user.isPrimaryOwner);
+    const admin = Boolean(user.isAdmin || owner);
+    const roles = {
+      is_admin: admin,
+      is_owner: owner,
+      is_primary_owner: Boolean(user.isPrimaryOwner),
+      // Slack marks every guest restricted, and single-channel guests ultra restricted as well.
+      is_restricted: Boolean(user.isGuest),
+      is_ultra_restricted: user.isGuest === "single",
+    };
+    return {
+      id: user.id,
+      team_id: homeTeamId,
+      name: user.name,
+      deleted: Boolean(user.deleted),
+      real_name: user.name,
+      tz: "Europe/London",
+      tz_label: "Greenwich Mean Time",
+      tz_offset: 0,
+      profile: {
+        real_name: user.name,
+        display_name: user.name,
+        team: homeTeamId,
+        ...(user.email ? { email: user.email } : {}),
+        ...(user.id === team.botUserId ? { bot_id: team.botId } : {}),
+      },
+      // A deactivated account's object carries no roles in Slack's answers.
+      ...(user.deleted ? {} : roles),
+      is_bot: Boolean(user.isBot),
+      is_app_user: false,
+      updated: Math.floor(Date.now() / 1000),
+      ...(enterpriseId
+        ? {
+            enterprise_user: {
+              id: user.id,
+              enterprise_id: enterpriseId,
+              enterprise_name: "Grid",
+              is_admin: admin,
+              is_owner: owner,
+              is_primary_owner: Boolean(user.isPrimaryOwner),
+              teams: [homeTeamId],
+            },
+          }
+        : {}),
     };
   }
 
@@ -574,6 +949,50 @@ export class FakeSlack {
 
 function json(res: ServerResponse, body: unknown): void {
   res.writeHead(200, { "content-type": "application/json; charset=utf-8" }).end(JSON.stringify(body));
+}
+
+const isTrue = (value: unknown): boolean => value === true || value === "true" || value === "1";
+
+const TYPES: Record<string, FakeChannelKind> = {
+  public_channel: "public",
+  private_channel: "private",
+  mpim: "mpim",
+  im: "im",
+};
+
+/** users.conversations' `types` (comma-separated; Slack's default is public channels only). */
+function kindsOf(types: unknown): Set<FakeChannelKind> | undefined {
+  const names = String(types ?? "public_channel")
+    .split(",")
+    .map((t) => t.trim())
+    .filter(Boolean);
+  const kinds = new Set<FakeChannelKind>();
+  for (const name of names.length > 0 ? names : ["public_channel"]) {
+    const kind = TYPES[name];
+    if (!kind) return undefined;
+    kinds.add(kind);
+  }
+  return kinds;
+}
+
+/**
+ * Slack's cursor pagination: at most `limit` items (default 100, at most 1,000), and an opaque
+ * `next_cursor`, empty on the last page. Undefined for a cursor this fake did not hand out.
+ */
+function pageOf<T>(items: T[], cursor: unknown, limit: unknown): { items: T[]; next: string } | undefined {
+  let start = 0;
+  if (cursor !== undefined && cursor !== "") {
+    const offset = /^next:(\d+)$/.exec(Buffer.from(String(cursor), "base64").toString("utf8"))?.[1];
+    if (offset === undefined) return undefined;
+    start = Number(offset);
+  }
+  const asked = Number(limit);
+  const size = Number.isFinite(asked) && asked > 0 ? Math.min(Math.floor(asked), 1000) : 100;
+  const end = start + size;
+  return {
+    items: items.slice(start, end),
+    next: end < items.length ? Buffer.from(`next:${end}`).toString("base64") : "",
+  };
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

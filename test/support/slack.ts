@@ -29,14 +29,41 @@ export function payload<T = any>(relative: string): T {
   return JSON.parse(base(relative)) as T;
 }
 
-/** One of Slack's event envelopes, re-addressed to `who`'s workspace (and Grid) with a fresh event id. */
-function envelope(file: string, who: Who, eventId?: string) {
+/**
+ * One of Slack's event envelopes, re-addressed to `who`'s workspace (and Grid) with a fresh event id.
+ * `authorizations` names the installation the event is for (Bolt picks the installation from it before
+ * the top-level `team_id`, which in a Slack Connect channel can be another organisation's team).
+ */
+function envelope(file: string, who: Who, options: EnvelopeOptions = {}) {
   const p = payload(file);
-  p.team_id = who.teamId;
+  p.team_id = options.envelopeTeamId ?? who.teamId;
   if (who.enterpriseId) p.enterprise_id = who.enterpriseId;
   else delete p.enterprise_id;
-  p.event_id = eventId ?? newEventId();
+  p.event_id = options.eventId ?? newEventId();
+  p.authorizations = [
+    {
+      enterprise_id: who.enterpriseId ?? null,
+      team_id: who.teamId,
+      user_id: who.botUserId ?? "U0BOT",
+      is_bot: true,
+      is_enterprise_install: false,
+    },
+  ];
+  p.is_ext_shared_channel = options.extShared ?? isExternal(who);
   return p;
+}
+
+/** The author belongs to another organisation's team (a Slack Connect user). */
+const isExternal = (who: Who): boolean => who.userTeamId !== undefined && who.userTeamId !== who.teamId;
+
+/**
+ * The author's team on a message-like event: `team` always; for a Slack Connect author Slack also sends
+ * `user_team` and `source_team`, all three naming the author's own team, not the installation's.
+ */
+function authorTeam(who: Who): Record<string, string> {
+  if (!isExternal(who)) return { team: who.teamId };
+  const home = who.userTeamId as string;
+  return { team: home, user_team: home, source_team: home };
 }
 
 export function signature(secret: string, timestamp: number | string, body: string): string {
@@ -112,23 +139,39 @@ export const newEventId = () => `Ev${randomBytes(5).toString("hex").toUpperCase(
 export const newTriggerId = () => `${Date.now()}.${randomBytes(4).readUInt32BE()}.${randomBytes(8).toString("hex")}`;
 
 export interface Who {
+  /** The installation's workspace: where the app is installed and the event is delivered. */
   teamId: string;
   userId: string;
   enterpriseId?: string;
   botUserId?: string;
+  /** The author's own team when it is not `teamId`: a Slack Connect user of another organisation. */
+  userTeamId?: string;
+}
+
+/** What every event envelope builder also takes. */
+export interface EnvelopeOptions {
+  eventId?: string;
+  /**
+   * The envelope's top-level `team_id` when it should differ from `authorizations[0].team_id` (which is
+   * always `who.teamId`): a forged or mis-routed event, or Slack Connect's shape where the top level
+   * names the author's team.
+   */
+  envelopeTeamId?: string;
+  /** `is_ext_shared_channel`; default: true when the author is external (`who.userTeamId`), else false. */
+  extShared?: boolean;
 }
 
 /** Slack's app_mention envelope with our ids. */
 export function mentionEnvelope(
   who: Who,
-  m: { channel: string; text: string; ts: string; threadTs?: string; eventId?: string },
+  m: { channel: string; text: string; ts: string; threadTs?: string } & EnvelopeOptions,
 ) {
-  const p = envelope("events_api/app_mention.json", who, m.eventId);
+  const p = envelope("events_api/app_mention.json", who, m);
   p.event_time = Math.floor(Date.now() / 1000);
   p.authed_users = who.botUserId ? [who.botUserId] : p.authed_users;
   Object.assign(p.event, {
     user: who.userId,
-    team: who.teamId,
+    ...authorTeam(who),
     channel: m.channel,
     text: m.text,
     ts: m.ts,
@@ -141,12 +184,12 @@ export function mentionEnvelope(
 /** Slack's message envelope, as a DM (channel_type im) or a channel message. */
 export function messageEnvelope(
   who: Who,
-  m: { channel: string; text: string; ts: string; threadTs?: string; channelType?: string; eventId?: string },
+  m: { channel: string; text: string; ts: string; threadTs?: string; channelType?: string } & EnvelopeOptions,
 ) {
-  const p = envelope("events_api/message.json", who, m.eventId);
+  const p = envelope("events_api/message.json", who, m);
   Object.assign(p.event, {
     user: who.userId,
-    team: who.teamId,
+    ...authorTeam(who),
     channel: m.channel,
     text: m.text,
     ts: m.ts,
@@ -167,22 +210,13 @@ export function messageEnvelope(
 /** Slack's message with subtype file_share, pointing at a file of the fake. */
 export function fileShareEnvelope(
   who: Who,
-  m: { channel: string; ts: string; file: Record<string, unknown>; text?: string; eventId?: string },
+  m: { channel: string; ts: string; file: Record<string, unknown>; text?: string } & EnvelopeOptions,
 ) {
-  const p = payload("events_api/message_file_share.json");
-  p.team_id = who.teamId;
-  p.event_id = m.eventId ?? newEventId();
-  p.authorizations = [
-    {
-      enterprise_id: null,
-      team_id: who.teamId,
-      user_id: who.botUserId ?? "U0BOT",
-      is_bot: true,
-      is_enterprise_install: false,
-    },
-  ];
+  const p = envelope("events_api/message_file_share.json", who, m);
+  p.event_context = `1-message-${who.teamId}-${m.channel}`;
   Object.assign(p.event, {
     user: who.userId,
+    ...authorTeam(who),
     channel: m.channel,
     channel_type: m.channel.startsWith("D") ? "im" : m.channel.startsWith("G") ? "group" : "channel",
     ts: m.ts,
@@ -199,9 +233,9 @@ export function fileShareEnvelope(
  */
 export function fileEventEnvelope(
   who: Who,
-  e: { type: "file_shared" | "file_change" | "file_deleted"; fileId: string; channel?: string; eventId?: string },
+  e: { type: "file_shared" | "file_change" | "file_deleted"; fileId: string; channel?: string } & EnvelopeOptions,
 ) {
-  const p = envelope("events_api/app_uninstalled.json", who, e.eventId);
+  const p = envelope("events_api/app_uninstalled.json", who, e);
   const ts = `${Math.floor(Date.now() / 1000)}.000100`;
   p.event =
     e.type === "file_shared"
@@ -216,15 +250,6 @@ export function fileEventEnvelope(
       : e.type === "file_change"
         ? { type: "file_change", file_id: e.fileId, file: { id: e.fileId } }
         : { type: "file_deleted", file_id: e.fileId, event_ts: ts, ...(e.channel ? { channel_ids: [e.channel] } : {}) };
-  p.authorizations = [
-    {
-      enterprise_id: null,
-      team_id: who.teamId,
-      user_id: who.botUserId ?? "U0BOT",
-      is_bot: true,
-      is_enterprise_install: false,
-    },
-  ];
   return p;
 }
 
@@ -236,20 +261,27 @@ export function lifecycleEnvelope(teamId: string, kind: "app_uninstalled" | "tok
   return p;
 }
 
-/** Slack's slash-command form body with our ids. */
+/**
+ * Slack's slash-command form body with our ids. A command carries no separate user team: `team_id` (and
+ * `enterprise_id`) name the workspace whose installation of the app receives the command. Assumed for a
+ * Slack Connect user (`who.userTeamId`) in a shared channel: Slack offers them only the commands of apps
+ * installed in their own organisation, so `team_id` is their own team, `channel_id` the shared channel,
+ * and the installation's Grid id is left out (the other organisation's is not known here).
+ */
 export function commandForm(
   who: Who,
   c: { text: string; channel: string; responseUrl: string; triggerId?: string },
 ): URLSearchParams {
   const p = new URLSearchParams(base("slash_commands/slash_command.form.txt"));
-  p.set("team_id", who.teamId);
+  const external = isExternal(who);
+  p.set("team_id", external ? (who.userTeamId as string) : who.teamId);
   p.set("user_id", who.userId);
   p.set("channel_id", c.channel);
   p.set("command", "/ask");
   p.set("text", c.text);
   p.set("response_url", c.responseUrl);
   p.set("trigger_id", c.triggerId ?? newTriggerId());
-  if (who.enterpriseId) p.set("enterprise_id", who.enterpriseId);
+  if (who.enterpriseId && !external) p.set("enterprise_id", who.enterpriseId);
   else {
     p.delete("enterprise_id");
     p.delete("enterprise_name");
@@ -257,16 +289,25 @@ export function commandForm(
   return p;
 }
 
-/** Slack's block_actions payload for one of our buttons. */
+/**
+ * Slack's block_actions payload for one of our buttons. `team` is the workspace of the installation
+ * whose message holds the button; `user.team_id` is the clicker's own team, another organisation's for
+ * a Slack Connect user (`who.userTeamId`).
+ */
 export function blockAction(
   who: Who,
   a: { actionId: string; value: string; channel: string; responseUrl: string; messageTs?: string },
 ) {
   const p = payload("interactivity/block_actions.json");
-  p.user = { ...p.user, id: who.userId, team_id: who.teamId };
+  p.user = { ...p.user, id: who.userId, team_id: who.userTeamId ?? who.teamId };
   p.team = { ...p.team, id: who.teamId };
   if (who.enterpriseId) p.team.enterprise_id = who.enterpriseId;
-  else delete p.team.enterprise_id;
+  else {
+    delete p.team.enterprise_id;
+    delete p.team.enterprise_name;
+  }
+  p.enterprise = who.enterpriseId ? { id: who.enterpriseId, name: p.team.enterprise_name ?? "Grid" } : null;
+  p.is_enterprise_install = false;
   p.channel = { id: a.channel, name: "channel" };
   p.container = { ...p.container, channel_id: a.channel, message_ts: a.messageTs ?? "1700000000.000001" };
   p.trigger_id = newTriggerId();
