@@ -11,7 +11,7 @@ import { newTenantId, type TenantId } from "../src/domain/tenant.js";
 import { extractPdf } from "../src/ingest/pdf-extract.js";
 import { AnswerService } from "../src/services/answer-question.js";
 import { decompressionBombPdf } from "../test/unit/ingest/pdf-fixtures.js";
-import { indexSciFact, loadSciFact, sciFactAvailable } from "./scifact.js";
+import { indexSciFact, loadSciFact, MEMBER, sciFactAvailable } from "./scifact.js";
 
 /**
  * Benchmarks of the embedded shape, reported as ratios measured in one run (the machine is shared
@@ -61,23 +61,31 @@ async function main(): Promise<number> {
     let t = performance.now();
     await load(subject);
     const indexMs = performance.now() - t;
-    const alone = await timeQueries((q) => index.search(subject, q, 10), queries);
+    const alone = await timeQueries((q) => index.search(subject, q, { k: 10, readable: MEMBER }), queries);
 
     for (let i = 1; i < TENANTS; i++) await load(newTenantId());
-    const crowded = await timeQueries((q) => index.search(subject, q, 10), queries);
+    const crowded = await timeQueries((q) => index.search(subject, q, { k: 10, readable: MEMBER }), queries);
 
     const answers = new AnswerService(
-      index,
-      new ExtractiveChatModel(),
-      new SqliteAuditLog(dbs),
+      {
+        access: { readable: async () => [...MEMBER] },
+        catalog: { get: async () => undefined },
+        index,
+        model: new ExtractiveChatModel(),
+        audit: new SqliteAuditLog(dbs),
+      },
       { topK: 8, maxSteps: 4, maxQuestionChars: 2000 },
       new JsonLogger("silent"),
     );
+    const actor = {
+      tenantId: subject,
+      principal: "bench",
+      principals: ["bench"],
+      role: "member",
+      surface: "api",
+    } as const;
     t = performance.now();
-    const ask = await timeQueries(
-      (q) => answers.ask({ tenant: subject, actor: { userId: "bench" }, surface: "api", question: q }),
-      queries,
-    );
+    const ask = await timeQueries((q) => answers.ask({ actor, audience: { kind: "asker" }, question: q }), queries);
     const memory = process.memoryUsage();
 
     const bombPdf = decompressionBombPdf(); // built first: only the parse is measured

@@ -14,6 +14,7 @@ import { chromium, type Page } from "playwright-core";
 import type { TenantId } from "../src/domain/tenant.js";
 import { startServer } from "../src/entrypoints/server.js";
 import { CHROMIUM_FLAGS, CHROMIUM_PATH } from "../test/support/browser.js";
+import { workspaceLinkToken } from "../test/support/link-tokens.js";
 
 const OUT = resolve(process.argv[2] ?? "docs/screenshots");
 const EXAMPLES = resolve("examples/documents");
@@ -203,10 +204,16 @@ async function main(): Promise<void> {
     // History for the audit log: the web, and Slack (through the same answer service the bot uses).
     const { tenant_id: tenant } = await call<{ tenant_id: TenantId }>(base, admin, "GET", "/api/me");
     const slackAsk = (userId: string, question: string, surface: "slack_command" | "slack_mention" | "slack_dm") =>
-      server.container.answers.ask({
-        tenant,
-        actor: { userId: `slack:${SLACK_TEAM}:${userId}`, slackUserId: userId },
-        surface,
+      server.container.services.answers.ask({
+        actor: {
+          tenantId: tenant,
+          principal: `slack:${SLACK_TEAM}:${userId}`,
+          principals: [`slack:${SLACK_TEAM}:${userId}`],
+          role: "member",
+          surface,
+          slack: { teamId: SLACK_TEAM, userId },
+        },
+        audience: { kind: "asker" },
         question,
         slack: { teamId: SLACK_TEAM, channelId: surface === "slack_dm" ? `D${userId.slice(1)}` : "C04GENERAL" },
       });
@@ -222,7 +229,7 @@ async function main(): Promise<void> {
       question: "How fast must a lost laptop be reported?",
       surface: "web",
     });
-    const link = server.container.links.createToken({
+    const link = await workspaceLinkToken(server.container, {
       teamId: SLACK_TEAM,
       teamName: "Northwind Traders",
       slackUserId: "U04ADA",
@@ -270,7 +277,7 @@ async function main(): Promise<void> {
     await page.locator("#invite-result").waitFor();
     await shoot(page, "team");
 
-    const second = server.container.links.createToken({
+    const second = await workspaceLinkToken(server.container, {
       teamId: "T04NWENG",
       teamName: "Northwind Engineering",
       slackUserId: "U04LINUS",

@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import type { WebClientOptions } from "@slack/web-api";
 import type { Jwks } from "aws-jwt-verify/jwk";
 import { JsonLogger } from "../adapters/local/json-logger.js";
 import { MemoryRateLimiter } from "../adapters/local/memory-rate-limiter.js";
 import { TokenCipher } from "../adapters/shared/token-cipher.js";
 import { type Config, slackMode } from "../config/config.js";
-import type { DocumentRecord } from "../domain/documents.js";
 import type { TenantId } from "../domain/tenant.js";
 import { chunkPages } from "../ingest/chunk.js";
 import { extractText } from "../ingest/extract.js";
@@ -20,10 +20,21 @@ import type { Logger } from "../ports/logger.js";
 import type { ObjectStore } from "../ports/object-store.js";
 import type { RateLimiter } from "../ports/rate-limiter.js";
 import type { TenantDirectory } from "../ports/tenant-directory.js";
+import { AccessService } from "../services/access.js";
 import { AccountService } from "../services/accounts.js";
 import { AnswerService } from "../services/answer-question.js";
+import { AuditService } from "../services/audit.js";
 import { DocumentService } from "../services/documents.js";
+import { InstallationService } from "../services/installations.js";
+import { JobService } from "../services/jobs.js";
 import { LinkService } from "../services/link-workspace.js";
+import { FeedbackService } from "../services/record-feedback.js";
+import type { Services } from "../services/services.js";
+import { Throttle } from "../services/throttle.js";
+import { BoltLoggerAdapter } from "../slack/bolt-logger.js";
+import { type SlackSettings, slackSettings } from "../slack/settings.js";
+import { SlackWebDirectory } from "../slack/slack-directory.js";
+import { SlackWorkspaces } from "../slack/workspaces.js";
 
 /** What a backend provides: the ports, wired to one kind of infrastructure (see local.ts, aws.ts). */
 export interface Adapters {
@@ -46,24 +57,25 @@ export interface Adapters {
   close(): Promise<void>;
 }
 
-/** Everything the entry points need: the adapters of one backend plus the services over them. */
+/** Slack's clients, when Slack is configured: shared by the access rules and the Slack surface. */
+export interface SlackWiring {
+  settings: SlackSettings;
+  workspaces: SlackWorkspaces;
+}
+
+/**
+ * Everything the entry points need: the adapters of one backend plus the services over them. Only
+ * entry points and tests see this; surfaces are handed `services`.
+ */
 export interface Container extends Adapters {
   config: Config;
   logger: Logger;
-  accounts: AccountService;
-  documents: DocumentService;
-  answers: AnswerService;
-  /** Workspace links: one-time link tokens, linking and unlinking. */
-  links: LinkService;
-  /** Per-tenant and per-user question limits (Slack). */
+  services: Services;
+  slack: SlackWiring | undefined;
   rateLimiter: RateLimiter;
-  /** Subscribes to documents reaching `ready` or `failed` after an ingest job (Slack replies in the thread). */
-  onDocumentSettled(listener: DocumentSettledListener): void;
   cipher: TokenCipher;
   linkSecret: Buffer;
 }
-
-export type DocumentSettledListener = (tenant: TenantId, document: DocumentRecord) => Promise<void>;
 
 export interface ContainerOptions {
   logger?: Logger;
@@ -81,14 +93,29 @@ export async function buildContainer(config: Config, options: ContainerOptions =
       ? await (await import("./aws.js")).buildAwsAdapters(config, logger, cipher)
       : await (await import("./local.js")).buildLocalAdapters(config, logger, cipher);
   const a: Adapters = { ...base, ...options.overrides };
+  const rateLimiter = a.rateLimiter ?? new MemoryRateLimiter();
 
-  const accounts = new AccountService(a.identity, a.directory, logger);
+  const installations = new InstallationService(a.directory, logger);
+  const slack = slackWiring(config, installations, logger);
+  const slackDirectory = slack
+    ? new SlackWebDirectory(slack.workspaces, logger, config.SLACK_MEMBERSHIP_CACHE_SECONDS * 1000)
+    : undefined;
+  const access = new AccessService(a.directory, a.catalog, slackDirectory, logger);
+  const throttle = new Throttle(rateLimiter, {
+    loginMaxFailures: config.LOGIN_MAX_FAILURES,
+    loginWindowMs: config.LOGIN_LOCKOUT_MINUTES * 60_000,
+    signUpsPerHourPerAddress: config.SIGNUP_RATE_LIMIT_PER_HOUR,
+    questionsPerMinutePerTenant: config.RATE_LIMIT_TENANT_PER_MINUTE,
+    questionsPerMinutePerUser: config.RATE_LIMIT_USER_PER_MINUTE,
+  });
+  const accounts = new AccountService(a.identity, a.directory, throttle, logger);
   const pdfLimits = {
     maxPages: config.MAX_PAGES,
     timeoutMs: config.PARSE_TIMEOUT_MS,
     memoryMb: config.PARSE_MEMORY_MB,
   };
   const documents = new DocumentService(
+    access,
     a.catalog,
     a.objects,
     a.index,
@@ -99,9 +126,7 @@ export async function buildContainer(config: Config, options: ContainerOptions =
     logger,
   );
   const answers = new AnswerService(
-    a.index,
-    a.chat,
-    a.audit,
+    { access, throttle, catalog: a.catalog, index: a.index, model: a.chat, audit: a.audit },
     {
       topK: config.RETRIEVAL_TOP_K,
       maxSteps: config.ANSWER_MAX_STEPS,
@@ -109,40 +134,42 @@ export async function buildContainer(config: Config, options: ContainerOptions =
     },
     logger,
   );
-  const settledListeners: DocumentSettledListener[] = [];
-  a.runner.register("ingest", async (job) => {
-    const document = await documents.process(job);
-    if (!job.tenantId || !document || (document.status !== "ready" && document.status !== "failed")) return;
-    for (const listener of settledListeners) {
-      // Indexing succeeded (or failed for good); a listener's trouble must not re-run it.
-      await listener(job.tenantId, document).catch((error: unknown) =>
-        logger.warn("document listener failed", { error, tenantId: job.tenantId, documentId: document.id }),
-      );
-    }
-  });
+  a.runner.register("ingest", (job) => documents.runIngestJob(job));
   const linkSecret = Buffer.from(secrets.linkSecret, "utf8");
-  const links = new LinkService(a.directory, linkSecret, logger, { publicUrl: config.PUBLIC_URL });
+  const links = new LinkService(a.directory, slackDirectory, linkSecret, logger, { publicUrl: config.PUBLIC_URL });
+  const services: Services = {
+    access,
+    accounts,
+    documents,
+    answers,
+    audit: new AuditService(a.audit),
+    feedback: new FeedbackService(a.audit, logger),
+    links,
+    installations,
+    jobs: new JobService(a.queue, a.runner),
+  };
   logger.info("container ready", {
     backend: config.BACKEND,
     vectorStore: config.VECTOR_STORE,
     model: a.chat.modelId,
     slack: slackMode(config),
   });
-  return {
-    config,
-    logger,
-    ...a,
-    accounts,
-    documents,
-    answers,
-    links,
-    rateLimiter: a.rateLimiter ?? new MemoryRateLimiter(),
-    onDocumentSettled: (listener) => {
-      settledListeners.push(listener);
-    },
-    cipher,
-    linkSecret,
+  return { config, logger, ...a, services, slack, rateLimiter, cipher, linkSecret };
+}
+
+function slackWiring(config: Config, installations: InstallationService, logger: Logger): SlackWiring | undefined {
+  const settings = slackSettings(config);
+  if (!settings) return undefined;
+  const slackLogger = logger.child({ component: "slack" });
+  const clientOptions: WebClientOptions = {
+    slackApiUrl: settings.apiUrl,
+    logger: new BoltLoggerAdapter(slackLogger, config.LOG_LEVEL),
+    // 429s wait for Retry-After and try again; other failures retry briefly, then the job retries.
+    rejectRateLimitedCalls: false,
+    retryConfig: { retries: 4, factor: 2, minTimeout: 250, maxTimeout: 4000, randomize: true },
+    timeout: 30_000,
   };
+  return { settings, workspaces: new SlackWorkspaces(installations, settings, clientOptions, slackLogger) };
 }
 
 /**

@@ -68,6 +68,12 @@ export const configSchema = z.object({
   SLACK_API_URL: optionalUrl,
   RATE_LIMIT_TENANT_PER_MINUTE: int(120, 1),
   RATE_LIMIT_USER_PER_MINUTE: int(20, 1),
+  /** Failed log-ins per account and per client address before every log-in waits out the window. */
+  LOGIN_MAX_FAILURES: int(10, 1, 1000),
+  LOGIN_LOCKOUT_MINUTES: int(15, 1, 24 * 60),
+  SIGNUP_RATE_LIMIT_PER_HOUR: int(20, 1),
+  /** How long Slack's answers about members and conversations are trusted (at most five minutes). */
+  SLACK_MEMBERSHIP_CACHE_SECONDS: int(300, 0, 300),
 
   AWS_REGION: z.string().min(1).default("us-east-1"),
   S3_BUCKET: optionalString,

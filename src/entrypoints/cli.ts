@@ -6,7 +6,6 @@ import { buildContainer, type Container } from "../composition/container.js";
 import { ConfigError, loadConfig } from "../config/config.js";
 import { isAppError } from "../domain/errors.js";
 import { isTenantId, type TenantId } from "../domain/tenant.js";
-import { auditCsv } from "../services/audit-export.js";
 
 const USAGE = `Enclave operator commands (npm run cli -- <command> [options])
 
@@ -80,7 +79,7 @@ async function run(c: Container, command: string, values: Options, args: string[
     case "create-tenant": {
       if (!values.name || !values.email || !values.password)
         throw new UsageError("create-tenant needs --name, --email and --password.");
-      const result = await c.accounts.signUp({
+      const result = await c.services.accounts.signUp({
         email: values.email,
         password: values.password,
         organization: values.name,
@@ -92,18 +91,20 @@ async function run(c: Container, command: string, values: Options, args: string[
     }
     case "ingest": {
       const tenant = requireTenant(values);
-      if (!(await c.directory.getTenant(tenant))) throw new UsageError(`No tenant ${tenant}.`);
+      if (!(await c.services.accounts.tenantExists(tenant))) throw new UsageError(`No tenant ${tenant}.`);
+      const operator = c.services.access.operatorActor(tenant);
       if (args.length === 0) throw new UsageError("ingest needs at least one file or folder.");
       const files = (await Promise.all(args.map(listFiles))).flat();
       c.runner.start();
       const ids: string[] = [];
       for (const file of files) {
         try {
-          const { document, created } = await c.documents.add(tenant, {
+          // The operator adds documents for the whole organisation.
+          const { document, created } = await c.services.documents.add(operator, {
             fileName: basename(file),
             data: await readFile(file),
             source: { kind: "cli" },
-            uploadedBy: "cli",
+            visibility: { kind: "organisation" },
           });
           ids.push(document.id);
           if (!created) process.stdout.write(`= ${file}: already added as "${document.title}" (${document.status})\n`);
@@ -114,7 +115,7 @@ async function run(c: Container, command: string, values: Options, args: string[
       await c.runner.drain(30 * 60_000);
       let failed = 0;
       for (const id of ids) {
-        const doc = await c.documents.get(tenant, id);
+        const doc = await c.services.documents.get(operator, id);
         if (doc.status === "ready")
           process.stdout.write(`✓ ${doc.title}: ${doc.pages} pages, ${doc.chunks} passages\n`);
         else {
@@ -127,7 +128,12 @@ async function run(c: Container, command: string, values: Options, args: string[
     case "ask": {
       const tenant = requireTenant(values);
       const question = args.join(" ");
-      const result = await c.answers.ask({ tenant, actor: { userId: "cli" }, surface: "cli", question });
+      // The operator reads what every member may read: the organisation's documents, no one's private files.
+      const result = await c.services.answers.ask({
+        actor: c.services.access.operatorActor(tenant),
+        audience: { kind: "asker" },
+        question,
+      });
       process.stdout.write(`${result.answer}\n`);
       for (const s of result.sources) process.stdout.write(`  [${s.n}] ${s.title}, page ${s.page}\n`);
       process.stdout.write(`(${result.outcome}, audit ${result.auditId})\n`);
@@ -136,7 +142,7 @@ async function run(c: Container, command: string, values: Options, args: string[
     case "export-audit": {
       const tenant = requireTenant(values);
       const out = values.out ? createWriteStream(values.out) : process.stdout;
-      for await (const chunk of auditCsv(c.audit, tenant)) out.write(chunk);
+      for await (const chunk of c.services.audit.exportCsv(c.services.access.operatorActor(tenant))) out.write(chunk);
       if (values.out) await new Promise<void>((resolve) => (out as NodeJS.WritableStream).end(resolve));
       return 0;
     }

@@ -1,6 +1,7 @@
 import { configure as serverlessExpress } from "@vendia/serverless-express";
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from "aws-lambda";
 import { buildContainer, type Container, type ContainerOptions } from "../composition/container.js";
+import { httpDeps, slackDeps } from "../composition/surfaces.js";
 import { loadConfig } from "../config/config.js";
 import { createHttpApp } from "../http/app.js";
 import { webRoutes } from "../http/web-routes.js";
@@ -62,10 +63,11 @@ export function createHttpHandler(options: LambdaHttpOptions = {}): HttpHandler 
       // The same surfaces as the embedded server (entrypoints/server.ts); Slack over HTTP only. Lambda
       // freezes once the response is out, so Slack is answered only after the listeners claimed and
       // enqueued (they do nothing slower; the ack still carries the listener's text, e.g. /ask's).
-      const slack = createSlackSurface(container, { processBeforeResponse: true });
+      const slackWiring = slackDeps(container);
+      const slack = slackWiring ? createSlackSurface(slackWiring, { processBeforeResponse: true }) : undefined;
       if (slack && slack.mode !== "http")
         container.logger.error("Slack Socket Mode cannot run on Lambda; use the Events API (HTTP)");
-      const app = createHttpApp(container, {
+      const app = createHttpApp(httpDeps(container), {
         // Only /slack/* goes through Bolt's router: passing it marks serverless-express's request (which
         // arrives already `complete`) as read, and the JSON parser of every other route would skip the body.
         ...(slack?.mode === "http"

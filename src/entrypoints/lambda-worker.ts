@@ -1,6 +1,7 @@
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { SqsJobQueue } from "../adapters/aws/sqs-job-queue.js";
 import { buildContainer, type Container, type ContainerOptions } from "../composition/container.js";
+import { slackDeps } from "../composition/surfaces.js";
 import { loadConfig } from "../config/config.js";
 import { createSlackRuntime, registerSlackJobs } from "../slack/surface.js";
 import { resolveSecretEnv, type SecretFetcher } from "./lambda-secrets.js";
@@ -29,8 +30,8 @@ export function createWorkerHandler(options: LambdaWorkerOptions = {}): WorkerHa
       if (!(container.runner instanceof SqsJobQueue))
         throw new Error("the worker function needs BACKEND=aws (an SQS job queue)");
       // Ingest is registered by the container; the Slack jobs need the Slack runtime, without Bolt.
-      const slack = createSlackRuntime(container);
-      if (slack) registerSlackJobs(slack);
+      const slack = slackDeps(container);
+      if (slack) registerSlackJobs(createSlackRuntime(slack));
       return { container, queue: container.runner };
     })().catch((error: unknown) => {
       ready = undefined;

@@ -1,5 +1,6 @@
 import type { Server } from "node:http";
 import { buildContainer, type Container } from "../composition/container.js";
+import { httpDeps, slackDeps } from "../composition/surfaces.js";
 import { ConfigError, loadConfig } from "../config/config.js";
 import { createHttpApp } from "../http/app.js";
 import { webRoutes } from "../http/web-routes.js";
@@ -14,8 +15,9 @@ export async function startServer(env: Record<string, string | undefined> = proc
 }> {
   const config = loadConfig(env);
   const container = await buildContainer(config);
-  const slack = createSlackSurface(container);
-  const app = createHttpApp(container, {
+  const slackWiring = slackDeps(container);
+  const slack = slackWiring ? createSlackSurface(slackWiring) : undefined;
+  const app = createHttpApp(httpDeps(container), {
     // Slack's routes go before the JSON parser: Bolt verifies the signature over the raw body.
     ...(slack ? { beforeBodyParsing: (a) => a.use(slack.router) } : {}),
     afterApi: (a) => a.use(webRoutes({ logger: container.logger })),

@@ -2,16 +2,37 @@ import { once } from "node:events";
 import { type Response, Router } from "express";
 import multer from "multer";
 import { z } from "zod";
-import type { Container } from "../composition/container.js";
+import type { Visibility } from "../domain/access.js";
 import type { AuditRecord } from "../domain/audit.js";
 import type { DocumentRecord } from "../domain/documents.js";
 import { AppError } from "../domain/errors.js";
-import { requireAdmin } from "../services/accounts.js";
-import { auditCsv } from "../services/audit-export.js";
-import { identityOf, requireAuth } from "./auth.js";
+import type { Services } from "../services/services.js";
+import { actorOf, requireAuth } from "./auth.js";
 import { parseBody } from "./validate.js";
 
-export function documentJson(d: DocumentRecord) {
+export function visibilityJson(v: Visibility) {
+  switch (v.kind) {
+    case "organisation":
+      return { kind: v.kind };
+    case "private":
+      return { kind: v.kind, owner: v.owner };
+    case "slack_conversation": {
+      const conversations = v.conversations.map((c) => ({
+        team_id: c.teamId,
+        channel_id: c.channelId,
+        public: c.public,
+      }));
+      return {
+        kind: v.kind,
+        team_id: conversations[0]?.team_id ?? null,
+        channel_id: conversations[0]?.channel_id ?? null,
+        conversations,
+      };
+    }
+  }
+}
+
+export function documentJson(d: DocumentRecord, readable = true) {
   return {
     id: d.id,
     title: d.title,
@@ -22,6 +43,9 @@ export function documentJson(d: DocumentRecord) {
     content_type: d.contentType,
     size_bytes: d.sizeBytes,
     source: d.source.kind,
+    visibility: visibilityJson(d.visibility),
+    uploaded_by: d.uploadedBy,
+    can_read: readable,
     created_at: d.createdAt,
     updated_at: d.updatedAt,
   };
@@ -76,31 +100,52 @@ const auditQuery = z.object({
   to: z.string().max(40).optional(),
 });
 
-/** `/api/*`: every route needs a valid Bearer ID token; the tenant comes only from that token. */
-export function apiRoutes(c: Container): Router {
+const uploadVisibility = z.enum(["organisation", "private"]).optional();
+const identityBody = z.object({ token: z.string().trim().min(1).max(2000) });
+
+export type ApiServices = Pick<
+  Services,
+  "access" | "accounts" | "documents" | "answers" | "audit" | "feedback" | "links"
+>;
+
+export interface ApiLimits {
+  maxFileBytes: number;
+}
+
+/**
+ * `/api/*`: every route needs a valid Bearer ID token; the tenant comes only from that token. Each
+ * route hands the acting member to a service, which decides what they may see and do.
+ */
+export function apiRoutes(services: ApiServices, limits: ApiLimits): Router {
+  const { accounts, documents, answers, audit, feedback, links } = services;
   const router = Router();
   const upload = multer({
     storage: multer.memoryStorage(),
-    limits: { fileSize: c.config.MAX_FILE_BYTES, files: 1, fields: 10, parts: 20 },
+    limits: { fileSize: limits.maxFileBytes, files: 1, fields: 10, parts: 20 },
     defParamCharset: "utf8",
   });
-  router.use(requireAuth(c.accounts));
+  router.use(requireAuth(accounts, services.access));
 
   router.get("/me", async (_req, res) => {
-    const me = await c.accounts.describe(identityOf(res));
-    res.json({ email: me.email, tenant_id: me.tenantId, tenant_name: me.tenantName, role: me.role });
+    const me = await accounts.describe(actorOf(res));
+    const slack = await links.slackIdentities(actorOf(res));
+    res.json({
+      email: me.email,
+      tenant_id: me.tenantId,
+      tenant_name: me.tenantName,
+      role: me.role,
+      slack_identities: slack.map((t) => ({ team_id: t.teamId, user_id: t.slackUserId, linked_at: t.linkedAt })),
+    });
   });
 
   router.post("/invites", async (req, res) => {
     const body = parseBody(inviteBody, req.body);
-    const invite = await c.accounts.createInvite(identityOf(res), body?.role);
+    const invite = await accounts.createInvite(actorOf(res), body?.role);
     res.status(201).json({ code: invite.code, expires_at: invite.expiresAt });
   });
 
   router.get("/members", async (_req, res) => {
-    const me = identityOf(res);
-    requireAdmin(me);
-    const members = await c.directory.listMembers(me.tenantId);
+    const members = await accounts.members(actorOf(res));
     res.json({
       members: members.map((m) => ({
         user_id: m.userId,
@@ -111,35 +156,61 @@ export function apiRoutes(c: Container): Router {
     });
   });
 
+  // A web account proves it is a Slack user with the one-time link the bot sent that user in Slack.
+  router.get("/identities", async (_req, res) => {
+    const ties = await links.slackIdentities(actorOf(res));
+    res.json({ identities: ties.map((t) => ({ team_id: t.teamId, user_id: t.slackUserId, linked_at: t.linkedAt })) });
+  });
+
+  router.post("/identities", async (req, res) => {
+    const { token } = parseBody(identityBody, req.body);
+    const tie = await links.connectSlackUser(actorOf(res), token);
+    res.status(201).json({ team_id: tie.teamId, user_id: tie.slackUserId, linked_at: tie.linkedAt });
+  });
+
+  router.delete("/identities/:team_id/:user_id", async (req, res) => {
+    await links.disconnectSlackUser(actorOf(res), req.params.team_id ?? "", req.params.user_id ?? "");
+    res.status(204).end();
+  });
+
   router.post("/upload", upload.single("file"), async (req, res) => {
-    const me = identityOf(res);
+    const me = actorOf(res);
     if (!req.file) throw new AppError("bad_request", 'Send the file as multipart form data in a field named "file".');
-    const { document, created } = await c.documents.add(me.tenantId, {
+    const kind = uploadVisibility.safeParse((req.body as Record<string, unknown> | undefined)?.visibility || undefined);
+    if (!kind.success)
+      throw new AppError("validation_failed", 'visibility: use "organisation" (everyone) or "private" (only you).');
+    const { document, created } = await documents.add(me, {
       fileName: req.file.originalname,
       data: req.file.buffer,
       source: { kind: "upload" },
-      uploadedBy: me.userId,
+      visibility: kind.data === "private" ? { kind: "private", owner: me.principal } : { kind: "organisation" },
     });
     res.status(202).json({
-      document: { id: document.id, title: document.title, status: document.status },
+      document: {
+        id: document.id,
+        title: document.title,
+        status: document.status,
+        visibility: visibilityJson(document.visibility),
+      },
       duplicate: !created,
     });
   });
 
   router.get("/documents", async (_req, res) => {
-    const docs = await c.documents.list(identityOf(res).tenantId);
-    res.json({ documents: docs.map(documentJson) });
+    const docs = await documents.listForGovernance(actorOf(res));
+    res.json({ documents: docs.map((d) => documentJson(d.document, d.readable)) });
   });
 
   router.get("/documents/:id", async (req, res) => {
-    res.json(documentJson(await c.documents.get(identityOf(res).tenantId, req.params.id ?? "")));
+    const me = actorOf(res);
+    const doc = await documents.get(me, req.params.id ?? "");
+    res.json(documentJson(doc, await services.access.canRead(me, doc.visibility)));
   });
 
   // The original file, for the web app to open at a cited page. Bearer auth like everything here, so
   // the page fetches it into a Blob URL; `inline` lets the browser's viewer show it.
   router.get("/documents/:id/file", async (req, res) => {
-    const me = identityOf(res);
-    const { document, data } = await c.documents.original(me.tenantId, req.params.id ?? "");
+    const { document, data } = await documents.original(actorOf(res), req.params.id ?? "");
     const type =
       document.contentType === "application/pdf" ? "application/pdf" : `${document.contentType}; charset=utf-8`;
     res.setHeader("Content-Type", type);
@@ -152,17 +223,15 @@ export function apiRoutes(c: Container): Router {
   });
 
   router.delete("/documents/:id", async (req, res) => {
-    await c.documents.delete(identityOf(res).tenantId, req.params.id ?? "");
+    await documents.remove(actorOf(res), req.params.id ?? "");
     res.status(204).end();
   });
 
   router.post("/ask", async (req, res) => {
-    const me = identityOf(res);
     const { question, surface } = parseBody(askBody, req.body);
-    const result = await c.answers.ask({
-      tenant: me.tenantId,
-      actor: { userId: me.userId, email: me.email },
-      surface: surface ?? "api",
+    const result = await answers.ask({
+      actor: { ...actorOf(res), surface: surface ?? "api" },
+      audience: { kind: "asker" },
       question,
     });
     res.json({
@@ -174,22 +243,14 @@ export function apiRoutes(c: Container): Router {
   });
 
   router.post("/audit/:id/feedback", async (req, res) => {
-    const me = identityOf(res);
     const { value } = parseBody(feedbackBody, req.body);
-    const ok = await c.audit.setFeedback(me.tenantId, req.params.id ?? "", {
-      value,
-      by: me.userId,
-      at: new Date().toISOString(),
-    });
-    if (!ok) throw new AppError("not_found", "That exchange was not found.");
+    await feedback.record(actorOf(res), req.params.id ?? "", value);
     res.status(204).end();
   });
 
   router.get("/audit", async (req, res) => {
-    const me = identityOf(res);
-    requireAdmin(me);
     const q = parseBody(auditQuery, req.query);
-    const page = await c.audit.list(me.tenantId, {
+    const page = await audit.list(actorOf(res), {
       limit: q.limit,
       ...(q.cursor ? { cursor: q.cursor } : {}),
       ...(q.surface ? { surface: q.surface } : {}),
@@ -202,21 +263,17 @@ export function apiRoutes(c: Container): Router {
 
   // Before /audit/:id, which would otherwise take "export.csv" for an id.
   router.get("/audit/export.csv", async (_req, res) => {
-    const me = identityOf(res);
-    requireAdmin(me);
+    // Refuses a member here, before any header is sent.
+    const lines = audit.exportCsv(actorOf(res));
     const day = new Date().toISOString().slice(0, 10);
     res.setHeader("Content-Type", "text/csv; charset=utf-8");
     res.setHeader("Content-Disposition", contentDisposition("attachment", `enclave-audit-${day}.csv`));
     res.setHeader("Cache-Control", "private, no-store");
-    await streamLines(res, auditCsv(c.audit, me.tenantId));
+    await streamLines(res, lines);
   });
 
   router.get("/audit/:id", async (req, res) => {
-    const me = identityOf(res);
-    requireAdmin(me);
-    const record = await c.audit.get(me.tenantId, req.params.id ?? "");
-    if (!record) throw new AppError("not_found", "That exchange was not found.");
-    res.json(auditJson(record));
+    res.json(auditJson(await audit.get(actorOf(res), req.params.id ?? "")));
   });
 
   return router;

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
+import type { Jwks } from "aws-jwt-verify/jwk";
 import express, { type Express, type RequestHandler } from "express";
-import type { Container } from "../composition/container.js";
 import { AppError } from "../domain/errors.js";
 import type { Logger } from "../ports/logger.js";
-import { apiRoutes } from "./api-routes.js";
+import { type ApiServices, apiRoutes } from "./api-routes.js";
 import { authRoutes } from "./auth-routes.js";
 import { errorHandler } from "./errors.js";
 import { linkRoutes } from "./link-routes.js";
@@ -26,7 +26,18 @@ const securityHeaders: RequestHandler = (_req, res, next) => {
   next();
 };
 
-export function createHttpApp(c: Container, extensions: HttpExtensions = {}): Express {
+/** What the HTTP surface is handed: the services it calls, its limits, and the health probe. */
+export interface HttpDeps {
+  services: ApiServices;
+  logger: Logger;
+  limits: { maxBodyBytes: number; maxFileBytes: number };
+  health: () => Promise<Record<string, string>>;
+  /** The embedded pool's public keys, served at /.well-known/jwks.json. */
+  jwks?: Jwks;
+}
+
+export function createHttpApp(deps: HttpDeps, extensions: HttpExtensions = {}): Express {
+  const { services, logger } = deps;
   const app = express();
   app.disable("x-powered-by");
   app.set("trust proxy", 1);
@@ -35,34 +46,34 @@ export function createHttpApp(c: Container, extensions: HttpExtensions = {}): Ex
   app.use((req, res, next) => {
     const requestId = (req.get("x-request-id") ?? "").slice(0, 64) || randomUUID();
     res.setHeader("X-Request-Id", requestId);
-    res.locals.logger = c.logger.child({ requestId });
+    res.locals.logger = logger.child({ requestId });
     next();
   });
 
   extensions.beforeBodyParsing?.(app);
-  app.use(express.json({ limit: c.config.MAX_BODY_BYTES }));
+  app.use(express.json({ limit: deps.limits.maxBodyBytes }));
 
   app.get("/health", async (_req, res) => {
-    const checks = await c.health();
+    const checks = await deps.health();
     const ok = Object.values(checks).every((v) => v === "ok");
     res.status(ok ? 200 : 503).json({ status: ok ? "ok" : "degraded", checks });
   });
-  if (c.jwks) {
-    const jwks = c.jwks;
+  if (deps.jwks) {
+    const jwks = deps.jwks;
     app.get("/.well-known/jwks.json", (_req, res) => {
       res.setHeader("Cache-Control", "public, max-age=300");
       res.json(jwks);
     });
   }
-  app.use("/auth", authRoutes(c));
+  app.use("/auth", authRoutes(services.accounts));
   // Before /api: the link preview is the one API call that needs no login.
-  app.use("/api/links", linkRoutes(c));
-  app.use("/api", apiRoutes(c));
+  app.use("/api/links", linkRoutes(services));
+  app.use("/api", apiRoutes(services, { maxFileBytes: deps.limits.maxFileBytes }));
   extensions.afterApi?.(app);
 
   app.use((req, _res, next) => {
     next(new AppError("not_found", `No route for ${req.method} ${req.path}.`));
   });
-  app.use(errorHandler(c.logger as Logger));
+  app.use(errorHandler(logger));
   return app;
 }

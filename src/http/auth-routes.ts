@@ -1,6 +1,6 @@
 import { Router } from "express";
 import { z } from "zod";
-import type { Container } from "../composition/container.js";
+import type { AccountService } from "../services/accounts.js";
 import { parseBody } from "./validate.js";
 
 const email = z.email().max(254);
@@ -20,16 +20,20 @@ const signupBody = z.union([
 const loginBody = z.object({ email: z.string().max(254), password: z.string().max(256) });
 const confirmBody = z.object({ email, code: z.string().min(1).max(20) });
 
-export function authRoutes(c: Container): Router {
+/** `/auth/*`: sign-up, confirmation and log-in. Attempts are limited per client address and account. */
+export function authRoutes(accounts: AccountService): Router {
   const router = Router();
 
   router.post("/signup", async (req, res) => {
     const body = parseBody(signupBody, req.body);
-    const result = await c.accounts.signUp({
-      email: body.email,
-      password: body.password,
-      ...("invite_code" in body ? { inviteCode: body.invite_code } : { organization: body.organization }),
-    });
+    const result = await accounts.signUp(
+      {
+        email: body.email,
+        password: body.password,
+        ...("invite_code" in body ? { inviteCode: body.invite_code } : { organization: body.organization }),
+      },
+      req.ip,
+    );
     res.status(201).json({
       user: { email: result.user.email, tenant_id: result.user.tenantId, role: result.user.role },
       tenant: { id: result.tenant.id, name: result.tenant.name },
@@ -39,13 +43,13 @@ export function authRoutes(c: Container): Router {
 
   router.post("/confirm", async (req, res) => {
     const body = parseBody(confirmBody, req.body);
-    await c.accounts.confirm(body.email, body.code);
+    await accounts.confirm(body.email, body.code);
     res.status(204).end();
   });
 
   router.post("/login", async (req, res) => {
     const body = parseBody(loginBody, req.body);
-    const session = await c.accounts.logIn(body.email, body.password);
+    const session = await accounts.logIn(body.email, body.password, req.ip);
     res.json({ id_token: session.idToken, expires_in: session.expiresIn, tenant_id: session.tenantId });
   });
 

@@ -3,9 +3,7 @@ import { AppError, isAppError } from "../domain/errors.js";
 import type { Logger } from "../ports/logger.js";
 
 export function sendError(res: Response, error: AppError): void {
-  if (error.code === "rate_limited" && error.detail?.startsWith("retry-after:")) {
-    res.setHeader("Retry-After", error.detail.slice("retry-after:".length));
-  }
+  if (error.retryAfterSeconds !== undefined) res.setHeader("Retry-After", String(error.retryAfterSeconds));
   res.status(error.status).json({ error: { code: error.code, message: error.message } });
 }
 

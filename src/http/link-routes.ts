@@ -1,8 +1,8 @@
 import { Router } from "express";
 import { z } from "zod";
-import type { Container } from "../composition/container.js";
 import type { WorkspaceLink } from "../ports/tenant-directory.js";
-import { identityOf, requireAuth } from "./auth.js";
+import type { Services } from "../services/services.js";
+import { actorOf, requireAuth } from "./auth.js";
 import { parseBody } from "./validate.js";
 
 const tokenBody = z.object({ token: z.string().trim().min(1).max(2000) });
@@ -20,13 +20,14 @@ const linkJson = (l: WorkspaceLink) => ({
  * logging in, then completes the link with the admin's Bearer token. The tenant always comes from that
  * token, never from the link token or the body.
  */
-export function linkRoutes(c: Container): Router {
+export function linkRoutes({ links, accounts, access }: Pick<Services, "links" | "accounts" | "access">): Router {
   const router = Router();
 
   router.post("/preview", async (req, res) => {
     const { token } = parseBody(tokenBody, req.body);
-    const { claims, alreadyLinked } = await c.links.preview(token);
+    const { claims, alreadyLinked } = await links.preview(token);
     res.json({
+      purpose: claims.purpose ?? "workspace",
       team_id: claims.team_id,
       ...(claims.team_name ? { team_name: claims.team_name } : {}),
       ...(claims.enterprise_id ? { enterprise_id: claims.enterprise_id } : {}),
@@ -36,21 +37,21 @@ export function linkRoutes(c: Container): Router {
     });
   });
 
-  router.use(requireAuth(c.accounts));
+  router.use(requireAuth(accounts, access));
 
   router.post("/", async (req, res) => {
     const { token } = parseBody(tokenBody, req.body);
-    const link = await c.links.link(identityOf(res), token);
+    const link = await links.link(actorOf(res), token);
     res.status(201).json({ team_id: link.teamId, tenant_id: link.tenantId, enterprise_id: link.enterpriseId ?? null });
   });
 
   router.get("/", async (_req, res) => {
-    const links = await c.links.list(identityOf(res));
-    res.json({ links: links.map(linkJson) });
+    const linked = await links.list(actorOf(res));
+    res.json({ links: linked.map(linkJson) });
   });
 
   router.delete("/:team_id", async (req, res) => {
-    await c.links.unlink(identityOf(res), req.params.team_id ?? "");
+    await links.unlink(actorOf(res), req.params.team_id ?? "");
     res.status(204).end();
   });
 

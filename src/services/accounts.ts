@@ -1,9 +1,12 @@
 import { createHash, randomBytes } from "node:crypto";
-import { AppError } from "../domain/errors.js";
+import type { Actor } from "../domain/access.js";
+import { AppError, isAppError } from "../domain/errors.js";
 import { type Identity, newTenantId, type Role, type Tenant, type TenantId } from "../domain/tenant.js";
 import type { IdentityProvider } from "../ports/identity-provider.js";
 import type { Logger } from "../ports/logger.js";
-import type { TenantDirectory } from "../ports/tenant-directory.js";
+import type { Member, TenantDirectory } from "../ports/tenant-directory.js";
+import { requireAdmin } from "./access.js";
+import type { Throttle } from "./throttle.js";
 
 export const INVITE_TTL_MS = 7 * 24 * 3600 * 1000;
 
@@ -25,13 +28,19 @@ export class AccountService {
   constructor(
     private readonly identity: IdentityProvider,
     private readonly directory: TenantDirectory,
+    private readonly throttle: Throttle,
     private readonly logger: Logger,
   ) {}
 
-  async signUp(input: SignUpInput): Promise<{
+  /** `clientAddress` is where the request came from (sign-ups are limited per address); absent for the CLI. */
+  async signUp(
+    input: SignUpInput,
+    clientAddress?: string,
+  ): Promise<{
     user: { email: string; tenantId: TenantId; role: Role; userId: string; confirmed: boolean };
     tenant: Tenant;
   }> {
+    await this.throttle.signUp(clientAddress);
     const email = input.email.trim().toLowerCase();
     if (input.inviteCode) return this.joinWithInvite(email, input.password, input.inviteCode);
     const name = input.organization?.trim();
@@ -73,8 +82,25 @@ export class AccountService {
     return { user: { email, tenantId: tenant.id, role: invite.role, userId, confirmed }, tenant };
   }
 
-  async logIn(email: string, password: string): Promise<{ idToken: string; expiresIn: number; tenantId: TenantId }> {
-    const tokens = await this.identity.logIn(email.trim().toLowerCase(), password);
+  /**
+   * After too many failures for the account or the client address, every attempt is refused until
+   * the window passes, the right password included.
+   */
+  async logIn(
+    email: string,
+    password: string,
+    clientAddress?: string,
+  ): Promise<{ idToken: string; expiresIn: number; tenantId: TenantId }> {
+    const account = email.trim().toLowerCase();
+    await this.throttle.beforeLogin(account, clientAddress);
+    let tokens: { idToken: string; expiresIn: number };
+    try {
+      tokens = await this.identity.logIn(account, password);
+    } catch (error) {
+      if (isAppError(error) && error.code === "invalid_credentials")
+        await this.throttle.loginFailed(account, clientAddress);
+      throw error;
+    }
     const verified = await this.identity.verify(tokens.idToken);
     return { ...tokens, tenantId: verified.tenantId };
   }
@@ -97,25 +123,35 @@ export class AccountService {
     };
   }
 
-  async createInvite(actor: Identity, role: Role = "member"): Promise<{ code: string; expiresAt: string }> {
+  async createInvite(actor: Actor, role: Role = "member"): Promise<{ code: string; expiresAt: string }> {
     requireAdmin(actor);
     const code = randomBytes(18).toString("base64url");
     const expiresAt = new Date(Date.now() + INVITE_TTL_MS).toISOString();
     await this.directory.createInvite(hashInviteCode(code), {
       tenantId: actor.tenantId,
       role,
-      createdBy: actor.userId,
+      createdBy: actor.principal,
       expiresAt,
     });
     return { code, expiresAt };
   }
 
-  async describe(actor: Identity): Promise<{ email: string; tenantId: TenantId; tenantName: string; role: Role }> {
+  async describe(actor: Actor): Promise<{ email: string; tenantId: TenantId; tenantName: string; role: Role }> {
     const tenant = await this.directory.getTenant(actor.tenantId);
-    return { email: actor.email, tenantId: actor.tenantId, tenantName: tenant?.name ?? "", role: actor.role };
+    return {
+      email: actor.web?.email ?? "",
+      tenantId: actor.tenantId,
+      tenantName: tenant?.name ?? "",
+      role: actor.role,
+    };
   }
-}
 
-export function requireAdmin(actor: Identity): void {
-  if (actor.role !== "admin") throw new AppError("forbidden", "Only an admin of your organisation can do this.");
+  async members(actor: Actor): Promise<Member[]> {
+    requireAdmin(actor);
+    return this.directory.listMembers(actor.tenantId);
+  }
+
+  async tenantExists(tenant: TenantId): Promise<boolean> {
+    return (await this.directory.getTenant(tenant)) !== undefined;
+  }
 }

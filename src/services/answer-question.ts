@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
-import { type AuditRecord, newAuditId, type Outcome, type Source, type Surface } from "../domain/audit.js";
+import { type AccessKey, type Actor, type Audience, accessKeys } from "../domain/access.js";
+import { type AuditRecord, newAuditId, type Outcome, type Source } from "../domain/audit.js";
 import type { ChunkHit } from "../domain/documents.js";
 import { AppError, isAppError } from "../domain/errors.js";
 import { isRelevant } from "../domain/relevance.js";
@@ -10,7 +11,10 @@ import { splitSentences } from "../ingest/chunk.js";
 import type { AuditLog } from "../ports/audit-log.js";
 import type { ChatMessage, ChatModel, ContentBlock, ToolSpec } from "../ports/chat-model.js";
 import type { ChunkIndex } from "../ports/chunk-index.js";
+import type { DocumentCatalog } from "../ports/document-catalog.js";
 import type { Logger } from "../ports/logger.js";
+import type { AccessService } from "./access.js";
+import type { Throttle } from "./throttle.js";
 
 export const NO_CONTEXT_ANSWER =
   "I couldn't find anything about that in your organisation's documents, so I won't guess. Try other words, or share the document that covers it.";
@@ -35,15 +39,15 @@ const SEARCH_TOOL: ToolSpec = {
 const searchInput = z.object({ query: z.string().min(1).max(2000) });
 
 export interface AskInput {
-  tenant: TenantId;
-  actor: AuditRecord["actor"];
-  surface: Surface;
+  actor: Actor;
+  /** Who will read the answer: it uses only what every one of them may read. */
+  audience: Audience;
   question: string;
   /** Earlier turns of a conversation (a Slack thread), oldest first. */
   history?: { role: "user" | "assistant"; text: string }[];
   slack?: AuditRecord["slack"];
-  /** Links to originals by document id (Slack file permalinks). */
-  linkFor?: (documentId: string) => string | undefined;
+  /** Already counted against the question limits with `admit` (a surface that refuses before showing progress). */
+  admitted?: boolean;
 }
 
 export interface AskResult {
@@ -74,14 +78,38 @@ interface Retrieved {
  * them; when none is relevant the answer says so and nothing is invented. Every exchange is written
  * to the audit log before the answer is returned.
  */
+/** What answering needs: who may read what, the question limits, the documents, the index, the model, the log. */
+export interface AnswerDeps {
+  access: Pick<AccessService, "readable">;
+  throttle?: Pick<Throttle, "question">;
+  catalog: Pick<DocumentCatalog, "get">;
+  index: ChunkIndex;
+  model: ChatModel;
+  audit: AuditLog;
+}
+
 export class AnswerService {
+  private readonly access: AnswerDeps["access"];
+  private readonly throttle: AnswerDeps["throttle"];
+  private readonly catalog: AnswerDeps["catalog"];
+  private readonly index: ChunkIndex;
+  private readonly model: ChatModel;
+  private readonly audit: AuditLog;
+
   constructor(
-    private readonly index: ChunkIndex,
-    private readonly model: ChatModel,
-    private readonly audit: AuditLog,
+    deps: AnswerDeps,
     private readonly options: AnswerOptions,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    ({
+      access: this.access,
+      throttle: this.throttle,
+      catalog: this.catalog,
+      index: this.index,
+      model: this.model,
+      audit: this.audit,
+    } = deps);
+  }
 
   validateQuestion(question: string): string {
     const trimmed = question.trim();
@@ -95,20 +123,34 @@ export class AnswerService {
     return trimmed;
   }
 
+  /** Counts a question against the organisation's and the person's limits; throws `rate_limited`. */
+  async admit(actor: Actor): Promise<void> {
+    await this.throttle?.question(actor);
+  }
+
+  /**
+   * Answers from what every reader of the answer may read (the audience), within the organisation's
+   * question limits. Audited before it returns.
+   */
   async ask(input: AskInput): Promise<AskResult> {
     const started = Date.now();
+    const { actor } = input;
     const question = this.validateQuestion(input.question);
-    const log = this.logger.child({ tenantId: input.tenant, surface: input.surface });
+    if (!input.admitted) await this.admit(actor);
+    const tenant = actor.tenantId;
+    const log = this.logger.child({ tenantId: tenant, surface: actor.surface });
+    const readable = await this.access.readable(actor, input.audience);
     let answer: string;
     let sources: Source[] = [];
     let outcome: Outcome;
     try {
-      const result = await this.runLoop(input.tenant, question, input.history ?? [], log);
+      const result = await this.runLoop(tenant, readable, question, input.history ?? [], log);
       if (result.retrieved.length === 0) {
         answer = NO_CONTEXT_ANSWER;
         outcome = "no_context";
       } else {
-        ({ answer, sources } = cite(result.text, result.retrieved, input.linkFor));
+        const links = await this.linksFor(tenant, result.retrieved);
+        ({ answer, sources } = cite(result.text, result.retrieved, (id) => links.get(id)));
         outcome = "answered";
       }
     } catch (error) {
@@ -120,10 +162,14 @@ export class AnswerService {
     const now = new Date();
     const record: AuditRecord = {
       id: newAuditId(now, randomBytes(6).toString("hex")),
-      tenantId: input.tenant,
+      tenantId: tenant,
       createdAt: now.toISOString(),
-      actor: input.actor,
-      surface: input.surface,
+      actor: {
+        userId: actor.principal,
+        ...(actor.web?.email ? { email: actor.web.email } : {}),
+        ...(actor.slack ? { slackUserId: actor.slack.userId } : {}),
+      },
+      surface: actor.surface,
       ...(input.slack ? { slack: input.slack } : {}),
       question,
       answer,
@@ -136,7 +182,47 @@ export class AnswerService {
     return { answer, sources, outcome, auditId: record.id, model: record.model, latencyMs: record.latencyMs };
   }
 
-  private async runLoop(tenant: TenantId, question: string, history: NonNullable<AskInput["history"]>, log: Logger) {
+  /**
+   * An answer the actor asked privately, about to be posted where `audience` reads it: only the asker
+   * may share it, and only when everything it cites may be read there. Throws `forbidden` with the reason.
+   */
+  async shareable(actor: Actor, auditId: string, audience: Audience): Promise<AuditRecord> {
+    const record = await this.audit.get(actor.tenantId, auditId);
+    if (!record || !actor.principals.includes(record.actor.userId))
+      throw new AppError("not_found", "I couldn't find that answer any more.");
+    const readable = new Set(await this.access.readable(actor, audience));
+    const blocked: string[] = [];
+    for (const source of record.sources) {
+      const doc = await this.catalog.get(actor.tenantId, source.documentId);
+      if (!doc || !accessKeys(doc.visibility).some((key) => readable.has(key))) blocked.push(source.title);
+    }
+    if (blocked.length > 0) {
+      const titles = [...new Set(blocked)].map((t) => `“${t}”`).join(", ");
+      throw new AppError(
+        "forbidden",
+        `I can't share this answer here: it cites ${titles}, which not everyone in this conversation may read.`,
+      );
+    }
+    return record;
+  }
+
+  /** Where readers can open each cited original: the Slack file's permalink. */
+  private async linksFor(tenant: TenantId, retrieved: readonly Retrieved[]): Promise<Map<string, string>> {
+    const links = new Map<string, string>();
+    for (const id of new Set(retrieved.map((r) => r.hit.documentId))) {
+      const doc = await this.catalog.get(tenant, id);
+      if (doc?.source.kind === "slack" && doc.source.permalink) links.set(id, doc.source.permalink);
+    }
+    return links;
+  }
+
+  private async runLoop(
+    tenant: TenantId,
+    readable: readonly AccessKey[],
+    question: string,
+    history: NonNullable<AskInput["history"]>,
+    log: Logger,
+  ) {
     const messages: ChatMessage[] = history
       .filter((t) => t.text.trim())
       .map((t) => ({ role: t.role, content: [{ type: "text", text: t.text }] }));
@@ -172,7 +258,7 @@ export class AnswerService {
           });
           continue;
         }
-        const hits = await this.search(tenant, parsed.data.query, log);
+        const hits = await this.search(tenant, readable, parsed.data.query, log);
         const passages = hits.map((hit) => {
           let n = seen.get(hit.chunkId);
           if (n === undefined) {
@@ -190,8 +276,13 @@ export class AnswerService {
   }
 
   /** Tenant-bound search that keeps only relevant passages of the asking tenant. */
-  private async search(tenant: TenantId, query: string, log: Logger): Promise<ChunkHit[]> {
-    const hits = await this.index.search(tenant, query, this.options.topK);
+  private async search(
+    tenant: TenantId,
+    readable: readonly AccessKey[],
+    query: string,
+    log: Logger,
+  ): Promise<ChunkHit[]> {
+    const hits = await this.index.search(tenant, query, { k: this.options.topK, readable });
     const own = hits.filter((hit) => {
       if (hit.tenantId === tenant) return true;
       // The third lock: an index that returns another tenant's passage is a bug we must see at once.

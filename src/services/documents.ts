@@ -1,5 +1,13 @@
 import { createHash, randomUUID } from "node:crypto";
 import {
+  type Actor,
+  accessKeys,
+  ORGANISATION,
+  type SlackConversationRef,
+  type Visibility,
+  withConversation,
+} from "../domain/access.js";
+import {
   type Chunk,
   chunkId,
   type DocumentRecord,
@@ -17,6 +25,7 @@ import type { DocumentCatalog } from "../ports/document-catalog.js";
 import type { Job, JobQueue } from "../ports/job-queue.js";
 import type { Logger } from "../ports/logger.js";
 import type { ObjectStore } from "../ports/object-store.js";
+import { type AccessService, addedBy } from "./access.js";
 
 export interface IngestLimits {
   maxFileBytes: number;
@@ -31,9 +40,12 @@ export interface AddDocumentInput {
   fileName: string;
   data: Buffer;
   source: DocumentSource;
-  uploadedBy: string;
+  /** Who may read it; organisation-wide when absent. A Slack file's is its conversation. */
+  visibility?: Visibility;
   title?: string;
 }
+
+export type DocumentSettledListener = (tenant: TenantId, document: DocumentRecord) => Promise<void>;
 
 export interface IngestJobPayload {
   documentId: string;
@@ -44,10 +56,14 @@ export const objectKey = (documentId: string): string => `documents/${documentId
 /**
  * Adding, indexing, listing and deleting a tenant's documents. Adding stores the bytes and queues an
  * ingest job; the job extracts, chunks and indexes, moving the record queued -> indexing -> ready,
- * or to failed with a reason a user can act on.
+ * or to failed with a reason a user can act on. Readers see only what they may read (AccessService);
+ * members delete what they added, admins anything, and admins list every document for governance.
  */
 export class DocumentService {
+  private readonly settledListeners: DocumentSettledListener[] = [];
+
   constructor(
+    private readonly access: AccessService,
     private readonly catalog: DocumentCatalog,
     private readonly objects: ObjectStore,
     private readonly index: ChunkIndex,
@@ -58,8 +74,20 @@ export class DocumentService {
     private readonly logger: Logger,
   ) {}
 
-  /** Checks type and size, stores the file and queues it. The same bytes twice give the same document. */
-  async add(tenant: TenantId, input: AddDocumentInput): Promise<{ document: DocumentRecord; created: boolean }> {
+  /** Told when a document reaches `ready` or `failed` after an ingest job (Slack replies in the thread). */
+  onSettled(listener: DocumentSettledListener): void {
+    this.settledListeners.push(listener);
+  }
+
+  /**
+   * Checks type and size, stores the file and queues it, as the actor's. The same bytes twice in the
+   * same scope give the same document.
+   */
+  async add(actor: Actor, input: AddDocumentInput): Promise<{ document: DocumentRecord; created: boolean }> {
+    const tenant = actor.tenantId;
+    const visibility = input.visibility ?? ORGANISATION;
+    if (visibility.kind === "private" && visibility.owner !== actor.principal)
+      throw new AppError("forbidden", "A private document belongs to the person who adds it.");
     const kind = this.checkFile(input.fileName, input.data);
     const sha256 = createHash("sha256").update(input.data).digest("hex");
     const id = randomUUID();
@@ -72,7 +100,8 @@ export class DocumentService {
       sizeBytes: input.data.length,
       sha256,
       source: input.source,
-      uploadedBy: input.uploadedBy,
+      visibility,
+      uploadedBy: actor.principal,
     });
     if (!created) {
       await this.objects.delete(tenant, objectKey(id));
@@ -80,6 +109,24 @@ export class DocumentService {
     }
     await this.enqueueIngest(tenant, document.id, sha256);
     return { document, created };
+  }
+
+  /**
+   * A Slack file already indexed was shared into one more conversation: its members may read it too.
+   * The index's access keys follow at once, without re-indexing.
+   */
+  async addConversation(
+    tenant: TenantId,
+    documentId: string,
+    ref: SlackConversationRef,
+  ): Promise<DocumentRecord | undefined> {
+    const doc = await this.catalog.get(tenant, documentId);
+    if (doc?.visibility.kind !== "slack_conversation") return doc;
+    const visibility = withConversation(doc.visibility, ref);
+    const updated = await this.catalog.setVisibility(tenant, documentId, visibility);
+    await this.index.setAccess(tenant, documentId, accessKeys(visibility));
+    this.logger.info("document shared into another conversation", { tenantId: tenant, documentId });
+    return updated;
   }
 
   /** Replaces a document's content in place (a Slack file was edited), keeping its id. */
@@ -155,15 +202,21 @@ export class DocumentService {
         title: doc.title,
         page: p.page,
         text: p.text,
+        access: accessKeys(doc.visibility),
       }));
       // Replace, never merge: a re-indexed document must not keep passages of its old version.
       await this.index.deleteDocument(tenant, documentId);
       await this.index.upsert(tenant, chunks);
       // Deleted while indexing: remove what was just written.
-      if (!(await this.catalog.get(tenant, documentId))) {
+      const now = await this.catalog.get(tenant, documentId);
+      if (!now) {
         await this.index.deleteDocument(tenant, documentId);
         return undefined;
       }
+      // Shared into another conversation while indexing: the passages get today's readers.
+      const keys = accessKeys(now.visibility);
+      if (keys.join("\n") !== accessKeys(doc.visibility).join("\n"))
+        await this.index.setAccess(tenant, documentId, keys);
       const ready = await this.catalog.update(tenant, documentId, {
         status: "ready",
         pages: pages.length,
@@ -191,31 +244,87 @@ export class DocumentService {
     }
   }
 
-  async list(tenant: TenantId): Promise<DocumentRecord[]> {
-    return this.catalog.list(tenant);
+  /** The ingest job, then the listeners once the document settled. */
+  async runIngestJob(job: Job): Promise<void> {
+    const document = await this.process(job);
+    if (!job.tenantId || !document || (document.status !== "ready" && document.status !== "failed")) return;
+    for (const listener of this.settledListeners) {
+      // Indexing succeeded (or failed for good); a listener's trouble must not re-run it.
+      await listener(job.tenantId, document).catch((error: unknown) =>
+        this.logger.warn("document listener failed", { error, tenantId: job.tenantId, documentId: document.id }),
+      );
+    }
   }
 
-  /** Not found is the same for "does not exist" and "belongs to another tenant". */
-  async get(tenant: TenantId, id: string): Promise<DocumentRecord> {
-    const doc = await this.catalog.get(tenant, id);
-    if (!doc) throw new AppError("not_found", "Document not found.");
+  /** What the actor may read, newest first. */
+  async list(actor: Actor): Promise<DocumentRecord[]> {
+    return this.access.readableDocuments(actor, await this.catalog.list(actor.tenantId));
+  }
+
+  /**
+   * Governance: admins list every document of the organisation (title, visibility, sharer), readable
+   * to them or not; everyone else gets what they may read.
+   */
+  async listForGovernance(actor: Actor): Promise<{ document: DocumentRecord; readable: boolean }[]> {
+    const all = await this.catalog.list(actor.tenantId);
+    const readable = new Set((await this.access.readableDocuments(actor, all)).map((d) => d.id));
+    return all
+      .filter((d) => actor.role === "admin" || readable.has(d.id))
+      .map((document) => ({ document, readable: readable.has(document.id) }));
+  }
+
+  /**
+   * A document's record: for readers, and for admins (governance). Not found is the same for "does not
+   * exist", "belongs to another tenant" and "you may not read it".
+   */
+  async get(actor: Actor, id: string): Promise<DocumentRecord> {
+    const doc = await this.catalog.get(actor.tenantId, id);
+    if (!doc || (actor.role !== "admin" && !(await this.access.canRead(actor, doc.visibility)))) throw notFound();
     return doc;
   }
 
-  /** The stored original, for viewing. Not found is the same as for `get`. */
-  async original(tenant: TenantId, id: string): Promise<{ document: DocumentRecord; data: Buffer }> {
-    const document = await this.get(tenant, id);
-    return { document, data: await this.objects.get(tenant, objectKey(id)) };
+  /** The stored original, for reading: only for those who may read it (an admin's governance view lists, never opens). */
+  async original(actor: Actor, id: string): Promise<{ document: DocumentRecord; data: Buffer }> {
+    const document = await this.get(actor, id);
+    if (!(await this.access.canRead(actor, document.visibility)))
+      throw new AppError("forbidden", "You can't open this document: only the people it was shared with can read it.");
+    return { document, data: await this.objects.get(actor.tenantId, objectKey(id)) };
   }
 
-  async delete(tenant: TenantId, id: string): Promise<void> {
-    await this.get(tenant, id);
+  /** Members delete what they added; admins anything. */
+  async remove(actor: Actor, id: string): Promise<DocumentRecord> {
+    const doc = await this.get(actor, id);
+    if (actor.role !== "admin" && !addedBy(actor, doc))
+      throw new AppError("forbidden", "Only the person who added this document, or an admin, can delete it.");
+    await this.purge(actor.tenantId, id);
+    this.logger.info("document deleted", { tenantId: actor.tenantId, documentId: id, by: actor.principal });
+    return doc;
+  }
+
+  /** A document by its Slack file, for the Slack file lifecycle (the file changed or was deleted in Slack). */
+  async findBySlackFile(tenant: TenantId, teamId: string, fileId: string): Promise<DocumentRecord | undefined> {
+    return this.catalog.findBySlackFile(tenant, teamId, fileId);
+  }
+
+  /** A record for system notices (a Slack file settled); never shown to a reader as it is. */
+  async record(tenant: TenantId, id: string): Promise<DocumentRecord | undefined> {
+    return this.catalog.get(tenant, id);
+  }
+
+  /** The file was deleted where it came from (Slack): it goes for everyone. */
+  async removeWithSource(tenant: TenantId, id: string): Promise<void> {
+    await this.purge(tenant, id);
+    this.logger.info("document removed with its source", { tenantId: tenant, documentId: id });
+  }
+
+  private async purge(tenant: TenantId, id: string): Promise<void> {
     await this.index.deleteDocument(tenant, id);
     await this.objects.delete(tenant, objectKey(id));
     await this.catalog.delete(tenant, id);
-    this.logger.info("document deleted", { tenantId: tenant, documentId: id });
   }
 }
+
+const notFound = () => new AppError("not_found", "Document not found.");
 
 const isIngestFailure = (error: unknown): error is AppError =>
   isAppError(error) && (INGEST_FAILURE_CODES as readonly string[]).includes(error.code);

@@ -175,6 +175,32 @@ export function renderNotLinked(url: string, options: { reason?: string; teamNam
   };
 }
 
+/** The one-time link that ties a web account to this Slack user. */
+export function renderConnect(url: string): SlackMessage {
+  return {
+    text: `Connect your Enclave web account to this Slack account: ${url}`,
+    blocks: [
+      section(
+        "Open this link while logged in to Enclave on the web to connect your web account to this Slack account. The web app then answers you from the Slack conversations you are in, as I do here.",
+      ),
+      {
+        type: "actions",
+        block_id: "enclave_connect_actions",
+        elements: [
+          {
+            type: "button",
+            action_id: ACTION.link,
+            text: { type: "plain_text", text: "Connect my web account" },
+            url,
+            style: "primary",
+          },
+        ],
+      },
+      context("The link is for you only, works once and expires in 15 minutes."),
+    ],
+  };
+}
+
 export const HELP_TEXT = [
   "*Enclave answers questions from your organisation's documents, with sources.*",
   "• `/ask <question>`: a private answer (you can share it to the channel)",
@@ -182,5 +208,7 @@ export const HELP_TEXT = [
   "• A direct message to me is a question too",
   "• Share a PDF, .txt or .md file in a channel I'm in (or send it to me) and I index it",
   "• `/ask docs`: the documents I know · `/ask forget <document>`: remove one",
-  "• `/ask status`: which organisation this workspace is linked to · `/ask link` / `/ask unlink`",
+  "• `/ask status`: which organisation this workspace is linked to · `/ask link` / `/ask unlink` (workspace admins)",
+  "• `/ask connect`: connect your Enclave web account to this Slack account",
+  "• I answer from what everyone who reads the answer may read: files of a private channel stay in it",
 ].join("\n");

@@ -1,15 +1,16 @@
 import type { Installation, InstallationQuery, InstallationStore } from "@slack/oauth";
 import type { Logger } from "../ports/logger.js";
-import type { SlackInstallationRecord, TenantDirectory } from "../ports/tenant-directory.js";
+import type { SlackInstallationRecord } from "../ports/tenant-directory.js";
+import type { InstallationService } from "../services/installations.js";
 
 /**
- * Bolt's installation store over the TenantDirectory: the bot token is encrypted at rest by the
+ * Bolt's installation store over the installation service: the bot token is encrypted at rest by the
  * directory (AES-256-GCM, bound to the team). User tokens are never requested, so none are kept.
  * Org-wide (Enterprise Grid) installations have no team and are refused: a link needs a workspace.
  */
 export class DirectoryInstallationStore implements InstallationStore {
   constructor(
-    private readonly directory: TenantDirectory,
+    private readonly installations: InstallationService,
     private readonly logger: Logger,
   ) {}
 
@@ -38,7 +39,7 @@ export class DirectoryInstallationStore implements InstallationStore {
         authVersion: installation.authVersion ?? "v2",
       },
     };
-    await this.directory.putInstallation(record);
+    await this.installations.put(record);
     this.logger.info("slack app installed", {
       slackTeam: teamId,
       enterpriseId: record.enterpriseId,
@@ -47,13 +48,13 @@ export class DirectoryInstallationStore implements InstallationStore {
   }
 
   async fetchInstallation(query: InstallationQuery<boolean>): Promise<Installation<"v1" | "v2", boolean>> {
-    const record = query.teamId ? await this.directory.getInstallation(query.teamId) : undefined;
+    const record = query.teamId ? await this.installations.get(query.teamId) : undefined;
     if (!record) throw new Error(`No installation for team ${query.teamId ?? "(none)"}`);
     return toInstallation(record);
   }
 
   async deleteInstallation(query: InstallationQuery<boolean>): Promise<void> {
-    if (query.teamId) await this.directory.deleteInstallation(query.teamId);
+    if (query.teamId) await this.installations.delete(query.teamId);
   }
 }
 

@@ -1,7 +1,8 @@
 import { z } from "zod";
-import type { JobQueue, JobType } from "../ports/job-queue.js";
+import type { JobType } from "../ports/job-queue.js";
 import type { Logger } from "../ports/logger.js";
-import type { TenantDirectory } from "../ports/tenant-directory.js";
+import type { InstallationService } from "../services/installations.js";
+import type { JobService } from "../services/jobs.js";
 
 /**
  * The work a Slack request leaves behind. Listeners only acknowledge, claim the delivery and enqueue one
@@ -36,6 +37,7 @@ export const fileJobSchema = z.discriminatedUnion("kind", [
     fileId: id,
     channelId: id.optional(),
     userId: id.optional(),
+    userTeamId: id.optional(),
     messageTs: z.string().optional(),
   }),
   z.object({ kind: z.literal("change"), teamId: id, fileId: id }),
@@ -43,7 +45,7 @@ export const fileJobSchema = z.discriminatedUnion("kind", [
 ]);
 export type FileJob = z.infer<typeof fileJobSchema>;
 
-export const COMMAND_ACTIONS = ["docs", "forget", "status", "link", "unlink"] as const;
+export const COMMAND_ACTIONS = ["docs", "forget", "status", "link", "unlink", "connect"] as const;
 export type CommandAction = (typeof COMMAND_ACTIONS)[number];
 
 export const eventJobSchema = z.discriminatedUnion("kind", [
@@ -63,6 +65,7 @@ export const eventJobSchema = z.discriminatedUnion("kind", [
     auditId: id,
     teamId: id,
     userId: id,
+    userTeamId: id.optional(),
     channelId: id.optional(),
     responseUrl: z.url().optional(),
   }),
@@ -71,6 +74,7 @@ export const eventJobSchema = z.discriminatedUnion("kind", [
     auditId: id,
     teamId: id,
     userId: id,
+    userTeamId: id.optional(),
     channelId: id.optional(),
     responseUrl: z.url(),
   }),
@@ -99,8 +103,8 @@ const CLAIM_TTL_MS = 24 * 3600 * 1000;
 /** The acknowledge side: claim each delivery key once, then enqueue. */
 export class SlackIntake {
   constructor(
-    private readonly directory: TenantDirectory,
-    private readonly queue: JobQueue,
+    private readonly installations: InstallationService,
+    private readonly jobs: JobService,
     private readonly logger: Logger,
   ) {}
 
@@ -119,16 +123,16 @@ export class SlackIntake {
     const claimed: string[] = [];
     try {
       for (const key of claims) {
-        if (!(await this.directory.claimEvent(key, expiresAt))) {
+        if (!(await this.installations.claim(key, expiresAt))) {
           this.logger.info("slack delivery already handled", { claim: key });
           return false;
         }
         claimed.push(key);
       }
-      return await this.queue.enqueue({ type, payload, idempotencyKey });
+      return await this.jobs.enqueue({ type, payload, idempotencyKey });
     } catch (error) {
       // Nothing was queued: give the claims back so Slack's retry of this delivery is handled, not dropped.
-      await Promise.allSettled(claimed.map((key) => this.directory.releaseEvent(key)));
+      await Promise.allSettled(claimed.map((key) => this.installations.release(key)));
       throw error;
     }
   }

@@ -12,7 +12,28 @@ export const envelopeSchema = z.looseObject({
   team_id: id.optional(),
   enterprise_id: id.nullish(),
   event: z.looseObject({ type: z.string() }),
+  /** The installations this delivery is for; Bolt authorises with the first. */
+  authorizations: z.array(z.looseObject({ team_id: id.nullish(), enterprise_id: id.nullish() })).nullish(),
 });
+export type Envelope = z.infer<typeof envelopeSchema>;
+
+/**
+ * The installation that received the event (Bolt's context, from `authorizations`) is the only
+ * source of the tenant. An envelope that names another workspace, not of the same Grid, is not
+ * ours to answer: undefined.
+ */
+export function receivingTeam(
+  envelope: Envelope,
+  context: { teamId?: string | undefined; enterpriseId?: string | undefined },
+): string | undefined {
+  const installation = context.teamId ?? envelope.authorizations?.[0]?.team_id ?? envelope.team_id;
+  if (!installation) return undefined;
+  if (envelope.team_id && envelope.team_id !== installation) {
+    const grid = context.enterpriseId ?? envelope.authorizations?.[0]?.enterprise_id ?? undefined;
+    if (!grid || envelope.enterprise_id !== grid) return undefined;
+  }
+  return installation;
+}
 
 export const appMentionSchema = z.looseObject({
   type: z.literal("app_mention"),
@@ -38,6 +59,7 @@ export const messageSchema = z.looseObject({
   thread_ts: ts.optional(),
   channel: id,
   channel_type: z.string().optional(),
+  /** The author's own workspace: differs from the install's in Slack Connect channels. */
   team: id.optional(),
   user_team: id.optional(),
   files: z.array(z.looseObject({ id })).optional(),

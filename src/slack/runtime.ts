@@ -1,20 +1,29 @@
 import type { WebClient } from "@slack/web-api";
-import type { Container } from "../composition/container.js";
+import type { Surface } from "../domain/audit.js";
+import { isAppError } from "../domain/errors.js";
 import type { Logger } from "../ports/logger.js";
 import type { WorkspaceLink } from "../ports/tenant-directory.js";
-import { renderNotLinked, type SlackMessage } from "./blocks.js";
+import { REFUSAL_MESSAGES, type SlackActorResult, type SlackRequester } from "../services/access.js";
+import type { Services } from "../services/services.js";
+import { escapeText, renderNotice, renderNotLinked, type SlackMessage } from "./blocks.js";
 import type { FetchFn } from "./outbound.js";
-import { usersInfoSchema } from "./payloads.js";
 import type { SlackSettings } from "./settings.js";
 import type { SlackWorkspaces, TeamAuth } from "./workspaces.js";
 
+/** The services the Slack surface calls. */
+export type SlackServices = Pick<
+  Services,
+  "access" | "answers" | "documents" | "feedback" | "links" | "installations" | "jobs"
+>;
+
 /** What the Slack job handlers share. No Bolt here: the same handlers run in any worker. */
 export interface SlackRuntime {
-  c: Container;
+  services: SlackServices;
   settings: SlackSettings;
   workspaces: SlackWorkspaces;
   logger: Logger;
   fetch: FetchFn;
+  limits: { maxFileBytes: number };
 }
 
 export interface Workspace {
@@ -30,58 +39,63 @@ export async function openWorkspace(rt: SlackRuntime, teamId: string): Promise<W
     rt.logger.warn("no bot token for workspace; dropping", { slackTeam: teamId });
     return undefined;
   }
-  const link = await rt.c.directory.getLink(teamId);
+  const link = await rt.services.links.workspace(teamId);
   return { auth, client: rt.workspaces.client(auth.botToken), link };
 }
 
-/** The audit actor for a Slack user: Slack ids are only unique within a workspace. */
-export const slackActorId = (teamId: string, userId: string): string => `slack:${teamId}:${userId}`;
-
-/** The ephemeral "not linked" notice with a one-time link for this user (Enterprise Grid id kept). */
-export function notLinkedMessage(
+/**
+ * For a workspace that is not linked: a Slack workspace admin or owner (or the installer) gets the
+ * one-time link; anyone else is told who can link it. Never a link for someone who may not use it.
+ */
+export async function linkOffer(
   rt: SlackRuntime,
   ws: Workspace,
   userId: string,
   options: { reason?: string; enterpriseId?: string | undefined } = {},
-): SlackMessage {
+): Promise<SlackMessage> {
   const { reason } = options;
   const enterpriseId = options.enterpriseId ?? ws.auth.enterpriseId;
-  const { url } = rt.c.links.createToken({
-    teamId: ws.auth.teamId,
-    ...(enterpriseId ? { enterpriseId } : {}),
-    ...(ws.auth.teamName ? { teamName: ws.auth.teamName } : {}),
-    slackUserId: userId,
-  });
-  return renderNotLinked(url, {
-    ...(reason ? { reason } : {}),
-    ...(ws.auth.teamName ? { teamName: ws.auth.teamName } : {}),
-  });
+  try {
+    const { url } = await rt.services.links.requestWorkspaceLink({
+      teamId: ws.auth.teamId,
+      ...(enterpriseId ? { enterpriseId } : {}),
+      ...(ws.auth.teamName ? { teamName: ws.auth.teamName } : {}),
+      slackUserId: userId,
+    });
+    return renderNotLinked(url, {
+      ...(reason ? { reason } : {}),
+      ...(ws.auth.teamName ? { teamName: ws.auth.teamName } : {}),
+    });
+  } catch (error) {
+    if (!isAppError(error) || (error.status >= 500 && error.code !== "dependency_unavailable")) throw error;
+    const intro = reason ? `${reason} ` : "";
+    const state = ws.link ? "" : `${REFUSAL_MESSAGES.not_linked} `;
+    return renderNotice(`${intro}${state}${escapeText(error.message)}`);
+  }
 }
 
 /**
- * Who may change the workspace's link or forget documents from Slack: a Slack workspace admin or owner,
- * or an admin of the linked tenant (the Slack user's verified email is an admin's email there).
+ * The Slack user as an actor of the linked organisation, or the reason they are not served (told to
+ * them through `notify`): not linked (with a link for those who may link), a guest, someone from
+ * another organisation. Every Slack surface goes through here.
  */
-export async function slackPrivileges(
+export async function slackActor(
   rt: SlackRuntime,
   ws: Workspace,
-  userId: string,
-): Promise<{ workspaceAdmin: boolean; tenantAdmin: boolean }> {
-  let workspaceAdmin = false;
-  let email: string | undefined;
-  try {
-    const info = usersInfoSchema.parse(await ws.client.users.info({ user: userId }));
-    workspaceAdmin = Boolean(info.user.is_admin || info.user.is_owner || info.user.is_primary_owner);
-    email = info.user.profile?.email?.trim().toLowerCase();
-  } catch (error) {
-    rt.logger.warn("users.info failed", { error, slackTeam: ws.auth.teamId });
+  who: SlackRequester,
+  surface: Surface,
+  notify: (message: SlackMessage) => Promise<void>,
+  offer: { reason?: string } = {},
+): Promise<Extract<SlackActorResult, { ok: true }> | undefined> {
+  const result = await rt.services.access.slackActor(who, surface);
+  if (result.ok) return result;
+  rt.logger.info("slack user not served", { slackTeam: who.teamId, refusal: result.refusal, surface });
+  if (result.refusal === "not_linked") {
+    await notify(await linkOffer(rt, ws, who.userId, { ...offer, enterpriseId: who.enterpriseId }));
+  } else {
+    await notify(renderNotice(REFUSAL_MESSAGES[result.refusal]));
   }
-  let tenantAdmin = false;
-  if (email && ws.link) {
-    const members = await rt.c.directory.listMembers(ws.link.tenantId);
-    tenantAdmin = members.some((m) => m.role === "admin" && m.email.toLowerCase() === email);
-  }
-  return { workspaceAdmin, tenantAdmin };
+  return undefined;
 }
 
 export const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;

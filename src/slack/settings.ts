@@ -8,20 +8,26 @@ import { type Config, type SlackMode, slackMode } from "../config/config.js";
  * - chat:write: answers, placeholders (`chat.update`), ephemeral notices, confirmations.
  * - commands: `/ask`.
  * - files:read: `file_shared`/`file_change`/`file_deleted`, `files.info` and downloading the file.
- * - users:read, users:read.email: `users.info` to check a Slack workspace admin, or a tenant admin by email,
- *   before `/ask unlink`, `/ask link` on a linked workspace, and `/ask forget`.
+ * - users:read: `users.info` to tell full members from guests and from people of other organisations
+ *   (Slack Connect), and workspace admins and owners (who may link and unlink the workspace).
+ * - channels:read, groups:read, im:read, mpim:read: `conversations.info` and `conversations.members`,
+ *   so a file shared in a conversation is quoted only to its members and a thread answer uses only
+ *   what everyone in the conversation may read.
  */
 export const BOT_SCOPES = [
   "app_mentions:read",
   "channels:history",
+  "channels:read",
   "chat:write",
   "commands",
   "files:read",
   "groups:history",
+  "groups:read",
   "im:history",
+  "im:read",
   "mpim:history",
+  "mpim:read",
   "users:read",
-  "users:read.email",
 ] as const;
 
 export const BOT_EVENTS = [

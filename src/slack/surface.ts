@@ -1,7 +1,6 @@
 import { App, ExpressReceiver, type Receiver, SocketModeReceiver } from "@slack/bolt";
-import type { WebClientOptions } from "@slack/web-api";
 import { Router } from "express";
-import type { Container } from "../composition/container.js";
+import type { Logger } from "../ports/logger.js";
 import { BoltLoggerAdapter } from "./bolt-logger.js";
 import { handleEventJob } from "./handlers/events.js";
 import { handleFileJob } from "./handlers/files.js";
@@ -15,9 +14,9 @@ import { registerLifecycle } from "./listeners/lifecycle.js";
 import { registerMessages } from "./listeners/messages.js";
 import { oauthRoutes } from "./oauth.js";
 import type { FetchFn } from "./outbound.js";
-import type { SlackRuntime } from "./runtime.js";
-import { type SlackSettings, slackSettings } from "./settings.js";
-import { SlackWorkspaces } from "./workspaces.js";
+import type { SlackRuntime, SlackServices } from "./runtime.js";
+import type { SlackSettings } from "./settings.js";
+import type { SlackWorkspaces } from "./workspaces.js";
 
 const SOCKET_START_WAIT_MS = 15_000;
 
@@ -45,42 +44,47 @@ export interface SlackOptions {
   processBeforeResponse?: boolean;
 }
 
+/** What the Slack surface is handed: the services it calls and Slack's clients. */
+export interface SlackDeps {
+  services: SlackServices;
+  settings: SlackSettings;
+  workspaces: SlackWorkspaces;
+  logger: Logger;
+  logLevel: string;
+  limits: { maxFileBytes: number };
+}
+
 /**
  * The Slack side without Bolt: API clients per workspace and the job handlers that do the work. A
  * worker that only runs jobs (the SQS worker on AWS) needs just this.
  */
-export function createSlackRuntime(c: Container, options: SlackOptions = {}): SlackRuntime | undefined {
-  const settings = slackSettings(c.config);
-  if (!settings) return undefined;
-  const logger = c.logger.child({ component: "slack" });
-  const clientOptions: WebClientOptions = {
-    slackApiUrl: settings.apiUrl,
-    logger: new BoltLoggerAdapter(logger, c.config.LOG_LEVEL),
-    // 429s wait for Retry-After and try again; other failures retry briefly, then the job retries.
-    rejectRateLimitedCalls: false,
-    retryConfig: { retries: 4, factor: 2, minTimeout: 250, maxTimeout: 4000, randomize: true },
-    timeout: 30_000,
+export function createSlackRuntime(deps: SlackDeps, options: SlackOptions = {}): SlackRuntime {
+  return {
+    services: deps.services,
+    settings: deps.settings,
+    workspaces: deps.workspaces,
+    logger: deps.logger.child({ component: "slack" }),
+    fetch: options.fetch ?? fetch,
+    limits: deps.limits,
   };
-  const workspaces = new SlackWorkspaces(c.directory, settings, clientOptions, logger);
-  return { c, settings, workspaces, logger, fetch: options.fetch ?? fetch };
 }
 
 /** Job handlers plus the two notifications that start outside Slack (a link made, a document indexed). */
 export function registerSlackJobs(rt: SlackRuntime): void {
-  const { c } = rt;
-  c.runner.register("answer", (job) => handleQuestion(rt, job));
-  c.runner.register("slack_file", (job) => handleFileJob(rt, job));
-  c.runner.register("slack_event", (job) => handleEventJob(rt, job));
-  c.links.onLinked(async (e) => {
-    await c.queue.enqueue({
+  const { jobs, links, documents } = rt.services;
+  jobs.handle("answer", (job) => handleQuestion(rt, job));
+  jobs.handle("slack_file", (job) => handleFileJob(rt, job));
+  jobs.handle("slack_event", (job) => handleEventJob(rt, job));
+  links.onLinked(async (e) => {
+    await jobs.enqueue({
       type: "slack_event",
       payload: { kind: "linked", teamId: e.teamId, slackUserId: e.slackUserId, tenantName: e.tenantName },
       idempotencyKey: `slack:linked:${e.teamId}:${e.slackUserId}:${Date.now()}`,
     });
   });
-  c.onDocumentSettled(async (tenant, doc) => {
+  documents.onSettled(async (tenant, doc) => {
     if (doc.source.kind !== "slack") return;
-    await c.queue.enqueue({
+    await jobs.enqueue({
       type: "slack_event",
       tenantId: tenant,
       payload: { kind: "indexed", tenantId: tenant, documentId: doc.id },
@@ -90,12 +94,11 @@ export function registerSlackJobs(rt: SlackRuntime): void {
 }
 
 /** The Bolt app over the runtime: HTTP (ExpressReceiver) or Socket Mode, chosen by configuration. */
-export function createSlackSurface(c: Container, options: SlackOptions = {}): SlackSurface | undefined {
-  const rt = createSlackRuntime(c, options);
-  if (!rt) return undefined;
+export function createSlackSurface(deps: SlackDeps, options: SlackOptions = {}): SlackSurface {
+  const rt = createSlackRuntime(deps, options);
   const { settings, logger } = rt;
   registerSlackJobs(rt);
-  const boltLogger = new BoltLoggerAdapter(logger, c.config.LOG_LEVEL);
+  const boltLogger = new BoltLoggerAdapter(logger, deps.logLevel);
   const router = Router();
   let receiver: Receiver;
   if (settings.mode === "http") {
@@ -128,7 +131,7 @@ export function createSlackSurface(c: Container, options: SlackOptions = {}): Sl
   app.error(async (error) => {
     logger.error("slack listener failed", { error });
   });
-  const intake = new SlackIntake(c.directory, c.queue, logger);
+  const intake = new SlackIntake(rt.services.installations, rt.services.jobs, logger);
   registerCommands(app, intake, logger);
   registerMessages(app, intake, logger);
   registerFiles(app, intake);
@@ -139,7 +142,7 @@ export function createSlackSurface(c: Container, options: SlackOptions = {}): Sl
     router.use(
       oauthRoutes({
         settings: { ...settings, oauth: settings.oauth },
-        store: new DirectoryInstallationStore(c.directory, logger),
+        store: new DirectoryInstallationStore(rt.services.installations, logger),
         clientOptions: rt.workspaces.clientOptions,
         boltLogger,
         logger,
@@ -147,7 +150,7 @@ export function createSlackSurface(c: Container, options: SlackOptions = {}): Sl
           const teamId = installation.team?.id;
           const userId = installation.user?.id;
           if (!teamId || !userId) return;
-          await c.queue.enqueue({
+          await rt.services.jobs.enqueue({
             type: "slack_event",
             payload: { kind: "installed", teamId, userId },
             idempotencyKey: `slack:installed:${teamId}:${userId}:${Date.now()}`,
@@ -178,7 +181,7 @@ export function createSlackSurface(c: Container, options: SlackOptions = {}): Sl
       logger.info("slack is on", {
         mode: settings.mode,
         install: settings.oauth ? "oauth" : "single workspace",
-        ...(c.config.SLACK_API_URL ? { apiUrl: c.config.SLACK_API_URL } : {}),
+        ...(settings.apiUrl.includes("slack.com") ? {} : { apiUrl: settings.apiUrl }),
       });
     },
     async stop() {

@@ -1,7 +1,7 @@
 import type { Authorize, AuthorizeResult } from "@slack/bolt";
 import { type WebAPICallResult, WebClient, type WebClientOptions } from "@slack/web-api";
 import type { Logger } from "../ports/logger.js";
-import type { TenantDirectory } from "../ports/tenant-directory.js";
+import type { InstallationService } from "../services/installations.js";
 import type { SlackSettings } from "./settings.js";
 
 /** What the bot needs to act in one workspace. */
@@ -31,7 +31,7 @@ export class SlackWorkspaces {
   private single: Promise<AuthTest> | undefined;
 
   constructor(
-    private readonly directory: TenantDirectory,
+    private readonly installations: InstallationService,
     private readonly settings: SlackSettings,
     readonly clientOptions: WebClientOptions,
     private readonly logger: Logger,
@@ -39,7 +39,7 @@ export class SlackWorkspaces {
 
   async forTeam(teamId: string | undefined): Promise<TeamAuth | undefined> {
     if (teamId) {
-      const installation = await this.directory.getInstallation(teamId);
+      const installation = await this.installations.get(teamId);
       if (installation) {
         return {
           teamId,

@@ -84,6 +84,7 @@ export function describeRestApi(name: string, start: () => Promise<RestTarget>) 
           tenant_id: a.tenantId,
           tenant_name: "Northwind",
           role: "admin",
+          slack_identities: [],
         });
       });
 
@@ -129,7 +130,11 @@ export function describeRestApi(name: string, start: () => Promise<RestTarget>) 
 
         const login = await anon.call("POST", "/auth/login", { email, password: "Member-pass-1" });
         const member = t.api(login.json.id_token);
-        expect((await member.call("GET", "/api/audit")).status).toBe(403);
+        // A member reads only their own exchanges (none yet), never the organisation's log or its export.
+        const own = await member.call("GET", "/api/audit");
+        expect(own.status).toBe(200);
+        expect(own.json.records).toEqual([]);
+        expect((await member.call("GET", "/api/audit/export.csv")).status).toBe(403);
         expect((await member.call("POST", "/api/invites")).status).toBe(403);
         // Members read and ask in their own tenant.
         expect((await member.call("GET", `/api/documents/${aDocId}`)).status).toBe(200);

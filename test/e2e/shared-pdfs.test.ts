@@ -34,7 +34,8 @@ const EXPECTED: Record<string, { status: "ready"; pages: number } | { status: "f
 describe.skipIf(!available)("real PDFs through the running server", () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer();
+    // The probe below asks every 200 ms while the PDFs index: more than a person's question limit.
+    server = await startTestServer({ RATE_LIMIT_USER_PER_MINUTE: "1000" });
   });
   afterAll(async () => {
     await server?.stop();

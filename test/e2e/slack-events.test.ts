@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { LinkService } from "../../src/services/link-workspace.js";
 import { FakeSlack, type FakeTeam, nextTs } from "../support/fake-slack.js";
+import { workspaceLinkToken } from "../support/link-tokens.js";
 import { apiClient, newOrganisation, waitForDocument } from "../support/server.js";
 import {
   blockAction,
@@ -46,7 +46,8 @@ beforeAll(async () => {
       name: "Northwind Slack",
       enterpriseId: "E0GRID001",
       users: [
-        { id: ASKER, name: "asker" },
+        // The asker is a Slack workspace admin: only admins (and the installer) are handed link tokens.
+        { id: ASKER, name: "asker", isAdmin: true },
         { id: MEMBER, name: "member" },
         { id: SLACK_ADMIN, name: "boss", isAdmin: true },
       ],
@@ -103,6 +104,25 @@ describe("an unlinked workspace", () => {
       "dm notice",
     );
   });
+
+  it("tells a member who is not a workspace admin to ask one, and hands them no link", async () => {
+    const responseUrl = h.fake.responseUrl();
+    await h.slack.command(commandForm(whoIn(team, MEMBER), { text: "link", channel: CHANNEL, responseUrl }));
+    const reply = await h.fake.waitFor(() => h.fake.responsesTo(responseUrl)[0], 10_000, "link refusal");
+    expect(linkUrlIn(reply.body)).toBeUndefined();
+    expect(FakeSlack.textOf(reply.body)).toMatch(/Only a Slack workspace admin or owner/);
+    const ts = nextTs();
+    await h.slack.event(
+      mentionEnvelope(whoIn(team, MEMBER), { channel: CHANNEL, text: `<@${team.botUserId}> vacation days?`, ts }),
+    );
+    const notice = await h.fake.waitFor(
+      () => h.fake.callsTo("chat.postEphemeral").find((c) => c.params.user === MEMBER && c.params.thread_ts === ts),
+      10_000,
+      "member notice",
+    );
+    expect(linkUrlIn(notice.params)).toBeUndefined();
+    expect(FakeSlack.textOf(notice.params)).toMatch(/isn't linked.*workspace admin/s);
+  });
 });
 
 describe("linking a workspace over HTTP", () => {
@@ -150,12 +170,13 @@ describe("linking a workspace over HTTP", () => {
       expect(res.status, bad).toBe(400);
       expect(res.json.error.code).toBe("invalid_link_token");
     }
-    const c = h.server.container;
-    const past = new LinkService(c.directory, c.linkSecret, c.logger, {
-      publicUrl: PUBLIC_URL,
-      now: () => Date.now() - 16 * 60_000,
-    });
-    const expired = past.createToken({ teamId: team.id, slackUserId: ASKER }).token;
+    const expired = (
+      await workspaceLinkToken(
+        h.server.container,
+        { teamId: team.id, slackUserId: ASKER },
+        { now: () => Date.now() - 16 * 60_000, publicUrl: PUBLIC_URL },
+      )
+    ).token;
     const res = await org.client.call("POST", "/api/links", { token: expired });
     expect(res.status).toBe(400);
     expect(res.json.error.message).toMatch(/expired/);
@@ -184,7 +205,7 @@ describe("linking a workspace over HTTP", () => {
   });
 
   it("does not let another tenant's admin take a linked workspace", async () => {
-    const fresh = h.server.container.links.createToken({ teamId: team.id, slackUserId: ASKER }).token;
+    const fresh = (await workspaceLinkToken(h.server.container, { teamId: team.id, slackUserId: ASKER })).token;
     const res = await other.client.call("POST", "/api/links", { token: fresh });
     expect(res.status).toBe(403);
     expect((await h.server.container.directory.getLink(team.id))?.tenantId).toBe(org.tenantId);
@@ -195,7 +216,7 @@ describe("linking a workspace over HTTP", () => {
     const responseUrl = h.fake.responseUrl();
     await h.slack.command(commandForm(asker(), { text: "status", channel: CHANNEL, responseUrl }));
     const reply = await h.fake.waitFor(() => h.fake.responsesTo(responseUrl)[0], 10_000, "status");
-    expect(reply.body.text).toMatch(/linked to \*Northwind\*.*1 document ready/);
+    expect(reply.body.text).toMatch(/linked to \*Northwind\*.*1 document you can ask about/);
   });
 });
 
@@ -352,7 +373,7 @@ describe("asking in a linked workspace", () => {
       teamId: team.id,
     });
     const ts = nextTs();
-    const ask = vi.spyOn(h.server.container.answers, "ask");
+    const ask = vi.spyOn(h.server.container.services.answers, "ask");
     try {
       await h.slack.event(
         mentionEnvelope(asker(), {
@@ -382,7 +403,9 @@ describe("asking in a linked workspace", () => {
   });
 
   it("replaces the placeholder with the reason when answering fails", async () => {
-    const ask = vi.spyOn(h.server.container.answers, "ask").mockRejectedValueOnce(new Error("database on fire"));
+    const ask = vi
+      .spyOn(h.server.container.services.answers, "ask")
+      .mockRejectedValueOnce(new Error("database on fire"));
     try {
       const ts = nextTs();
       await h.slack.event(
@@ -466,20 +489,21 @@ describe("/ask", () => {
     expect(removed?.body).toMatchObject({ delete_original: true });
   });
 
-  it("stores 👍/👎 on the audit record, tenant taken from the workspace link only", async () => {
+  it("stores 👍/👎 of the asker only on the audit record, tenant taken from the workspace link only", async () => {
     const auditId = (await audit())[0].id;
-    const url = h.fake.responseUrl();
-    await h.slack.action(
-      blockAction(whoIn(team, MEMBER), {
-        actionId: "enclave_feedback_down",
-        value: auditId,
-        channel: CHANNEL,
-        responseUrl: url,
-      }),
-    );
-    await h.fake.waitFor(() => h.fake.responsesTo(url)[0], 10_000, "feedback thanks");
+    const rate = async (userId: string, actionId: string) => {
+      const url = h.fake.responseUrl();
+      await h.slack.action(
+        blockAction(whoIn(team, userId), { actionId, value: auditId, channel: CHANNEL, responseUrl: url }),
+      );
+      return (await h.fake.waitFor(() => h.fake.responsesTo(url)[0], 10_000, "feedback reply")).body;
+    };
+    // Someone else cannot rate the asker's answer.
+    expect(FakeSlack.textOf(await rate(MEMBER, "enclave_feedback_up"))).toMatch(/Only the person who asked/);
+    expect((await org.client.call("GET", `/api/audit/${auditId}`)).json.feedback).toBeNull();
+    expect(FakeSlack.textOf(await rate(ASKER, "enclave_feedback_down"))).toMatch(/Thanks for the feedback/);
     const record = (await org.client.call("GET", `/api/audit/${auditId}`)).json;
-    expect(record.feedback).toMatchObject({ value: "down", by: `slack:${team.id}:${MEMBER}` });
+    expect(record.feedback).toMatchObject({ value: "down", by: `slack:${team.id}:${ASKER}` });
     // An audit id of another tenant finds nothing through this workspace.
     const theirs = await other.client.call("POST", "/api/ask", { question: "anything?" });
     const url2 = h.fake.responseUrl();
@@ -496,7 +520,7 @@ describe("/ask", () => {
     expect((await other.client.call("GET", `/api/audit/${theirs.json.audit_id}`)).json.feedback).toBeNull();
   });
 
-  it("lists documents and forgets one only for its sharer or an admin", async () => {
+  it("lists documents and forgets one only for whoever added it or an organisation admin", async () => {
     const upload = await org.client.upload(
       "Zebra care.txt",
       "Zebras in the Northwind petting zoo are fed striped hay every Tuesday.",
@@ -514,7 +538,23 @@ describe("/ask", () => {
       commandForm(whoIn(team, MEMBER), { text: "forget zebra care", channel: CHANNEL, responseUrl: deniedUrl }),
     );
     const denied = await h.fake.waitFor(() => h.fake.responsesTo(deniedUrl)[0], 10_000, "forget denied");
-    expect(denied.body.text).toMatch(/Only the person who shared/);
+    expect(denied.body.text).toMatch(/Only the person who added this document, or an admin/);
+    // A Slack workspace admin is not an organisation admin until they prove which web account is theirs.
+    const notYetUrl = h.fake.responseUrl();
+    await h.slack.command(
+      commandForm(whoIn(team, SLACK_ADMIN), { text: "forget Zebra", channel: CHANNEL, responseUrl: notYetUrl }),
+    );
+    expect((await h.fake.waitFor(() => h.fake.responsesTo(notYetUrl)[0], 10_000, "not yet")).body.text).toMatch(
+      /Only the person who added/,
+    );
+    const connectUrl = h.fake.responseUrl();
+    await h.slack.command(
+      commandForm(whoIn(team, SLACK_ADMIN), { text: "connect", channel: CHANNEL, responseUrl: connectUrl }),
+    );
+    const connect = await h.fake.waitFor(() => h.fake.responsesTo(connectUrl)[0], 10_000, "connect link");
+    const tie = await org.client.call("POST", "/api/identities", { token: tokenOf(linkUrlIn(connect.body) ?? "") });
+    expect(tie.status, JSON.stringify(tie.json)).toBe(201);
+    expect(tie.json).toMatchObject({ team_id: team.id, user_id: SLACK_ADMIN });
     const okUrl = h.fake.responseUrl();
     await h.slack.command(
       commandForm(whoIn(team, SLACK_ADMIN), { text: "forget Zebra", channel: CHANNEL, responseUrl: okUrl }),
@@ -568,7 +608,9 @@ describe("/ask", () => {
 describe("unlinking", () => {
   it("/ask unlink needs a Slack workspace admin (or tenant admin); documents stay with the tenant", async () => {
     const deniedUrl = h.fake.responseUrl();
-    await h.slack.command(commandForm(asker(), { text: "unlink", channel: CHANNEL, responseUrl: deniedUrl }));
+    await h.slack.command(
+      commandForm(whoIn(team, MEMBER), { text: "unlink", channel: CHANNEL, responseUrl: deniedUrl }),
+    );
     expect((await h.fake.waitFor(() => h.fake.responsesTo(deniedUrl)[0], 10_000, "denied")).body.text).toMatch(
       /Only a Slack workspace admin/,
     );

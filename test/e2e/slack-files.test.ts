@@ -27,7 +27,12 @@ let fileCounter = 0;
 beforeAll(async () => {
   h = await startSlackHarness(
     (fake) => {
-      team = fake.addTeam({ id: "T0FILES01", name: "Files Inc", users: [{ id: SHARER, name: "sharer" }] });
+      // The sharer is a Slack workspace admin, so they can link the workspace too.
+      team = fake.addTeam({
+        id: "T0FILES01",
+        name: "Files Inc",
+        users: [{ id: SHARER, name: "sharer", isAdmin: true }],
+      });
       return { SLACK_BOT_TOKEN: team.botToken };
     },
     { MAX_FILE_BYTES: String(MAX_BYTES) },

@@ -18,7 +18,12 @@ let org: Awaited<ReturnType<typeof newOrganisation>>;
 beforeAll(async () => {
   h = await startSlackHarness(
     (fake) => {
-      team = fake.addTeam({ id: "T0LIMITS1", name: "Limits" });
+      // U0LIMIT01 is a Slack workspace admin, so they can link the workspace.
+      team = fake.addTeam({
+        id: "T0LIMITS1",
+        name: "Limits",
+        users: [{ id: "U0LIMIT01", name: "admin", isAdmin: true }],
+      });
       return { SLACK_BOT_TOKEN: team.botToken };
     },
     { RATE_LIMIT_USER_PER_MINUTE: "2", RATE_LIMIT_TENANT_PER_MINUTE: "5" },

@@ -75,14 +75,17 @@ describe("manifest.json", () => {
       commands: /app\.command\(/,
       "files:read": /files\.info/,
       "users:read": /users\.info/,
-      "users:read.email": /profile\?\.email/,
+      "channels:read": /conversations\.info/,
+      "groups:read": /conversations\.members/,
+      "mpim:read": /conversations\.members/,
+      "im:read": /conversations\.info/,
     };
     for (const scope of BOT_SCOPES) expect(code, scope).toMatch(uses[scope] ?? /^$/);
     // And nothing broader sneaks in.
     for (const broad of [
       "chat:write.public",
       "files:write",
-      "channels:read",
+      "users:read.email",
       "admin",
       "users.profile:read",
       "reactions:write",

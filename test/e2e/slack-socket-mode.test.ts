@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig, slackMode } from "../../src/config/config.js";
 import { FakeSlack, type FakeTeam, nextTs } from "../support/fake-slack.js";
+import { workspaceLinkToken } from "../support/link-tokens.js";
 import { newOrganisation, startTestServer, type TestServer, waitForDocument } from "../support/server.js";
 import { blockAction, commandForm, mentionEnvelope } from "../support/slack.js";
 import { PUBLIC_URL, whoIn } from "../support/slack-harness.js";
@@ -59,7 +60,7 @@ describe("Socket Mode against a fake Slack", () => {
     org = await newOrganisation(server.url, "Socketeers");
     const upload = await org.client.upload("handbook.md", handbook, "text/markdown");
     await waitForDocument(org.client, upload.json.document.id);
-    const { token } = server.container.links.createToken({ teamId: team.id, slackUserId: "U0SOCK001" });
+    const { token } = await workspaceLinkToken(server.container, { teamId: team.id, slackUserId: "U0SOCK001" });
     expect((await org.client.call("POST", "/api/links", { token })).status).toBe(201);
   });
 

@@ -57,6 +57,8 @@ export async function startAwsStack(
       VECTOR_STORE: "pinecone",
       CHAT_MODEL: "extractive",
       LOG_LEVEL: "silent",
+      // Suites sign up many organisations from one address; the limit itself has its own tests.
+      SIGNUP_RATE_LIMIT_PER_HOUR: "10000",
       DATA_DIR: dataDir,
       AWS_REGION: "us-east-1",
       AWS_ACCESS_KEY_ID: "AKIDSERVICE",

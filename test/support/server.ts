@@ -19,6 +19,8 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     HOST: "127.0.0.1",
     LOG_LEVEL: "silent",
     JOB_RETRY_BASE_MS: "10",
+    // Suites sign up many organisations from one loopback address; the limit itself has its own tests.
+    SIGNUP_RATE_LIMIT_PER_HOUR: "10000",
     ...env,
   });
   return {

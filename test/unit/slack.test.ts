@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { JsonLogger } from "../../src/adapters/local/json-logger.js";
 import { MemoryRateLimiter } from "../../src/adapters/local/memory-rate-limiter.js";
+import type { Actor } from "../../src/domain/access.js";
 import type { Source } from "../../src/domain/audit.js";
-import type { Identity, TenantId } from "../../src/domain/tenant.js";
+import type { TenantId } from "../../src/domain/tenant.js";
+import type { SlackDirectory, SlackUserInfo } from "../../src/ports/slack-directory.js";
 import type { TenantDirectory, WorkspaceLink } from "../../src/ports/tenant-directory.js";
 import { LinkService } from "../../src/services/link-workspace.js";
 import { BLOCKS_LIMIT, escapeText, renderAnswer, SECTION_LIMIT, splitText } from "../../src/slack/blocks.js";
@@ -130,32 +132,85 @@ describe("link tokens", () => {
       return true;
     },
     getTenant: async (id: TenantId) => ({ id, name: "Org", createdAt: "" }),
+    getInstallation: async (team: string) => (team === "T1" ? { installedBy: "U0INSTALLER" } : undefined),
   } as unknown as TenantDirectory;
+  const people: Record<string, Partial<SlackUserInfo>> = {
+    U1: { workspaceAdmin: true },
+    U0MEMBER: {},
+    U0INSTALLER: {},
+    U0GUEST: { guest: true },
+    U0EXT: { teamId: "T0OTHER", workspaceAdmin: true },
+  };
+  const slack: SlackDirectory = {
+    user: async (_team, id) =>
+      people[id] ? { id, guest: false, workspaceAdmin: false, bot: false, deleted: false, ...people[id] } : undefined,
+    conversation: async () => undefined,
+    members: async () => undefined,
+  };
   const secret = Buffer.from("a-long-enough-link-secret-0123456789");
   const logger = new JsonLogger("silent");
-  const admin: Identity = { userId: "u1", email: "a@x", tenantId: "t_aaaaaaaaaaaaaaaaaaaa" as TenantId, role: "admin" };
+  const tenantId = "t_aaaaaaaaaaaaaaaaaaaa" as TenantId;
+  const admin: Actor = { tenantId, principal: "u1", principals: ["u1"], role: "admin", surface: "api" };
 
   it("are bound to team and user, expire after 15 minutes, and work once", async () => {
     let now = Date.parse("2026-01-01T00:00:00Z");
-    const service = new LinkService(directory, secret, logger, { publicUrl: "https://e.example", now: () => now });
-    const { token, url, expiresAt } = service.createToken({ teamId: "T1", enterpriseId: "E1", slackUserId: "U1" });
+    const service = new LinkService(directory, slack, secret, logger, {
+      publicUrl: "https://e.example",
+      now: () => now,
+    });
+    const { token, url, expiresAt } = await service.requestWorkspaceLink({
+      teamId: "T1",
+      enterpriseId: "E1",
+      slackUserId: "U1",
+    });
     expect(url).toBe(`https://e.example/link?token=${encodeURIComponent(token)}`);
     expect(expiresAt.getTime() - now).toBe(15 * 60_000);
     expect(service.verifyToken(token)).toMatchObject({ team_id: "T1", enterprise_id: "E1", slack_user_id: "U1" });
     expect(() =>
-      new LinkService(directory, Buffer.from("another-secret-of-enough-length"), logger, { publicUrl: "" }).verifyToken(
-        token,
-      ),
+      new LinkService(directory, slack, Buffer.from("another-secret-of-enough-length"), logger, {
+        publicUrl: "",
+      }).verifyToken(token),
     ).toThrow(/not valid/);
     now += 15 * 60_000;
     expect(() => service.verifyToken(token)).toThrow(/expired/);
     now -= 60_000;
     const link = await service.link(admin, token);
-    expect(link).toMatchObject({ teamId: "T1", enterpriseId: "E1", tenantId: admin.tenantId });
+    expect(link).toMatchObject({ teamId: "T1", enterpriseId: "E1", tenantId });
     await expect(service.link(admin, token)).rejects.toMatchObject({ code: "invalid_link_token" });
-    await expect(
-      service.link({ ...admin, role: "member" }, service.createToken({ teamId: "T2", slackUserId: "U1" }).token),
-    ).rejects.toMatchObject({ status: 403 });
+    const second = await service.requestWorkspaceLink({ teamId: "T2", slackUserId: "U1" });
+    await expect(service.link({ ...admin, role: "member" }, second.token)).rejects.toMatchObject({ status: 403 });
+  });
+
+  it("go only to Slack workspace admins and owners or the installer; guests and other organisations are refused", async () => {
+    const service = new LinkService(directory, slack, secret, logger, { publicUrl: "https://e.example" });
+    const ask = (slackUserId: string) => service.requestWorkspaceLink({ teamId: "T1", slackUserId });
+    await expect(ask("U1")).resolves.toMatchObject({ url: expect.stringContaining("/link?token=") });
+    await expect(ask("U0INSTALLER")).resolves.toMatchObject({ url: expect.stringContaining("/link?token=") });
+    await expect(ask("U0MEMBER")).rejects.toMatchObject({ code: "forbidden", message: expect.stringMatching(/admin/) });
+    await expect(ask("U0GUEST")).rejects.toMatchObject({ code: "forbidden", message: expect.stringMatching(/Guests/) });
+    await expect(ask("U0EXT")).rejects.toMatchObject({
+      code: "forbidden",
+      message: expect.stringMatching(/other organisations/),
+    });
+    await expect(ask("U0NOBODY")).rejects.toMatchObject({ code: "forbidden" });
+  });
+
+  it("for a Slack identity cannot link a workspace, and a workspace token cannot tie an identity", async () => {
+    links.set("T3", { teamId: "T3", tenantId, linkedBy: "u1", linkedAt: "" });
+    const service = new LinkService(directory, slack, secret, logger, { publicUrl: "https://e.example" });
+    const slackUser: Actor = {
+      tenantId,
+      principal: "slack:T3:U0MEMBER",
+      principals: ["slack:T3:U0MEMBER"],
+      role: "member",
+      surface: "slack_command",
+      slack: { teamId: "T3", userId: "U0MEMBER" },
+    };
+    const identity = service.requestIdentityLink(slackUser);
+    await expect(service.link(admin, identity.token)).rejects.toMatchObject({ code: "invalid_link_token" });
+    const workspace = await service.requestWorkspaceLink({ teamId: "T1", slackUserId: "U1" });
+    const web: Actor = { ...admin, web: { userId: "u1", email: "a@x" } };
+    await expect(service.connectSlackUser(web, workspace.token)).rejects.toMatchObject({ code: "invalid_link_token" });
   });
 });
 
@@ -210,7 +265,11 @@ describe("Slack intake", () => {
         return true;
       },
     };
-    const intake = new SlackIntake(directory as never, queue as never, new JsonLogger("silent"));
+    const installations = {
+      claim: (key: string) => directory.claimEvent(key),
+      release: (key: string) => directory.releaseEvent(key),
+    };
+    const intake = new SlackIntake(installations as never, queue as never, new JsonLogger("silent"));
     const payload = { kind: "event" } as never;
     await expect(intake.submit(["event:Ev1"], "slack_event", payload, "k1")).rejects.toThrow("queue unavailable");
     expect(claims.size).toBe(0);

@@ -1,18 +1,11 @@
 import type { DocumentRecord } from "../../domain/documents.js";
+import { isAppError } from "../../domain/errors.js";
 import { isTenantId } from "../../domain/tenant.js";
 import type { Job } from "../../ports/job-queue.js";
-import { escapeText, renderAnswer, renderNotice, type SlackMessage } from "../blocks.js";
+import { escapeText, renderAnswer, renderConnect, renderNotice, type SlackMessage } from "../blocks.js";
 import { type EventJob, eventJobSchema } from "../jobs.js";
 import { postToResponseUrl } from "../outbound.js";
-import {
-  notLinkedMessage,
-  openWorkspace,
-  plural,
-  type SlackRuntime,
-  slackActorId,
-  slackPrivileges,
-  type Workspace,
-} from "../runtime.js";
+import { linkOffer, openWorkspace, plural, type SlackRuntime, slackActor, type Workspace } from "../runtime.js";
 import { indexedText } from "./files.js";
 
 type Of<K extends EventJob["kind"]> = Extract<EventJob, { kind: K }>;
@@ -41,118 +34,118 @@ export async function handleEventJob(rt: SlackRuntime, job: Job): Promise<void> 
 async function command(rt: SlackRuntime, e: Of<"command">): Promise<void> {
   const ws = await openWorkspace(rt, e.teamId);
   if (!ws) return;
+  const { links, documents } = rt.services;
   const reply = (message: SlackMessage) =>
     postToResponseUrl(e.responseUrl, { ...message, response_type: "ephemeral", replace_original: true }, rt.fetch);
   const text = (t: string) => reply(renderNotice(t));
+  const request = {
+    teamId: e.teamId,
+    ...(e.enterpriseId ? { enterpriseId: e.enterpriseId } : {}),
+    ...(ws.auth.teamName ? { teamName: ws.auth.teamName } : {}),
+    slackUserId: e.userId,
+  };
 
   if (!ws.link) {
     await reply(
-      notLinkedMessage(rt, ws, e.userId, {
+      await linkOffer(rt, ws, e.userId, {
         enterpriseId: e.enterpriseId,
         ...(e.action === "link" ? { reason: "Here is your link." } : {}),
       }),
     );
     return;
   }
-  const link = ws.link;
-  const tenant = await rt.c.directory.getTenant(link.tenantId);
-  const org = escapeText(tenant?.name || "your organisation");
+  const served = await slackActor(
+    rt,
+    ws,
+    { teamId: e.teamId, userId: e.userId, ...(e.enterpriseId ? { enterpriseId: e.enterpriseId } : {}) },
+    "slack_command",
+    reply,
+  );
+  if (!served) return;
+  const { actor, link } = served;
+  const org = escapeText((await links.organisationName(link.tenantId)) || "your organisation");
 
-  switch (e.action) {
-    case "status": {
-      const docs = await rt.c.documents.list(link.tenantId);
-      const ready = docs.filter((d) => d.status === "ready").length;
-      const failed = docs.filter((d) => d.status === "failed").length;
-      const pending = docs.length - ready - failed;
-      const parts = [`${plural(ready, "document")} ready to answer from`];
-      if (pending) parts.push(`${pending} being indexed`);
-      if (failed) parts.push(`${failed} could not be indexed`);
-      await text(`This workspace is linked to *${org}* (since ${link.linkedAt.slice(0, 10)}). ${parts.join(", ")}.`);
-      return;
-    }
-    case "docs": {
-      const docs = await rt.c.documents.list(link.tenantId);
-      if (docs.length === 0) {
-        await text(
-          `*${org}* has no documents yet. Share a PDF, .txt or .md file in a channel I'm in, or upload one on the web.`,
-        );
+  try {
+    switch (e.action) {
+      case "status": {
+        const docs = await documents.list(actor);
+        const ready = docs.filter((d) => d.status === "ready").length;
+        const failed = docs.filter((d) => d.status === "failed").length;
+        const pending = docs.length - ready - failed;
+        const parts = [`${plural(ready, "document")} you can ask about`];
+        if (pending) parts.push(`${pending} being indexed`);
+        if (failed) parts.push(`${failed} could not be indexed`);
+        await text(`This workspace is linked to *${org}* (since ${link.linkedAt.slice(0, 10)}). ${parts.join(", ")}.`);
         return;
       }
-      const lines = docs.slice(0, 100).map(docLine);
-      const more = docs.length > 100 ? `\n…and ${docs.length - 100} more (see the web app).` : "";
-      await text(`*${org}* has ${plural(docs.length, "document")}:\n${lines.join("\n")}${more}`);
-      return;
-    }
-    case "forget": {
-      const wanted = e.arg.trim();
-      if (!wanted) {
-        await text("Tell me which document to forget: `/ask forget <title>` (see `/ask docs`).");
-        return;
-      }
-      const docs = await rt.c.documents.list(link.tenantId);
-      const matches = findDocuments(docs, wanted);
-      if (matches.length === 0) {
-        await text(`I have no document called “${escapeText(wanted)}”. See \`/ask docs\` for the list.`);
-        return;
-      }
-      if (matches.length > 1) {
-        await text(
-          `Which one? ${matches
-            .slice(0, 10)
-            .map((d) => `“${escapeText(d.title)}”`)
-            .join(", ")}. Use the full title.`,
-        );
-        return;
-      }
-      const doc = matches[0] as DocumentRecord;
-      const own = doc.uploadedBy === slackActorId(e.teamId, e.userId);
-      if (!own) {
-        const who = await slackPrivileges(rt, ws, e.userId);
-        if (!who.workspaceAdmin && !who.tenantAdmin) {
+      case "docs": {
+        const docs = await documents.list(actor);
+        if (docs.length === 0) {
           await text(
-            `Only the person who shared “${escapeText(doc.title)}”, a Slack workspace admin or an admin of ${org} can make me forget it.`,
+            `You can't read any document of *${org}* yet. Share a PDF, .txt or .md file in a channel I'm in, or upload one on the web.`,
           );
           return;
         }
+        const lines = docs.slice(0, 100).map(docLine);
+        const more = docs.length > 100 ? `\n…and ${docs.length - 100} more (see the web app).` : "";
+        await text(`You can ask about ${plural(docs.length, "document")} of *${org}*:\n${lines.join("\n")}${more}`);
+        return;
       }
-      await rt.c.documents.delete(link.tenantId, doc.id);
-      rt.logger.info("document forgotten from slack", {
-        tenantId: link.tenantId,
-        documentId: doc.id,
-        slackTeam: e.teamId,
-      });
-      await text(`Forgotten: “${escapeText(doc.title)}” is removed and won't be used in answers any more.`);
-      return;
-    }
-    case "link": {
-      const who = await slackPrivileges(rt, ws, e.userId);
-      if (!who.workspaceAdmin && !who.tenantAdmin) {
-        await text(
-          `This workspace is already linked to *${org}*. Only a Slack workspace admin or an admin of ${org} can change that.`,
+      case "forget": {
+        const wanted = e.arg.trim();
+        if (!wanted) {
+          await text("Tell me which document to forget: `/ask forget <title>` (see `/ask docs`).");
+          return;
+        }
+        // Admins may forget anything of the organisation; members look among what they can read.
+        const candidates =
+          actor.role === "admin"
+            ? (await documents.listForGovernance(actor)).map((d) => d.document)
+            : await documents.list(actor);
+        const matches = findDocuments(candidates, wanted);
+        if (matches.length === 0) {
+          await text(`I have no document called “${escapeText(wanted)}”. See \`/ask docs\` for the list.`);
+          return;
+        }
+        if (matches.length > 1) {
+          await text(
+            `Which one? ${matches
+              .slice(0, 10)
+              .map((d) => `“${escapeText(d.title)}”`)
+              .join(", ")}. Use the full title.`,
+          );
+          return;
+        }
+        const doc = await documents.remove(actor, (matches[0] as DocumentRecord).id);
+        await text(`Forgotten: “${escapeText(doc.title)}” is removed and won't be used in answers any more.`);
+        return;
+      }
+      case "link": {
+        await reply(
+          await linkOffer(rt, ws, e.userId, {
+            enterpriseId: e.enterpriseId,
+            reason: `This workspace is linked to *${org}*. To link it again, an admin of ${org} must open this link (to move it to another organisation, unlink it first with \`/ask unlink\`).`,
+          }),
         );
         return;
       }
-      await reply(
-        notLinkedMessage(rt, ws, e.userId, {
-          enterpriseId: e.enterpriseId,
-          reason: `This workspace is linked to *${org}*. To link it again, an admin of ${org} must open this link (to move it to another organisation, unlink it first with \`/ask unlink\`).`,
-        }),
-      );
-      return;
-    }
-    case "unlink": {
-      const who = await slackPrivileges(rt, ws, e.userId);
-      if (!who.workspaceAdmin && !who.tenantAdmin) {
-        await text(`Only a Slack workspace admin or an admin of ${org} can unlink this workspace.`);
+      case "unlink": {
+        await links.unlinkFromSlack(request, actor.role === "admin");
+        await text(
+          `Unlinked: this workspace is no longer linked to *${org}*. The organisation's documents stay with it; nobody here can search them until the workspace is linked again.`,
+        );
         return;
       }
-      await rt.c.directory.deleteLink(e.teamId);
-      rt.logger.info("workspace unlinked from slack", { tenantId: link.tenantId, slackTeam: e.teamId });
-      await text(
-        `Unlinked: this workspace is no longer linked to *${org}*. The organisation's documents stay with it; nobody here can search them until the workspace is linked again.`,
-      );
-      return;
+      case "connect": {
+        const { url } = links.requestIdentityLink(actor, ws.auth.teamName);
+        await reply(renderConnect(url));
+        return;
+      }
     }
+  } catch (error) {
+    // Refusals (not yours to forget, not a workspace admin) are told as they are; the rest is retried.
+    if (!isAppError(error) || error.status >= 500) throw error;
+    await text(escapeText(error.message));
   }
 }
 
@@ -187,8 +180,7 @@ export function findDocuments(docs: readonly DocumentRecord[], wanted: string): 
 async function feedback(rt: SlackRuntime, e: Of<"feedback">): Promise<void> {
   const ws = await openWorkspace(rt, e.teamId);
   if (!ws) return;
-  const notify = async (t: string) => {
-    const message = renderNotice(t);
+  const notify = async (message: SlackMessage) => {
     if (e.responseUrl) {
       await postToResponseUrl(
         e.responseUrl,
@@ -200,32 +192,51 @@ async function feedback(rt: SlackRuntime, e: Of<"feedback">): Promise<void> {
     }
   };
   // The tenant comes from the workspace link, never from the button: a forged audit id finds nothing.
-  if (!ws.link) {
-    await notify("This workspace is no longer linked to an organisation, so I can't record that.");
-    return;
-  }
-  const ok = await rt.c.audit.setFeedback(ws.link.tenantId, e.auditId, {
-    value: e.value,
-    by: slackActorId(e.teamId, e.userId),
-    at: new Date().toISOString(),
+  const served = await slackActor(rt, ws, who(e), "slack_command", notify, {
+    reason: "I can't record that.",
   });
-  await notify(
-    ok
-      ? `Thanks for the feedback ${e.value === "up" ? ":+1:" : ":-1:"} It helps your admins see which answers work.`
-      : "I couldn't find that answer any more.",
-  );
+  if (!served) return;
+  try {
+    await rt.services.feedback.record(served.actor, e.auditId, e.value);
+    await notify(
+      renderNotice(
+        `Thanks for the feedback ${e.value === "up" ? ":+1:" : ":-1:"} It helps your admins see which answers work.`,
+      ),
+    );
+  } catch (error) {
+    if (!isAppError(error) || error.status >= 500) throw error;
+    await notify(renderNotice(error.code === "not_found" ? "I couldn't find that answer any more." : error.message));
+  }
 }
 
+const who = (e: { teamId: string; userId: string; userTeamId?: string | undefined }) => ({
+  teamId: e.teamId,
+  userId: e.userId,
+  ...(e.userTeamId ? { userTeamId: e.userTeamId } : {}),
+});
+
+/** "Share to channel": only the asker's own answer, and only when the channel's readers may read every source. */
 async function shareAnswer(rt: SlackRuntime, e: Of<"share">): Promise<void> {
   const ws = await openWorkspace(rt, e.teamId);
   if (!ws) return;
-  const record = ws.link ? await rt.c.audit.get(ws.link.tenantId, e.auditId) : undefined;
-  if (!record) {
-    await postToResponseUrl(
-      e.responseUrl,
-      { ...renderNotice("I couldn't find that answer any more."), response_type: "ephemeral", replace_original: false },
-      rt.fetch,
-    );
+  const notify = (message: SlackMessage) =>
+    postToResponseUrl(e.responseUrl, { ...message, response_type: "ephemeral", replace_original: false }, rt.fetch);
+  const served = await slackActor(rt, ws, who(e), "slack_command", notify);
+  if (!served) return;
+  if (!e.channelId) {
+    await notify(renderNotice("I can't tell which conversation to share this in."));
+    return;
+  }
+  let record: Awaited<ReturnType<SlackRuntime["services"]["answers"]["shareable"]>>;
+  try {
+    record = await rt.services.answers.shareable(served.actor, e.auditId, {
+      kind: "conversation",
+      teamId: e.teamId,
+      channelId: e.channelId,
+    });
+  } catch (error) {
+    if (!isAppError(error) || error.status >= 500) throw error;
+    await notify(renderNotice(escapeText(error.message)));
     return;
   }
   const messages = renderAnswer({
@@ -249,15 +260,7 @@ async function shareAnswer(rt: SlackRuntime, e: Of<"share">): Promise<void> {
 }
 
 async function uninstalled(rt: SlackRuntime, e: Of<"uninstalled">): Promise<void> {
-  const link = await rt.c.directory.getLink(e.teamId);
-  await rt.c.directory.deleteInstallation(e.teamId);
-  await rt.c.directory.deleteLink(e.teamId);
-  // The tenant's documents and audit stay: they belong to the organisation, not to the workspace.
-  rt.logger.info("slack app removed from workspace", {
-    slackTeam: e.teamId,
-    reason: e.reason,
-    tenantId: link?.tenantId,
-  });
+  await rt.services.installations.removeWorkspace(e.teamId, e.reason);
 }
 
 async function linked(rt: SlackRuntime, e: Of<"linked">): Promise<void> {
@@ -283,7 +286,7 @@ async function installed(rt: SlackRuntime, e: Of<"installed">): Promise<void> {
     ? renderNotice(
         "Thanks for adding Enclave. This workspace is already linked to your organisation: ask me with `/ask <question>`.",
       )
-    : notLinkedMessage(rt, ws, e.userId, { reason: "Thanks for adding Enclave! One more step:" });
+    : await linkOffer(rt, ws, e.userId, { reason: "Thanks for adding Enclave! One more step:" });
   await ws.client.chat.postMessage({
     channel: e.userId,
     text: message.text,
@@ -293,7 +296,7 @@ async function installed(rt: SlackRuntime, e: Of<"installed">): Promise<void> {
 
 async function indexed(rt: SlackRuntime, e: Of<"indexed">): Promise<void> {
   if (!isTenantId(e.tenantId)) return;
-  const doc = await rt.c.catalog.get(e.tenantId, e.documentId);
+  const doc = await rt.services.documents.record(e.tenantId, e.documentId);
   if (doc?.source.kind !== "slack" || !doc.source.channelId) return;
   const ws: Workspace | undefined = await openWorkspace(rt, doc.source.teamId);
   // Only while the workspace is still linked to the document's tenant.

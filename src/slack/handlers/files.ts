@@ -1,20 +1,14 @@
+import type { SlackConversationRef } from "../../domain/access.js";
 import { type DocumentRecord, titleFromFileName } from "../../domain/documents.js";
 import { AppError, isAppError } from "../../domain/errors.js";
 import type { TenantId } from "../../domain/tenant.js";
 import type { Job } from "../../ports/job-queue.js";
 import { formatBytes } from "../../services/documents.js";
-import { escapeText } from "../blocks.js";
+import { escapeText, type SlackMessage } from "../blocks.js";
 import { type FileJob, fileJobSchema } from "../jobs.js";
 import { downloadSlackFile } from "../outbound.js";
 import { fileInfoSchema, type SlackFileInfo } from "../payloads.js";
-import {
-  notLinkedMessage,
-  openWorkspace,
-  plural,
-  type SlackRuntime,
-  slackActorId,
-  type Workspace,
-} from "../runtime.js";
+import { openWorkspace, plural, type SlackRuntime, slackActor, type Workspace } from "../runtime.js";
 
 const SUPPORTED_FILETYPES = new Set(["pdf", "text", "txt", "markdown", "md"]);
 const SUPPORTED_NAME = /\.(pdf|txt|text|md|markdown)$/i;
@@ -47,15 +41,11 @@ export async function handleFileJob(rt: SlackRuntime, job: Job): Promise<void> {
   if (f.kind === "share") return share(rt, ws, f, job);
   if (!ws.link) return; // nothing of an unlinked workspace was ever indexed
   const tenant = ws.link.tenantId;
-  const doc = await rt.c.catalog.findBySlackFile(tenant, f.teamId, f.fileId);
+  const doc = await rt.services.documents.findBySlackFile(tenant, f.teamId, f.fileId);
   if (!doc) return;
   if (f.kind === "delete") {
-    await rt.c.documents.delete(tenant, doc.id);
-    rt.logger.info("slack file deleted, document removed", {
-      tenantId: tenant,
-      documentId: doc.id,
-      slackTeam: f.teamId,
-    });
+    // Deleted in Slack: nobody can read it there any more, so nobody reads it here.
+    await rt.services.documents.removeWithSource(tenant, doc.id);
     return;
   }
   await change(rt, ws, tenant, doc, f.fileId, job);
@@ -83,45 +73,72 @@ async function share(rt: SlackRuntime, ws: Workspace, f: Extract<FileJob, { kind
       unfurl_links: false,
     });
   };
-  if (!ws.link) {
-    if (channel && f.userId) {
-      const message = notLinkedMessage(rt, ws, f.userId, {
-        reason: `I can't index ${escapeText(title)} yet.`,
-        enterpriseId: f.enterpriseId,
-      });
-      await ws.client.chat.postEphemeral({
-        channel,
-        user: f.userId,
-        text: message.text,
-        ...(message.blocks ? { blocks: message.blocks } : {}),
-        ...(threadTs ? { thread_ts: threadTs } : {}),
-      });
-    }
+  const ephemeral = async (message: SlackMessage) => {
+    const to = f.userId ?? file.user;
+    if (!channel || !to) return;
+    await ws.client.chat.postEphemeral({
+      channel,
+      user: to,
+      text: message.text,
+      ...(message.blocks ? { blocks: message.blocks } : {}),
+      ...(threadTs ? { thread_ts: threadTs } : {}),
+    });
+  };
+  const sharer = f.userId ?? file.user;
+  if (!sharer) return;
+  // Guests and people from other organisations are not served: what they share is not indexed either.
+  const served = await slackActor(
+    rt,
+    ws,
+    { teamId: f.teamId, userId: sharer, ...(f.userTeamId ? { userTeamId: f.userTeamId } : {}) },
+    "slack_command",
+    ephemeral,
+    { reason: `I can't index ${escapeText(title)} yet.` },
+  );
+  if (!served) return;
+  const { actor } = served;
+  const tenant = actor.tenantId;
+  if (!channel) {
+    log.warn("shared file without a conversation; not indexed", { tenantId: tenant });
     return;
   }
-  const tenant = ws.link.tenantId;
-  const problem = checkFile(file, rt.c.config.MAX_FILE_BYTES);
+  const problem = checkFile(file, rt.limits.maxFileBytes);
   if (problem) {
     await reply(`I couldn't index ${escapeText(title)}: ${problem}`);
     return;
   }
-  const existing = await rt.c.catalog.findBySlackFile(tenant, f.teamId, f.fileId);
+  // Readable by exactly those who can read the conversation it was shared in; Slack's own share list says
+  // whether that is a public channel (its workspace's full members may read it).
+  const conversation: SlackConversationRef = {
+    teamId: f.teamId,
+    channelId: channel,
+    public: Boolean(file.shares?.public?.[channel]),
+  };
+  const existing = await rt.services.documents.findBySlackFile(tenant, f.teamId, f.fileId);
   if (existing) {
+    const known =
+      existing.visibility.kind === "slack_conversation" &&
+      existing.visibility.conversations.some((c) => c.teamId === f.teamId && c.channelId === channel);
+    if (!known && existing.visibility.kind === "slack_conversation") {
+      await rt.services.documents.addConversation(tenant, existing.id, conversation);
+      await reply(`${escapeText(existing.title)} can now be used in answers for this conversation too.`);
+      return;
+    }
     await reply(alreadyIndexed(existing));
     return;
   }
   try {
     const data = await download(rt, ws, file);
-    const { document, created } = await rt.c.documents.add(tenant, {
+    const { document, created } = await rt.services.documents.add(actor, {
       fileName: file.name,
       data,
       title,
-      uploadedBy: slackActorId(f.teamId, f.userId ?? file.user ?? "unknown"),
+      visibility: { kind: "slack_conversation", conversations: [conversation] },
       source: {
         kind: "slack",
         teamId: f.teamId,
         fileId: f.fileId,
-        ...(channel ? { channelId: channel } : {}),
+        channelId: channel,
         ...(threadTs ? { messageTs: threadTs } : {}),
         ...(file.permalink ? { permalink: file.permalink } : {}),
       },
@@ -148,9 +165,9 @@ async function change(
   if (!info.success) return;
   const file = info.data.file;
   try {
-    if (checkFile(file, rt.c.config.MAX_FILE_BYTES)) return; // it was fine before; keep the indexed version
+    if (checkFile(file, rt.limits.maxFileBytes)) return; // it was fine before; keep the indexed version
     const data = await download(rt, ws, file);
-    const updated = await rt.c.documents.replace(tenant, doc.id, file.name, data);
+    const updated = await rt.services.documents.replace(tenant, doc.id, file.name, data);
     if (updated && updated.sha256 !== doc.sha256)
       rt.logger.info("slack file changed, re-indexing", { tenantId: tenant, documentId: doc.id });
   } catch (error) {
@@ -175,7 +192,7 @@ function checkFile(file: SlackFileInfo, maxBytes: number): string | undefined {
 async function download(rt: SlackRuntime, ws: Workspace, file: SlackFileInfo): Promise<Buffer> {
   const url = file.url_private_download ?? file.url_private;
   if (!url) throw new AppError("dependency_unavailable", "Slack gave me no download link for it.");
-  return downloadSlackFile(url, ws.auth.botToken, rt.settings, rt.c.config.MAX_FILE_BYTES, rt.fetch);
+  return downloadSlackFile(url, ws.auth.botToken, rt.settings, rt.limits.maxFileBytes, rt.fetch);
 }
 
 function reasonOf(error: unknown): string {

@@ -1,10 +1,11 @@
+import { ASKER, type Audience } from "../../domain/access.js";
 import { isAppError } from "../../domain/errors.js";
 import type { Job } from "../../ports/job-queue.js";
 import { escapeText, HELP_TEXT, renderAnswer, renderNotice } from "../blocks.js";
 import { type QuestionJob, questionJobSchema } from "../jobs.js";
 import { repliesSchema } from "../payloads.js";
 import { ConversationReplier, type Replier, ResponseUrlReplier } from "../replier.js";
-import { notLinkedMessage, openWorkspace, type SlackRuntime, slackActorId, type Workspace } from "../runtime.js";
+import { openWorkspace, type SlackRuntime, slackActor, type Workspace } from "../runtime.js";
 
 const HISTORY_TURNS = 12;
 const HISTORY_TURN_CHARS = 2000;
@@ -43,35 +44,36 @@ export async function handleQuestion(rt: SlackRuntime, job: Job): Promise<void> 
           q.userId,
         );
 
-  if (!ws.link) {
-    await replier.notice(notLinkedMessage(rt, ws, q.userId, { enterpriseId: q.enterpriseId }));
-    return;
-  }
-  const tenant = ws.link.tenantId;
+  const served = await slackActor(
+    rt,
+    ws,
+    {
+      teamId: q.teamId,
+      userId: q.userId,
+      ...(q.enterpriseId ? { enterpriseId: q.enterpriseId } : {}),
+      ...(q.userTeamId ? { userTeamId: q.userTeamId } : {}),
+    },
+    q.surface,
+    (message) => replier.notice(message),
+  );
+  if (!served) return;
+  const { actor } = served;
+  const tenant = actor.tenantId;
   const question = cleanQuestion(q.text, ws.auth.botUserId);
   if (!question) {
     await replier.notice(renderNotice(HELP_TEXT));
     return;
   }
-  // Slack Connect: someone from another organisation can mention the bot in a shared channel. They
-  // must not read this tenant's documents.
-  if (q.userTeamId && q.userTeamId !== q.teamId && !(ws.link.enterpriseId && q.enterpriseId === ws.link.enterpriseId)) {
-    await replier.notice(renderNotice("Sorry, I only answer members of the workspace that installed me."));
-    return;
-  }
-  const limit = await rt.c.rateLimiter.take([
-    { key: `tenant:${tenant}`, limit: rt.c.config.RATE_LIMIT_TENANT_PER_MINUTE, windowMs: 60_000 },
-    { key: `user:${q.teamId}:${q.userId}`, limit: rt.c.config.RATE_LIMIT_USER_PER_MINUTE, windowMs: 60_000 },
-  ]);
-  if (!limit.ok) {
-    const seconds = Math.max(1, Math.ceil(limit.retryAfterMs / 1000));
-    const who = limit.key.startsWith("tenant:") ? "Your organisation is asking" : "You're asking";
-    log.info("slack question rate limited", { tenantId: tenant, key: limit.key });
-    await replier.notice(
-      renderNotice(
-        `:raised_hand: ${who} more questions than I can take right now. Please try again in ${seconds} second${seconds === 1 ? "" : "s"}.`,
-      ),
-    );
+  // A channel thread is read by everyone in the channel; /ask and DMs are read by the asker alone.
+  const audience: Audience =
+    q.surface === "slack_mention" ? { kind: "conversation", teamId: q.teamId, channelId: q.channelId } : ASKER;
+
+  try {
+    await rt.services.answers.admit(actor);
+  } catch (error) {
+    if (!isAppError(error) || error.code !== "rate_limited") throw error;
+    log.info("slack question rate limited", { tenantId: tenant });
+    await replier.notice(renderNotice(`:raised_hand: ${escapeText(error.message)}`));
     return;
   }
 
@@ -80,21 +82,19 @@ export async function handleQuestion(rt: SlackRuntime, job: Job): Promise<void> 
   await replier.start();
   try {
     const history = await threadHistory(rt, ws, q);
-    const permalinks = await documentLinks(rt, tenant);
     const replyThread = q.surface === "slack_mention" ? (q.threadTs ?? q.ts) : q.threadTs;
-    const result = await rt.c.answers.ask({
-      tenant,
-      actor: { userId: slackActorId(q.teamId, q.userId), slackUserId: q.userId },
-      surface: q.surface,
+    const result = await rt.services.answers.ask({
+      actor,
+      audience,
       question,
       history,
+      admitted: true,
       slack: {
         teamId: q.teamId,
         channelId: q.channelId,
         ...(replyThread ? { threadTs: replyThread } : {}),
         ...(q.enterpriseId ? { enterpriseId: q.enterpriseId } : {}),
       },
-      linkFor: (documentId) => permalinks.get(documentId),
     });
     log.info("slack question answered", { tenantId: tenant, outcome: result.outcome, auditId: result.auditId });
     await replier.finish(
@@ -150,16 +150,4 @@ async function threadHistory(
     rt.logger.warn("could not read the thread", { error, slackTeam: q.teamId });
     return [];
   }
-}
-
-/** Slack permalinks of the tenant's documents that came from Slack, for the sources. */
-async function documentLinks(
-  rt: SlackRuntime,
-  tenant: Parameters<SlackRuntime["c"]["documents"]["list"]>[0],
-): Promise<Map<string, string>> {
-  const links = new Map<string, string>();
-  for (const doc of await rt.c.documents.list(tenant)) {
-    if (doc.source.kind === "slack" && doc.source.permalink) links.set(doc.id, doc.source.permalink);
-  }
-  return links;
 }

@@ -1,6 +1,6 @@
 import type { App } from "@slack/bolt";
 import { eventKey, type SlackIntake } from "../jobs.js";
-import { envelopeSchema, fileChangedSchema, fileSharedSchema } from "../payloads.js";
+import { envelopeSchema, fileChangedSchema, fileSharedSchema, receivingTeam } from "../payloads.js";
 
 /**
  * `file_shared` carries only ids: the job calls files.info. The same file shared in a DM also arrives
@@ -12,7 +12,7 @@ export function registerFiles(app: App, intake: SlackIntake): void {
     const shared = fileSharedSchema.safeParse(event);
     if (!envelope.success || !shared.success) return;
     const f = shared.data;
-    const teamId = context.teamId ?? envelope.data.team_id;
+    const teamId = receivingTeam(envelope.data, context);
     if (!teamId || (f.user_id && f.user_id === context.botUserId)) return;
     const enterpriseId = context.enterpriseId ?? envelope.data.enterprise_id ?? undefined;
     await intake.submit(
@@ -35,7 +35,7 @@ export function registerFiles(app: App, intake: SlackIntake): void {
       const envelope = envelopeSchema.safeParse(body);
       const changed = fileChangedSchema.safeParse(event);
       if (!envelope.success || !changed.success) return;
-      const teamId = context.teamId ?? envelope.data.team_id;
+      const teamId = receivingTeam(envelope.data, context);
       if (!teamId) return;
       await intake.submit(
         [eventKey(teamId, envelope.data.event_id, type)],

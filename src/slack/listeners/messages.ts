@@ -1,7 +1,7 @@
 import type { App } from "@slack/bolt";
 import type { Logger } from "../../ports/logger.js";
 import { eventKey, type SlackIntake } from "../jobs.js";
-import { appMentionSchema, envelopeSchema, messageSchema } from "../payloads.js";
+import { appMentionSchema, envelopeSchema, messageSchema, receivingTeam } from "../payloads.js";
 
 const isDirectMessage = (channel: string, channelType?: string) =>
   channelType === "im" || (!channelType && channel.startsWith("D"));
@@ -22,8 +22,14 @@ export function registerMessages(app: App, intake: SlackIntake, logger: Logger):
       return;
     }
     const m = mention.data;
-    const teamId = context.teamId ?? envelope.data.team_id;
-    if (!teamId || !m.user || m.bot_id || m.user === context.botUserId) return;
+    const teamId = receivingTeam(envelope.data, context);
+    if (!teamId) {
+      logger.warn("event for another workspace than the one that received it; dropped", {
+        slackTeam: context.teamId,
+      });
+      return;
+    }
+    if (!m.user || m.bot_id || m.user === context.botUserId) return;
     if (isDirectMessage(m.channel, m.channel_type)) return; // the `message` listener answers DMs
     const enterpriseId = context.enterpriseId ?? envelope.data.enterprise_id ?? undefined;
     const userTeamId = m.user_team ?? m.team;
@@ -51,9 +57,16 @@ export function registerMessages(app: App, intake: SlackIntake, logger: Logger):
     const message = messageSchema.safeParse(event);
     if (!envelope.success || !message.success) return;
     const m = message.data;
-    const teamId = context.teamId ?? envelope.data.team_id;
-    if (!teamId || m.bot_id || m.subtype === "bot_message" || !m.user || m.user === context.botUserId) return;
+    const teamId = receivingTeam(envelope.data, context);
+    if (!teamId) {
+      logger.warn("event for another workspace than the one that received it; dropped", {
+        slackTeam: context.teamId,
+      });
+      return;
+    }
+    if (m.bot_id || m.subtype === "bot_message" || !m.user || m.user === context.botUserId) return;
     const enterpriseId = context.enterpriseId ?? envelope.data.enterprise_id ?? undefined;
+    const userTeamId = m.user_team ?? m.team;
     if (m.subtype === "file_share") {
       for (const file of m.files ?? []) {
         await intake.submit(
@@ -69,6 +82,7 @@ export function registerMessages(app: App, intake: SlackIntake, logger: Logger):
             fileId: file.id,
             channelId: m.channel,
             userId: m.user,
+            ...(userTeamId ? { userTeamId } : {}),
             messageTs: m.ts,
           },
           `slack:file:${teamId}:${file.id}:${m.channel}`,
@@ -86,6 +100,7 @@ export function registerMessages(app: App, intake: SlackIntake, logger: Logger):
         teamId,
         ...(enterpriseId ? { enterpriseId } : {}),
         userId: m.user,
+        ...(userTeamId ? { userTeamId } : {}),
         channelId: m.channel,
         text: m.text ?? "",
         ts: m.ts,

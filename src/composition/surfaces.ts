@@ -1,0 +1,29 @@
+import type { HttpDeps } from "../http/app.js";
+import type { SlackDeps } from "../slack/surface.js";
+import type { Container } from "./container.js";
+
+/** What the HTTP surface is handed: its services and limits, never the container. */
+export function httpDeps(c: Container): HttpDeps {
+  const { access, accounts, documents, answers, audit, feedback, links } = c.services;
+  return {
+    services: { access, accounts, documents, answers, audit, feedback, links },
+    logger: c.logger,
+    limits: { maxBodyBytes: c.config.MAX_BODY_BYTES, maxFileBytes: c.config.MAX_FILE_BYTES },
+    health: () => c.health(),
+    ...(c.jwks ? { jwks: c.jwks } : {}),
+  };
+}
+
+/** What the Slack surface is handed, when Slack is configured. */
+export function slackDeps(c: Container): SlackDeps | undefined {
+  if (!c.slack) return undefined;
+  const { access, answers, documents, feedback, links, installations, jobs } = c.services;
+  return {
+    services: { access, answers, documents, feedback, links, installations, jobs },
+    settings: c.slack.settings,
+    workspaces: c.slack.workspaces,
+    logger: c.logger,
+    logLevel: c.config.LOG_LEVEL,
+    limits: { maxFileBytes: c.config.MAX_FILE_BYTES },
+  };
+}

@@ -1,0 +1,163 @@
+import { z } from "zod";
+import type { Logger } from "../ports/logger.js";
+import type { SlackConversationInfo, SlackDirectory, SlackUserInfo } from "../ports/slack-directory.js";
+import type { SlackWorkspaces } from "./workspaces.js";
+
+const usersInfo = z.looseObject({
+  ok: z.literal(true),
+  user: z.looseObject({
+    id: z.string(),
+    team_id: z.string().optional(),
+    enterprise_user: z.looseObject({ enterprise_id: z.string().optional() }).optional(),
+    deleted: z.boolean().optional(),
+    is_bot: z.boolean().optional(),
+    is_admin: z.boolean().optional(),
+    is_owner: z.boolean().optional(),
+    is_primary_owner: z.boolean().optional(),
+    is_restricted: z.boolean().optional(),
+    is_ultra_restricted: z.boolean().optional(),
+  }),
+});
+
+const conversationsInfo = z.looseObject({
+  ok: z.literal(true),
+  channel: z.looseObject({
+    id: z.string(),
+    is_im: z.boolean().optional(),
+    is_mpim: z.boolean().optional(),
+    is_private: z.boolean().optional(),
+    is_group: z.boolean().optional(),
+    is_ext_shared: z.boolean().optional(),
+    is_pending_ext_shared: z.boolean().optional(),
+  }),
+});
+
+const conversationsMembers = z.looseObject({
+  ok: z.literal(true),
+  members: z.array(z.string()).default([]),
+  response_metadata: z.looseObject({ next_cursor: z.string().optional() }).optional(),
+});
+
+/** Slack's own errors for "no such thing (that this bot can see)": an answer, not a failure. */
+const ABSENT = new Set([
+  "user_not_found",
+  "channel_not_found",
+  "not_in_channel",
+  "method_not_supported_for_channel_type",
+]);
+
+/** Members of one conversation read at most this many pages (of 200): a bound, not a guess. */
+const MAX_MEMBER_PAGES = 50;
+
+interface Entry<T> {
+  value: T;
+  expires: number;
+}
+
+/**
+ * SlackDirectory over the Web API with each installation's bot token: `users.info`,
+ * `conversations.info` and `conversations.members`, each answer cached for `ttlMs` (at most five
+ * minutes, so a removal from a channel takes effect within that) in a bounded map.
+ */
+export class SlackWebDirectory implements SlackDirectory {
+  private readonly cache = new Map<string, Entry<unknown>>();
+
+  constructor(
+    private readonly workspaces: SlackWorkspaces,
+    private readonly logger: Logger,
+    private readonly ttlMs = 5 * 60_000,
+    private readonly maxEntries = 20_000,
+  ) {}
+
+  user(teamId: string, userId: string): Promise<SlackUserInfo | undefined> {
+    return this.cached(`user:${teamId}:${userId}`, async () => {
+      const client = await this.client(teamId);
+      const answer = await absentAsUndefined(() => client.users.info({ user: userId }));
+      if (!answer) return undefined;
+      const { user } = usersInfo.parse(answer);
+      return {
+        id: user.id,
+        ...(user.team_id ? { teamId: user.team_id } : {}),
+        ...(user.enterprise_user?.enterprise_id ? { enterpriseId: user.enterprise_user.enterprise_id } : {}),
+        guest: Boolean(user.is_restricted || user.is_ultra_restricted),
+        workspaceAdmin: Boolean(user.is_admin || user.is_owner || user.is_primary_owner),
+        bot: Boolean(user.is_bot),
+        deleted: Boolean(user.deleted),
+      };
+    });
+  }
+
+  conversation(teamId: string, channelId: string): Promise<SlackConversationInfo | undefined> {
+    return this.cached(`conversation:${teamId}:${channelId}`, async () => {
+      const client = await this.client(teamId);
+      const answer = await absentAsUndefined(() => client.conversations.info({ channel: channelId }));
+      if (!answer) return undefined;
+      const { channel } = conversationsInfo.parse(answer);
+      const kind = channel.is_im
+        ? "im"
+        : channel.is_mpim
+          ? "mpim"
+          : channel.is_private || channel.is_group
+            ? "private"
+            : "public";
+      return {
+        id: channel.id,
+        kind,
+        externallyShared: Boolean(channel.is_ext_shared || channel.is_pending_ext_shared),
+      };
+    });
+  }
+
+  members(teamId: string, channelId: string): Promise<readonly string[] | undefined> {
+    return this.cached(`members:${teamId}:${channelId}`, async () => {
+      const client = await this.client(teamId);
+      const members: string[] = [];
+      let cursor: string | undefined;
+      for (let page = 0; page < MAX_MEMBER_PAGES; page++) {
+        const answer = await absentAsUndefined(() =>
+          client.conversations.members({ channel: channelId, limit: 200, ...(cursor ? { cursor } : {}) }),
+        );
+        if (!answer) return undefined;
+        const parsed = conversationsMembers.parse(answer);
+        members.push(...parsed.members);
+        cursor = parsed.response_metadata?.next_cursor || undefined;
+        if (!cursor) return members;
+      }
+      // Past the bound the list is incomplete: better to say "unknown" (grants nothing) than to be wrong.
+      this.logger.warn("conversation has more members than we read; treating as unknown", { slackTeam: teamId });
+      return undefined;
+    });
+  }
+
+  private async client(teamId: string) {
+    const auth = await this.workspaces.forTeam(teamId);
+    if (!auth) throw new Error(`no bot token for workspace ${teamId}`);
+    return this.workspaces.client(auth.botToken);
+  }
+
+  /** Answers (found or absent) are cached; failures are not, so the next question asks again. */
+  private async cached<T>(key: string, load: () => Promise<T>): Promise<T> {
+    const now = Date.now();
+    const hit = this.cache.get(key);
+    if (hit && hit.expires > now) return hit.value as T;
+    const value = await load();
+    this.cache.delete(key);
+    this.cache.set(key, { value, expires: now + this.ttlMs });
+    while (this.cache.size > this.maxEntries) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest === undefined) break;
+      this.cache.delete(oldest);
+    }
+    return value;
+  }
+}
+
+async function absentAsUndefined<T>(call: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await call();
+  } catch (error) {
+    const code = (error as { data?: { error?: string } }).data?.error;
+    if (code && ABSENT.has(code)) return undefined;
+    throw error;
+  }
+}
