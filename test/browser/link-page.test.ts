@@ -1,15 +1,26 @@
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { focused, hasChromium, launchChromium, PASSWORD, uniqueEmail, watchPage } from "../support/browser.js";
+import type { Actor } from "../../src/domain/access.js";
+import type { TenantId } from "../../src/domain/tenant.js";
+import {
+  focused,
+  hasChromium,
+  launchChromium,
+  PASSWORD,
+  readSession,
+  uniqueEmail,
+  watchPage,
+} from "../support/browser.js";
 import type { FakeTeam } from "../support/fake-slack.js";
 import { apiClient, newOrganisation } from "../support/server.js";
 import { commandForm } from "../support/slack.js";
 import { linkUrlIn, type SlackHarness, startSlackHarness, tokenOf, whoIn } from "../support/slack-harness.js";
 
 /**
- * The page Slack's "Link workspace" button opens, driven end to end: `/ask link` in the fake Slack,
- * the link from the bot's reply opened in Chromium, an admin logs in and confirms, the bot confirms
- * in Slack.
+ * The page Slack's link buttons open, driven end to end: `/ask link` by a Slack workspace admin in the
+ * fake Slack, the link from the bot's reply opened in Chromium, an organisation admin logs in and
+ * confirms, the bot confirms in Slack. And the identity link (`/ask connect`) that ties a Slack user to
+ * the web account that opens it.
  */
 describe.skipIf(!hasChromium)("Slack link page in Chromium", () => {
   let h: SlackHarness;
@@ -48,7 +59,12 @@ describe.skipIf(!hasChromium)("Slack link page in Chromium", () => {
   beforeAll(async () => {
     const started = await Promise.all([
       startSlackHarness((fake) => {
-        team = fake.addTeam({ id: "T0INITECH", name: "Initech Chat", users: [{ id: PETER, name: "peter" }] });
+        // Only a Slack workspace admin or owner (or the installer) may ask for a workspace link.
+        team = fake.addTeam({
+          id: "T0INITECH",
+          name: "Initech Chat",
+          users: [{ id: PETER, name: "peter", isAdmin: true }],
+        });
         return { SLACK_BOT_TOKEN: team.botToken };
       }),
       launchChromium(),
@@ -72,11 +88,19 @@ describe.skipIf(!hasChromium)("Slack link page in Chromium", () => {
     expect(page.url()).toBe(`${h.server.url}/link`);
     expect(await page.locator("#link-requester").textContent()).toBe(`Slack user ${PETER}`);
 
-    // Not logged in: an admin of the organisation logs in right here, then sees both sides.
+    expect(await page.locator("#link-org").textContent()).toBe("Log in to choose");
+
+    // Not logged in: an admin of the organisation logs in right here, then sees both sides before confirming.
     await logInOnLinkPage(page, org.email);
     const confirm = page.getByRole("button", { name: "Link workspace" });
     await confirm.waitFor();
-    expect(await page.locator("#link-org").textContent()).toContain("Initech");
+    expect(await page.locator("#link-team").textContent()).toBe("Initech Chat (T0INITECH)");
+    expect(await page.locator("#link-org").textContent()).toBe("Initech");
+    expect(await page.locator("#link-you").textContent()).toBe(`${org.email} (admin)`);
+    expect(await page.locator("#link-question").textContent()).toBe(
+      "Link the Slack workspace Initech Chat (T0INITECH) to the Enclave organisation Initech?",
+    );
+    expect(await focused(page)).toBe("link-go");
     expect(await h.server.container.directory.getLink(team.id)).toBeUndefined();
     await confirm.click();
     await page.locator("#link-done-text", { hasText: /is now linked to Initech\./ }).waitFor();
@@ -124,8 +148,100 @@ describe.skipIf(!hasChromium)("Slack link page in Chromium", () => {
 
     await page.goto(`${h.server.url}/link`);
     await page.locator("#link-error", { hasText: "needs the link from Slack" }).waitFor();
+    expect(await page.locator("#link-error").textContent()).toContain("/ask connect");
     await page.goto(`${h.server.url}/link?token=v1.forged.signature`);
     await page.locator("#link-error", { hasText: "not valid" }).waitFor();
+    expect(problems).toEqual([]);
+  });
+
+  it("connects a Slack user to the web account that opens their identity link, and the team page lists it", async () => {
+    // A second organisation with a linked workspace; its Slack user asked `/ask connect`.
+    const hooli = await newOrganisation(h.server.url, "Hooli");
+    const TEAM = "T0HOOLI01";
+    const GAVIN = "U0GAVIN01";
+    await h.server.container.directory.putLink({
+      teamId: TEAM,
+      tenantId: hooli.tenantId as TenantId,
+      linkedBy: "test",
+      linkedAt: new Date().toISOString(),
+    });
+    const slackActor: Actor = {
+      tenantId: hooli.tenantId as TenantId,
+      principal: `slack:${TEAM}:${GAVIN}`,
+      principals: [`slack:${TEAM}:${GAVIN}`],
+      role: "member",
+      surface: "slack_command",
+      slack: { teamId: TEAM, userId: GAVIN },
+    };
+    const { token } = h.server.container.services.links.requestIdentityLink(slackActor, "Hooli Chat");
+    const link = `${h.server.url}/link?token=${encodeURIComponent(token)}`;
+    const invite = await hooli.client.call("POST", "/api/invites", { role: "member" });
+    const memberEmail = uniqueEmail("gavin", "hooli.example");
+    const joined = await apiClient(h.server.url).call("POST", "/auth/signup", {
+      email: memberEmail,
+      password: PASSWORD,
+      invite_code: invite.json.code,
+    });
+    expect(joined.status).toBe(201);
+
+    const { page, problems } = await newPage();
+    await page.goto(link);
+    await page.getByRole("heading", { name: "Connect your Slack account" }).waitFor();
+    await page.locator("#link-slack-user", { hasText: GAVIN }).waitFor();
+    expect(page.url()).toBe(`${h.server.url}/link`);
+    expect(await page.title()).toBe("Connect your Slack account · Enclave");
+    expect(await page.locator("#link-team").textContent()).toBe(`Hooli Chat (${TEAM})`);
+    expect(await page.locator("#link-already").isVisible()).toBe(false);
+
+    // An account of another organisation is refused with the API's reason, and the link stays usable.
+    await logInOnLinkPage(page, org.email);
+    const connect = page.getByRole("button", { name: "Connect Slack account" });
+    await connect.waitFor();
+    await connect.click();
+    await page.locator("#link-error", { hasText: "belongs to a workspace of another organisation" }).waitFor();
+
+    // The right person, a member (no admin needed), sees both sides in one sentence and connects.
+    await page.getByRole("button", { name: "Use another account" }).click();
+    await logInOnLinkPage(page, memberEmail);
+    await page.locator("#link-you", { hasText: memberEmail }).waitFor();
+    expect(await page.locator("#link-question").textContent()).toBe(
+      `Connect Slack user ${GAVIN} in Hooli Chat (${TEAM}) to your Enclave account ${memberEmail} (organisation Hooli)?`,
+    );
+    expect(await page.locator("#link-org").textContent()).toBe("Hooli");
+    await connect.click();
+    const done = page.locator("#link-done-text");
+    await done.waitFor();
+    expect(await done.textContent()).toBe(
+      `Slack user ${GAVIN} in Hooli Chat (${TEAM}) is now connected to ${memberEmail}.`,
+    );
+    expect(await focused(page)).toBe("link-done-text");
+
+    // Opened again, the page knows (from /api/me) that this Slack account is already theirs.
+    await page.goto(link);
+    await page.locator("#link-connected").waitFor();
+    expect(await connect.isVisible()).toBe(false);
+
+    // The team page, open to members for their own Slack accounts, lists it and disconnects it.
+    await page.getByRole("link", { name: "Team page" }).click();
+    await page.waitForURL((u) => u.pathname === "/team");
+    const row = page.locator("#identity-rows tr", { hasText: GAVIN });
+    await row.waitFor();
+    expect(await row.locator('td[data-label="Workspace"]').textContent()).toBe(TEAM);
+    expect(await page.locator("#member-note").isVisible()).toBe(true);
+    expect(await page.locator("#invite-form").isVisible()).toBe(false);
+    expect(await page.locator("#identities-how").textContent()).toContain("/ask connect");
+    await row.getByRole("button", { name: `Disconnect Slack user ${GAVIN} in ${TEAM}` }).click();
+    await page.locator("#disconnect-dialog").getByRole("button", { name: "Disconnect" }).click();
+    await page
+      .locator("#identities-empty", { hasText: "No Slack account is connected to your Enclave account yet." })
+      .waitFor();
+    const me = await apiClient(h.server.url, (await readSession(page))?.token).call("GET", "/api/me");
+    expect(me.json.slack_identities).toEqual([]);
+
+    // Each link works once.
+    await page.goto(link);
+    await connect.click();
+    await page.locator("#link-error", { hasText: /already used/ }).waitFor();
     expect(problems).toEqual([]);
   });
 });

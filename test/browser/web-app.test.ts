@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
-import type { Browser, BrowserContext, Page, Request } from "playwright-core";
+import type { Browser, BrowserContext, Locator, Page, Request } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { TenantId } from "../../src/domain/tenant.js";
 import {
   focused,
   hasChromium,
@@ -15,7 +16,7 @@ import {
   uniqueEmail,
   watchPage,
 } from "../support/browser.js";
-import { newOrganisation, startTestServer, type TestServer, waitForDocument } from "../support/server.js";
+import { apiClient, newOrganisation, startTestServer, type TestServer, waitForDocument } from "../support/server.js";
 
 /**
  * The web app in headless Chromium against the real embedded server: what a person sees and does.
@@ -100,7 +101,10 @@ describe.skipIf(!hasChromium)("web app in Chromium", () => {
     });
     const row = page.locator("#doc-rows tr", { hasText: "Zephyr Handbook" });
     await row.locator(".badge", { hasText: "Ready" }).waitFor();
-    expect(await row.locator("td").nth(2).textContent()).toBe("2");
+    expect(await row.locator('td[data-label="Pages"]').textContent()).toBe("2");
+    expect(await row.locator('td[data-label="Who can read"] .readers').textContent()).toBe(
+      "Everyone in the organisation",
+    );
     await page.locator("#docs-status", { hasText: "Zephyr Handbook is ready." }).waitFor();
     expect(await page.locator(".upload progress").evaluate((p) => (p as unknown as { value: number }).value)).toBe(100);
     expect(await textOf(page, ".upload .upload-state")).toBe("Uploaded. Indexing…");
@@ -463,6 +467,113 @@ describe.skipIf(!hasChromium)("web app in Chromium", () => {
     const left = await org.client.call("GET", "/api/documents");
     expect(left.json.documents.map((d: { title: string }) => d.title)).toEqual(["Broken scan"]);
     expect(problems).toEqual([]);
+  });
+
+  it("uploads for “Only me”, and shows an admin what others keep private without letting them open it", async () => {
+    const org = await newOrganisation(server.url, "Vandelay");
+    const invite = await org.client.call("POST", "/api/invites", { role: "member" });
+    const memberEmail = uniqueEmail("george", "vandelay.example");
+    const joined = await apiClient(server.url).call("POST", "/auth/signup", {
+      email: memberEmail,
+      password: PASSWORD,
+      invite_code: invite.json.code,
+    });
+    expect(joined.status).toBe(201);
+    const handbook = await org.client.upload(
+      "Import handbook.txt",
+      "Latex imports are cleared at the harbour.",
+      "text/plain",
+    );
+    await waitForDocument(org.client, handbook.json.document.id);
+    // Files shared in Slack are readable by the members of their conversations only.
+    const slackActor = {
+      tenantId: org.tenantId as TenantId,
+      principal: "slack:T0VANDEL:U0ELAINE",
+      principals: ["slack:T0VANDEL:U0ELAINE"],
+      role: "member" as const,
+      surface: "slack_command" as const,
+      slack: { teamId: "T0VANDEL", userId: "U0ELAINE" },
+    };
+    const conversation = (channelId: string, isPublic: boolean) => ({
+      teamId: "T0VANDEL",
+      channelId,
+      public: isPublic,
+    });
+    for (const [title, conversations] of [
+      ["Pendant plans", [conversation("C0PENDANT", false)]],
+      ["Soup schedule", [conversation("C0SOUP001", false), conversation("C0SOUP002", true)]],
+    ] as const) {
+      await server.container.services.documents.add(slackActor, {
+        fileName: `${title}.txt`,
+        data: Buffer.from(`${title}: only for the channel.`),
+        source: { kind: "slack", teamId: "T0VANDEL", fileId: `F${title.length}` },
+        visibility: { kind: "slack_conversation", conversations: [...conversations] },
+      });
+    }
+
+    // The member keeps a file to themselves.
+    const member = await newPage();
+    await logInWithPage(member.page, server.url, memberEmail);
+    await member.page.goto(url("/documents"));
+    const organisationWide = member.page.locator("#doc-rows tr", { hasText: "Import handbook" });
+    await organisationWide.waitFor();
+    expect(await member.page.getByLabel("Everyone in the organisation").isChecked()).toBe(true);
+    await member.page.getByLabel("Only me").check();
+    await member.page.setInputFiles("#files", {
+      name: "Diary.txt",
+      mimeType: "text/plain",
+      buffer: Buffer.from("Dear diary: I am an architect."),
+    });
+    const diary = member.page.locator("#doc-rows tr", { hasText: "Diary" });
+    await diary.locator(".badge", { hasText: "Ready" }).waitFor();
+    expect(await diary.locator('td[data-label="Who can read"]').textContent()).toBe("Only you");
+    expect(await organisationWide.locator('td[data-label="Who can read"]').textContent()).toBe(
+      "Everyone in the organisation",
+    );
+    // Slack files of conversations the member is not in do not exist for them.
+    expect(await member.page.locator("#doc-rows tr", { hasText: /Pendant|Soup/ }).count()).toBe(0);
+    const listed = await org.client.call("GET", "/api/documents");
+    const stored = listed.json.documents.find((d: { title: string }) => d.title === "Diary");
+    expect(stored.visibility).toEqual({ kind: "private", owner: stored.uploaded_by });
+    expect(stored.can_read).toBe(false);
+
+    // A member deletes only what they added: the API's reason is shown, and the document stays.
+    await organisationWide.getByRole("button", { name: "Delete “Import handbook”" }).click();
+    await member.page.locator("#delete-dialog").getByRole("button", { name: "Delete" }).click();
+    await member.page
+      .locator("#docs-error", { hasText: "Only the person who added this document, or an admin, can delete it." })
+      .waitFor();
+    expect(await organisationWide.count()).toBe(1);
+
+    // The admin sees every document for governance: who can read it and who added it, but cannot open
+    // what was not shared with them.
+    const admin = await newPage();
+    await logInWithPage(admin.page, server.url, org.email);
+    await admin.page.goto(url("/documents"));
+    const theirDiary = admin.page.locator("#doc-rows tr", { hasText: "Diary" });
+    await theirDiary.waitFor();
+    const readers = (row: Locator) => row.locator('td[data-label="Who can read"] .readers').textContent();
+    expect(await readers(theirDiary)).toBe(`Only ${memberEmail}`);
+    expect(await theirDiary.locator(".tag-governance").textContent()).toBe("Governance only");
+    expect(await theirDiary.locator(".doc-title button").count()).toBe(0);
+    expect(await theirDiary.locator(".hint").textContent()).toBe(`Added by ${memberEmail}`);
+    const pendant = admin.page.locator("#doc-rows tr", { hasText: "Pendant plans" });
+    expect(await readers(pendant)).toBe("Members of Slack channel C0PENDANT");
+    expect(await pendant.locator(".hint").textContent()).toBe("Added by Slack user U0ELAINE");
+    const soup = admin.page.locator("#doc-rows tr", { hasText: "Soup schedule" });
+    expect(await readers(soup)).toBe("Slack: 2 conversations");
+    const own = admin.page.locator("#doc-rows tr", { hasText: "Import handbook" });
+    expect(await readers(own)).toBe("Everyone in the organisation");
+    expect(await own.locator(".doc-title button").count()).toBe(1);
+    expect(await own.locator(".hint").textContent()).toBe("Added by you");
+    expect(await admin.page.locator("#governance-note").isVisible()).toBe(true);
+
+    // Deleting stays possible for the admin.
+    await theirDiary.getByRole("button", { name: "Delete “Diary”" }).click();
+    await admin.page.locator("#delete-dialog").getByRole("button", { name: "Delete" }).click();
+    await admin.page.locator("#docs-status", { hasText: "Deleted Diary." }).waitFor();
+    expect(await theirDiary.count()).toBe(0);
+    expect([...member.problems, ...admin.problems]).toEqual([]);
   });
 
   it("fits a 375 px wide phone screen without sideways scrolling", async () => {

@@ -6,7 +6,12 @@ const KEY = "enclave.session";
 
 /**
  * @typedef {{ token: string, expiresAt: number, email?: string, role?: string, tenantName?: string }} Session
- * @typedef {{ email: string, tenant_id: string, tenant_name: string, role: "admin" | "member" }} Me
+ * @typedef {{ team_id: string, user_id: string, linked_at: string }} SlackIdentity
+ * @typedef {{ email: string, tenant_id: string, tenant_name: string, role: "admin" | "member",
+ *   slack_identities?: SlackIdentity[] }} Me
+ * @typedef {{ kind: "organisation" } | { kind: "private", owner: string }
+ *   | { kind: "slack_conversation", team_id: string | null, channel_id: string | null,
+ *       conversations: { team_id: string, channel_id: string, public: boolean }[] }} Visibility
  */
 
 export class ApiError extends Error {
@@ -176,11 +181,14 @@ export async function apiBlob(path) {
 
 /**
  * Uploads one file as multipart `file`, reporting progress (XHR: fetch has no upload progress).
+ * `visibility` says who may read it: everyone in the organisation (the server's default) or only the
+ * uploader. It goes before the file part, so the server knows it before the bytes arrive.
  * @param {File} file
  * @param {(fraction: number) => void} onProgress
- * @returns {Promise<{ document: { id: string, title: string, status: string }, duplicate: boolean }>}
+ * @param {{ visibility?: "organisation" | "private" }} [options]
+ * @returns {Promise<{ document: { id: string, title: string, status: string, visibility: Visibility }, duplicate: boolean }>}
  */
-export function uploadFile(file, onProgress) {
+export function uploadFile(file, onProgress, options = {}) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", "/api/upload");
@@ -200,6 +208,7 @@ export function uploadFile(file, onProgress) {
     xhr.addEventListener("error", () => reject(failure(0, "")));
     xhr.addEventListener("abort", () => reject(new ApiError(0, "aborted", "Upload cancelled.")));
     const form = new FormData();
+    if (options.visibility) form.append("visibility", options.visibility);
     form.append("file", file, file.name);
     xhr.send(form);
   });

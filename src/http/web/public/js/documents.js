@@ -3,8 +3,10 @@ import { announce, byId, formatBytes, h, openDialog, say, timeEl } from "./dom.j
 import { messageOf, showPageError, startAppPage } from "./shell.js";
 
 /**
+ * @typedef {import("./api.js").Visibility} Visibility
  * @typedef {{ id: string, title: string, status: "queued" | "indexing" | "ready" | "failed", pages: number, chunks: number,
  *   error?: { code: string, message: string }, content_type: string, size_bytes: number, source: string,
+ *   visibility?: Visibility, uploaded_by?: string, can_read?: boolean,
  *   created_at: string, updated_at: string }} Doc
  */
 
@@ -26,26 +28,93 @@ const rows = new Map();
 /** @type {ReturnType<typeof setTimeout> | undefined} */
 let pollTimer;
 let loaded = false;
+/** @type {import("./api.js").Me | null} */
+let me = null;
+/** Member user id -> email, for admins (who may list the members). */
+/** @type {Map<string, string>} */
+const memberEmails = new Map();
 
 /** @param {Doc} d */
 const processing = (d) => d.status === "queued" || d.status === "indexing";
+
+/** An admin's governance view lists documents they may not read: those cannot be opened. */
+const readable = (/** @type {Doc} */ d) => d.can_read !== false;
+
+/**
+ * A person the API names by id (a web user id, `slack:<team>:<user>` or `cli`), in words; undefined
+ * when this page cannot tell who it is.
+ * @param {string | undefined} id
+ */
+function personName(id) {
+  if (!id) return undefined;
+  if (id === "cli") return "the command line";
+  const slack = /^slack:[^:]+:(.+)$/.exec(id);
+  if (slack) return `Slack user ${slack[1]}`;
+  const email = memberEmails.get(id);
+  if (email) return email === me?.email ? "you" : email;
+  return undefined;
+}
+
+/**
+ * Who may read a document, in plain words.
+ * @param {Doc} d
+ */
+function readersText(d) {
+  const v = d.visibility;
+  if (!v || v.kind === "organisation") return "Everyone in the organisation";
+  if (v.kind === "private") {
+    if (readable(d)) return "Only you";
+    const owner = personName(v.owner);
+    return owner && owner !== "you" ? `Only ${owner}` : "Only the person who added it";
+  }
+  const conversations = v.conversations ?? [];
+  if (conversations.length > 1) return `Slack: ${conversations.length} conversations`;
+  return `Members of Slack channel ${v.channel_id ?? conversations[0]?.channel_id ?? "(unknown)"}`;
+}
 
 /** @param {Doc} d */
 function titleCell(d) {
   return h(
     "td",
     { "data-label": "Title", class: "doc-title" },
-    h(
-      "button",
-      {
-        type: "button",
-        class: "link-button",
-        title: "Open the original",
-        onclick: () => openDocument({ id: d.id, contentType: d.content_type }).catch((e) => say(errorEl, messageOf(e))),
-      },
-      d.title,
-    ),
+    readable(d)
+      ? h(
+          "button",
+          {
+            type: "button",
+            class: "link-button",
+            title: "Open the original",
+            onclick: () =>
+              openDocument({ id: d.id, contentType: d.content_type }).catch((e) => say(errorEl, messageOf(e))),
+          },
+          d.title,
+        )
+      : h("span", { class: "doc-title-text" }, d.title),
     d.source === "slack" ? h("span", { class: "tag" }, "from Slack") : null,
+    readable(d)
+      ? null
+      : h(
+          "span",
+          { class: "tag tag-governance", title: "Listed for governance: you cannot open it" },
+          "Governance only",
+        ),
+  );
+}
+
+/** @param {Doc} d */
+function readersCell(d) {
+  const v = d.visibility;
+  const channels =
+    v?.kind === "slack_conversation" && (v.conversations?.length ?? 0) > 1
+      ? v.conversations.map((c) => c.channel_id).join(", ")
+      : undefined;
+  // Admins see who added each document; members only list what they may read.
+  const adder = me?.role === "admin" ? personName(d.uploaded_by) : undefined;
+  return h(
+    "td",
+    { "data-label": "Who can read", class: "doc-readers" },
+    h("span", { class: `readers readers-${v?.kind ?? "organisation"}`, title: channels }, readersText(d)),
+    adder ? h("p", { class: "hint" }, `Added by ${adder}`) : null,
   );
 }
 
@@ -72,7 +141,15 @@ function buildRow(d) {
     "Delete",
   );
   const tr = /** @type {HTMLTableRowElement} */ (h("tr", { "data-id": d.id }));
-  tr.append(titleCell(d), statusCell(d), h("td"), h("td"), h("td"), h("td", { class: "actions-cell" }, del));
+  tr.append(
+    titleCell(d),
+    readersCell(d),
+    statusCell(d),
+    h("td"),
+    h("td"),
+    h("td"),
+    h("td", { class: "actions-cell" }, del),
+  );
   fillRow(tr, d, true);
   return tr;
 }
@@ -86,11 +163,13 @@ function buildRow(d) {
 function fillRow(tr, d, fresh) {
   const old = fresh ? undefined : /** @type {Doc | undefined} */ (JSON.parse(tr.dataset.doc ?? "null") ?? undefined);
   const cells = tr.cells;
-  if (old && old.title !== d.title) cells[0]?.replaceWith(titleCell(d));
-  if (!old || old.status !== d.status || old.error?.message !== d.error?.message) cells[1]?.replaceWith(statusCell(d));
-  const pages = tr.cells[2];
-  const size = tr.cells[3];
-  const added = tr.cells[4];
+  const access = JSON.stringify([d.visibility ?? null, d.uploaded_by ?? null, readable(d)]);
+  if (old && (old.title !== d.title || old.access !== access)) cells[0]?.replaceWith(titleCell(d));
+  if (old && old.access !== access) cells[1]?.replaceWith(readersCell(d));
+  if (!old || old.status !== d.status || old.error?.message !== d.error?.message) cells[2]?.replaceWith(statusCell(d));
+  const pages = tr.cells[3];
+  const size = tr.cells[4];
+  const added = tr.cells[5];
   if (pages) {
     pages.dataset.label = "Pages";
     pages.textContent = d.status === "ready" ? String(d.pages) : "—";
@@ -103,7 +182,7 @@ function fillRow(tr, d, fresh) {
     added.dataset.label = "Added";
     added.replaceChildren(timeEl(d.created_at));
   }
-  tr.dataset.doc = JSON.stringify({ title: d.title, status: d.status, error: d.error });
+  tr.dataset.doc = JSON.stringify({ title: d.title, status: d.status, error: d.error, access });
 }
 
 function matches(/** @type {Doc} */ d) {
@@ -148,6 +227,7 @@ function render() {
       ? "No documents yet. Upload a PDF, text or Markdown file above."
       : "No documents match the filter.";
   rowsEl.closest("table")?.classList.toggle("is-empty", shown === 0);
+  byId("governance-note").hidden = !sorted.some((d) => !readable(d));
 }
 
 /** @param {Doc[]} list */
@@ -227,9 +307,16 @@ function uploadItem(file) {
   };
 }
 
+/** Who may read the next uploads, as chosen above the drop zone. */
+function chosenVisibility() {
+  const checked = /** @type {HTMLInputElement | null} */ (document.querySelector('input[name="visibility"]:checked'));
+  return checked?.value === "private" ? "private" : "organisation";
+}
+
 /** @param {File[]} files */
 async function uploadAll(files) {
   if (!files.length) return;
+  const visibility = chosenVisibility();
   announce(statusEl, `Uploading ${files.length} ${files.length === 1 ? "file" : "files"}.`);
   const queue = files.map((file) => ({ file, item: uploadItem(file) }));
   let failures = 0;
@@ -237,7 +324,7 @@ async function uploadAll(files) {
     for (let job = queue.shift(); job; job = queue.shift()) {
       const { file, item } = job;
       try {
-        const result = await uploadFile(file, (f) => item.progress(f));
+        const result = await uploadFile(file, (f) => item.progress(f), { visibility });
         item.done(
           result.duplicate ? `Already in the library as “${result.document.title}”.` : "Uploaded. Indexing…",
           "ok",
@@ -253,6 +340,7 @@ async function uploadAll(files) {
             content_type: file.type,
             size_bytes: file.size,
             source: "upload",
+            can_read: true,
             created_at: now,
             updated_at: now,
           });
@@ -306,5 +394,19 @@ if (new URLSearchParams(location.search).has("welcome")) {
   history.replaceState(null, "", location.pathname);
 }
 
-const me = await startAppPage();
-if (me) await load();
+/** Admins see who added each document: the member list turns user ids into emails. */
+async function loadMembers() {
+  if (me?.role !== "admin") return;
+  try {
+    const { members } = await api("/api/members");
+    for (const m of members) memberEmails.set(m.user_id, m.email);
+  } catch {
+    // Only a nicety: without it the page says less about who added what.
+  }
+}
+
+me = await startAppPage();
+if (me) {
+  await loadMembers();
+  await load();
+}

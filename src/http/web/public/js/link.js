@@ -1,5 +1,7 @@
-// The page Slack's "Link workspace" button opens: /link?token=... The token is read once from the
-// address, removed from it (history, screenshots, Referer) and then kept in memory only.
+// The page Slack's link buttons open: /link?token=... A token either links a Slack workspace to an
+// organisation (`/ask link`, for an organisation admin to confirm) or connects a Slack user to the web
+// account of whoever opens it (`/ask connect`). The token is read once from the address, removed from
+// it (history, screenshots, Referer) and then kept in memory only.
 import { ApiError, api, endSession, getSession, logIn } from "./api.js";
 import { byId, fill, formatDateTime, h, say } from "./dom.js";
 import { messageOf } from "./shell.js";
@@ -13,8 +15,17 @@ const loginForm = /** @type {HTMLFormElement} */ (byId("link-login"));
 const confirmBox = byId("link-confirm");
 const goButton = /** @type {HTMLButtonElement} */ (byId("link-go"));
 
-/** @type {{ team_id: string, team_name?: string, slack_user_id?: string, expires_at?: string, already_linked?: boolean } | null} */
+/**
+ * @typedef {{ purpose?: "workspace" | "identity", team_id: string, team_name?: string, slack_user_id?: string,
+ *   expires_at?: string, already_linked?: boolean }} Preview
+ */
+
+/** @type {Preview | null} */
 let preview = null;
+/** @type {"workspace" | "identity"} */
+let purpose = "workspace";
+/** @type {import("./api.js").Me | null} */
+let me = null;
 
 /** @param {unknown} e */
 function explain(e) {
@@ -30,10 +41,33 @@ function show(step) {
   byId("link-done").hidden = step !== "done";
 }
 
-/** Shows which workspace is to be linked (the preview does not use up the token). */
+/** The workspace in words: its name and id, or the id alone. */
+function teamLabel() {
+  if (!preview) return "";
+  return preview.team_name ? `${preview.team_name} (${preview.team_id})` : preview.team_id;
+}
+
+/** The page's words for what the token is for. */
+function applyPurpose() {
+  for (const el of document.querySelectorAll("[data-purpose]")) {
+    /** @type {HTMLElement} */ (el).hidden = /** @type {HTMLElement} */ (el).dataset.purpose !== purpose;
+  }
+  if (purpose === "identity") {
+    const title = "Connect your Slack account";
+    byId("page-title").textContent = title;
+    document.title = `${title} · Enclave`;
+    goButton.textContent = "Connect Slack account";
+    byId("link-you-label").textContent = "Enclave account";
+    if (!me) byId("link-org").textContent = "Log in to see";
+  }
+}
+
+/** Shows what the link is for (the preview does not use up the token). */
 async function loadPreview() {
   preview = await api("/api/links/preview", { body: { token: linkToken } });
   if (!preview) return;
+  purpose = preview.purpose === "identity" ? "identity" : "workspace";
+  applyPurpose();
   fill(
     byId("link-team"),
     preview.team_name ? `${preview.team_name} ` : null,
@@ -43,10 +77,57 @@ async function loadPreview() {
       preview.team_name ? `(${preview.team_id})` : preview.team_id,
     ),
   );
+  byId("link-slack-user").textContent = preview.slack_user_id ?? "—";
   byId("link-requester").textContent = preview.slack_user_id ? `Slack user ${preview.slack_user_id}` : "—";
   byId("link-expiry").textContent = preview.expires_at ? formatDateTime(preview.expires_at) : "—";
   byId("link-summary").hidden = false;
-  byId("link-already").hidden = !preview.already_linked;
+  byId("link-already").hidden = purpose !== "workspace" || !preview.already_linked;
+}
+
+/** @param {import("./api.js").Me} who */
+function showWho(who) {
+  byId("link-org").textContent = who.tenant_name;
+  byId("link-you").textContent = purpose === "identity" ? who.email : `${who.email} (${who.role})`;
+  byId("link-you").hidden = false;
+  byId("link-you-label").hidden = false;
+  byId("link-org-again").textContent = who.tenant_name;
+}
+
+/** Both sides of the link in one sentence, right above the button that makes it. */
+function askToConfirm() {
+  if (!preview || !me) return;
+  const strong = (/** @type {string} */ text) => h("strong", {}, text);
+  if (purpose === "identity") {
+    fill(
+      byId("link-question"),
+      "Connect Slack user ",
+      strong(preview.slack_user_id ?? "?"),
+      " in ",
+      strong(teamLabel()),
+      " to your Enclave account ",
+      strong(me.email),
+      " (organisation ",
+      strong(me.tenant_name),
+      ")?",
+    );
+  } else {
+    fill(
+      byId("link-question"),
+      "Link the Slack workspace ",
+      strong(teamLabel()),
+      " to the Enclave organisation ",
+      strong(me.tenant_name),
+      "?",
+    );
+  }
+}
+
+/** Whether the logged-in account already has this Slack user. */
+function alreadyConnected() {
+  return Boolean(
+    preview &&
+      me?.slack_identities?.some((t) => t.team_id === preview?.team_id && t.user_id === preview?.slack_user_id),
+  );
 }
 
 async function step() {
@@ -60,14 +141,20 @@ async function step() {
   }
   say(statusEl, "Checking the link…");
   try {
-    const me = await api("/api/me");
+    me = await api("/api/me");
     if (!preview) await loadPreview();
-    byId("link-org").textContent = me.tenant_name;
-    byId("link-you").textContent = `${me.email} (${me.role})`;
-    byId("link-you").hidden = false;
-    byId("link-you-label").hidden = false;
-    byId("link-org-again").textContent = me.tenant_name;
-    if (me.role !== "admin") {
+    if (!me) return;
+    showWho(me);
+    askToConfirm();
+    byId("link-connected").hidden = true;
+    if (purpose === "identity" && alreadyConnected()) {
+      say(statusEl, "");
+      byId("link-connected").hidden = false;
+      show("confirm");
+      goButton.hidden = true;
+      return;
+    }
+    if (purpose === "workspace" && me.role !== "admin") {
       say(statusEl, "");
       say(
         errorEl,
@@ -123,30 +210,46 @@ loginForm.addEventListener("submit", async (event) => {
   }
 });
 
+/** Completes a workspace link, for an admin of the organisation that is logged in. */
+async function linkWorkspace() {
+  await api("/api/links", { body: { token: linkToken } });
+  const name = preview?.team_name ?? preview?.team_id ?? "The workspace";
+  return `${name} is now linked to ${me?.tenant_name ?? byId("link-org-again").textContent}.`;
+}
+
+/** Ties the Slack user who was sent the token to the logged-in web account. */
+async function connectIdentity() {
+  const tie = await api("/api/identities", { body: { token: linkToken } });
+  return `Slack user ${tie?.user_id ?? preview?.slack_user_id} in ${teamLabel()} is now connected to ${me?.email ?? "your account"}.`;
+}
+
 goButton.addEventListener("click", async () => {
   goButton.disabled = true;
   say(errorEl, "");
-  say(statusEl, "Linking…");
+  say(statusEl, purpose === "identity" ? "Connecting…" : "Linking…");
   try {
-    await api("/api/links", { body: { token: linkToken } });
+    const text = purpose === "identity" ? await connectIdentity() : await linkWorkspace();
     say(statusEl, "");
-    const name = preview?.team_name ?? preview?.team_id ?? "The workspace";
     const done = byId("link-done-text");
-    done.textContent = `${name} is now linked to ${byId("link-org-again").textContent}.`;
+    done.textContent = text;
     show("done");
     done.focus();
   } catch (e) {
     say(statusEl, "");
     say(errorEl, explain(e));
+  } finally {
     goButton.disabled = false;
   }
 });
 
 byId("link-switch").addEventListener("click", () => {
   endSession();
-  byId("link-org").textContent = "Log in to choose";
+  me = null;
+  byId("link-org").textContent = purpose === "identity" ? "Log in to see" : "Log in to choose";
   byId("link-you").hidden = true;
   byId("link-you-label").hidden = true;
+  byId("link-connected").hidden = true;
+  say(errorEl, "");
   show("login");
   say(statusEl, "Log in with the account to use.");
   byId("email").focus();
@@ -155,7 +258,10 @@ byId("link-switch").addEventListener("click", () => {
 if (!linkToken) {
   show("none");
   say(statusEl, "");
-  say(errorEl, "This page needs the link from Slack. Mention Enclave in Slack and use its “Link workspace” button.");
+  say(
+    errorEl,
+    "This page needs the link from Slack. In Slack, type /ask link to link a workspace, or /ask connect to connect your Slack account, and open the link Enclave sends you.",
+  );
 } else {
   start();
 }

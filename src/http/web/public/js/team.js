@@ -4,12 +4,15 @@ import { messageOf, showPageError, startAppPage } from "./shell.js";
 
 /**
  * @typedef {{ team_id: string, team_name?: string, enterprise_id?: string, linked_at: string }} Link
+ * @typedef {import("./api.js").SlackIdentity} SlackIdentity
  */
 
 const inviteForm = /** @type {HTMLFormElement} */ (byId("invite-form"));
 const inviteStatus = byId("invite-status");
 const inviteError = byId("invite-error");
 const linksStatus = byId("links-status");
+const identitiesStatus = byId("identities-status");
+const identitiesError = byId("identities-error");
 
 inviteForm.addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -126,11 +129,71 @@ async function loadLinks() {
   );
 }
 
-const me = await startAppPage({ adminOnly: true, title: "Team" });
+/** @param {SlackIdentity} tie */
+function identityName(tie) {
+  return `Slack user ${tie.user_id} in ${tie.team_id}`;
+}
+
+/** @param {SlackIdentity} tie */
+async function disconnect(tie) {
+  byId("disconnect-name").textContent = identityName(tie);
+  if ((await openDialog(/** @type {HTMLDialogElement} */ (byId("disconnect-dialog")))) !== "disconnect") return;
+  say(identitiesError, "");
+  try {
+    await api(`/api/identities/${encodeURIComponent(tie.team_id)}/${encodeURIComponent(tie.user_id)}`, {
+      method: "DELETE",
+    });
+    say(identitiesStatus, `Disconnected ${identityName(tie)}.`);
+    await loadIdentities();
+    byId("identities-title").setAttribute("tabindex", "-1");
+    byId("identities-title").focus();
+  } catch (e) {
+    say(identitiesError, messageOf(e));
+  }
+}
+
+/** The Slack accounts the logged-in person proved are theirs (any role has some). */
+async function loadIdentities() {
+  const empty = byId("identities-empty");
+  /** @type {{ identities: SlackIdentity[] }} */
+  const { identities } = await api("/api/identities");
+  byId("identities-table").hidden = identities.length === 0;
+  empty.hidden = identities.length > 0;
+  empty.textContent = "No Slack account is connected to your Enclave account yet.";
+  byId("identity-rows").replaceChildren(
+    ...identities.map((tie) =>
+      h(
+        "tr",
+        {},
+        h("td", { "data-label": "Slack user" }, tie.user_id),
+        h("td", { "data-label": "Workspace" }, tie.team_id),
+        h("td", { "data-label": "Connected" }, timeEl(tie.linked_at)),
+        h(
+          "td",
+          { class: "actions-cell" },
+          h(
+            "button",
+            {
+              type: "button",
+              class: "btn small ghost danger-text",
+              "aria-label": `Disconnect ${identityName(tie)}`,
+              onclick: () => disconnect(tie),
+            },
+            "Disconnect",
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+// Open to every member for their own Slack accounts; invites, members and workspaces are for admins.
+const me = await startAppPage();
 if (me) {
   byId("org-name").textContent = me.tenant_name;
+  byId("member-note").hidden = me.role === "admin";
   try {
-    await Promise.all([loadMembers(), loadLinks()]);
+    await Promise.all([loadIdentities(), ...(me.role === "admin" ? [loadMembers(), loadLinks()] : [])]);
   } catch (e) {
     showPageError(e);
   }
