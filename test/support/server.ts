@@ -42,7 +42,13 @@ export interface ApiClient {
     body?: unknown,
     headers?: Record<string, string>,
   ): Promise<{ status: number; json: any }>;
-  upload(fileName: string, data: Uint8Array | string, type?: string): Promise<{ status: number; json: any }>;
+  /** Multipart upload; `fields` (e.g. visibility) go before the file part. */
+  upload(
+    fileName: string,
+    data: Uint8Array | string,
+    type?: string,
+    fields?: Record<string, string>,
+  ): Promise<{ status: number; json: any }>;
 }
 
 /** `transport` replaces the network (the AWS-shape tests call the Lambda handler in-process). */
@@ -62,8 +68,9 @@ export function apiClient(baseUrl: string, token?: string, transport: typeof fet
       const text = await res.text();
       return { status: res.status, json: text ? JSON.parse(text) : undefined };
     },
-    async upload(fileName, data, type = "application/octet-stream") {
+    async upload(fileName, data, type = "application/octet-stream", fields = {}) {
       const form = new FormData();
+      for (const [name, value] of Object.entries(fields)) form.append(name, value);
       form.append("file", new Blob([typeof data === "string" ? data : Buffer.from(data)], { type }), fileName);
       const res = await transport(`${baseUrl}/api/upload`, {
         method: "POST",
