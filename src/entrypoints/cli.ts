@@ -17,6 +17,9 @@ const USAGE = `Enclave operator commands (npm run cli -- <command> [options])
       Asks as the tenant (audited with surface "cli").
   export-audit --tenant <tenant id> [--out <file.csv>]
       Writes the tenant's audit log as CSV (to stdout without --out).
+  refresh-access --tenant <tenant id>
+      Writes who may read each document into the search index again (run once per tenant after
+      upgrading a Pinecone deployment from before document visibility).
   aws-bootstrap
       Creates the configured DynamoDB tables, S3 bucket, SQS queues and Cognito pool (BACKEND=aws).
 `;
@@ -144,6 +147,13 @@ async function run(c: Container, command: string, values: Options, args: string[
       const out = values.out ? createWriteStream(values.out) : process.stdout;
       for await (const chunk of c.services.audit.exportCsv(c.services.access.operatorActor(tenant))) out.write(chunk);
       if (values.out) await new Promise<void>((resolve) => (out as NodeJS.WritableStream).end(resolve));
+      return 0;
+    }
+    case "refresh-access": {
+      const tenant = requireTenant(values);
+      if (!(await c.services.accounts.tenantExists(tenant))) throw new UsageError(`No tenant ${tenant}.`);
+      const count = await c.services.documents.refreshAccess(c.services.access.operatorActor(tenant));
+      process.stdout.write(`Refreshed the readers of ${count} documents.\n`);
       return 0;
     }
     default:

@@ -25,7 +25,7 @@ import type { DocumentCatalog } from "../ports/document-catalog.js";
 import type { Job, JobQueue } from "../ports/job-queue.js";
 import type { Logger } from "../ports/logger.js";
 import type { ObjectStore } from "../ports/object-store.js";
-import { type AccessService, addedBy } from "./access.js";
+import { type AccessService, addedBy, requireAdmin } from "./access.js";
 
 export interface IngestLimits {
   maxFileBytes: number;
@@ -299,6 +299,18 @@ export class DocumentService {
     await this.purge(actor.tenantId, id);
     this.logger.info("document deleted", { tenantId: actor.tenantId, documentId: id, by: actor.principal });
     return doc;
+  }
+
+  /**
+   * Operators: writes every document's readers into the index again (vectors written before documents
+   * had a visibility carry none, and no reader finds them until this has run).
+   */
+  async refreshAccess(actor: Actor): Promise<number> {
+    requireAdmin(actor);
+    const all = await this.catalog.list(actor.tenantId);
+    for (const doc of all) await this.index.setAccess(actor.tenantId, doc.id, accessKeys(doc.visibility));
+    this.logger.info("document access refreshed", { tenantId: actor.tenantId, documents: all.length });
+    return all.length;
   }
 
   /** A document by its Slack file, for the Slack file lifecycle (the file changed or was deleted in Slack). */

@@ -37,6 +37,12 @@ describe("operator CLI", () => {
     expect(asked.stdout).toMatch(/\[1\] northwind-employee-handbook, page 1/);
     expect(asked.stdout).toMatch(/\(answered, audit /);
 
+    const refreshed = await cli("refresh-access", "--tenant", tenant ?? "");
+    expect(refreshed.stdout).toMatch(/Refreshed the readers of \d+ documents/);
+    expect(
+      (await cli("ask", "--tenant", tenant ?? "", "How many vacation days do full-time employees get?")).stdout,
+    ).toContain("27 days");
+
     const out = join(dataDir, "audit.csv");
     await cli("export-audit", "--tenant", tenant ?? "", "--out", out);
     const csv = readFileSync(out, "utf8").split("\r\n");
