@@ -15,4 +15,9 @@ export interface RateLimiter {
   take(limits: readonly RateLimit[], now?: number): Promise<RateDecision>;
   /** The same answer `take` would give, counting nothing (a lock-out checked before a login attempt). */
   peek(limits: readonly RateLimit[], now?: number): Promise<RateDecision>;
+  /**
+   * Returns the hit an accepted `take(limits, now)` counted (the same limits and `now`): a reservation
+   * that turned out not to count, such as a log-in attempt that succeeded.
+   */
+  giveBack(limits: readonly RateLimit[], now: number): Promise<void>;
 }

@@ -92,15 +92,15 @@ export class AccountService {
     clientAddress?: string,
   ): Promise<{ idToken: string; expiresIn: number; tenantId: TenantId }> {
     const account = email.trim().toLowerCase();
-    await this.throttle.beforeLogin(account, clientAddress);
+    const attempt = await this.throttle.loginAttempt(account, clientAddress);
     let tokens: { idToken: string; expiresIn: number };
     try {
       tokens = await this.identity.logIn(account, password);
     } catch (error) {
-      if (isAppError(error) && error.code === "invalid_credentials")
-        await this.throttle.loginFailed(account, clientAddress);
+      if (!isAppError(error) || error.code !== "invalid_credentials") await attempt.notFailed();
       throw error;
     }
+    await attempt.notFailed();
     const verified = await this.identity.verify(tokens.idToken);
     return { ...tokens, tenantId: verified.tenantId };
   }

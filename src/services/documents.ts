@@ -116,16 +116,21 @@ export class DocumentService {
    * The index's access keys follow at once, without re-indexing.
    */
   async addConversation(
-    tenant: TenantId,
+    actor: Actor,
     documentId: string,
     ref: SlackConversationRef,
   ): Promise<DocumentRecord | undefined> {
+    const tenant = actor.tenantId;
     const doc = await this.catalog.get(tenant, documentId);
     if (doc?.visibility.kind !== "slack_conversation") return doc;
     const visibility = withConversation(doc.visibility, ref);
     const updated = await this.catalog.setVisibility(tenant, documentId, visibility);
     await this.index.setAccess(tenant, documentId, accessKeys(visibility));
-    this.logger.info("document shared into another conversation", { tenantId: tenant, documentId });
+    this.logger.info("document shared into another conversation", {
+      tenantId: tenant,
+      documentId,
+      by: actor.principal,
+    });
     return updated;
   }
 

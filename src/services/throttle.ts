@@ -39,9 +39,14 @@ export class Throttle {
   /**
    * Before a login is even tried: an account or address with too many recent failures is locked out
    * until the window passes, whatever the password (so guessing gains nothing from a right guess).
+   * The attempt is counted as a failure up front, atomically with that check: attempts sent all at once
+   * cannot all pass a check made before any of them failed. `notFailed` gives the count back when the
+   * attempt turns out not to be a failed log-in (the right password, or the identity provider down).
    */
-  async beforeLogin(email: string, address: string | undefined): Promise<void> {
-    const decision = await this.limiter.peek(this.loginLimits(email, address));
+  async loginAttempt(email: string, address: string | undefined): Promise<{ notFailed(): Promise<void> }> {
+    const limits = this.loginLimits(email, address);
+    const now = Date.now();
+    const decision = await this.limiter.take(limits, now);
     if (!decision.ok) {
       const wait = seconds(decision);
       throw new AppError(
@@ -50,11 +55,14 @@ export class Throttle {
         { retryAfterSeconds: wait, detail: `locked: ${decision.key.split(":")[1]}` },
       );
     }
-  }
-
-  async loginFailed(email: string, address: string | undefined): Promise<void> {
-    // Counted even past the limit's edge: `take` refuses only the count, and the lock-out is `beforeLogin`'s.
-    for (const limit of this.loginLimits(email, address)) await this.limiter.take([limit]);
+    let given = false;
+    return {
+      notFailed: async () => {
+        if (given) return;
+        given = true;
+        await this.limiter.giveBack(limits, now);
+      },
+    };
   }
 
   async signUp(address: string | undefined): Promise<void> {

@@ -7,8 +7,8 @@ import { epochSeconds, isConditionFailure } from "./dynamo.js";
  * Limits shared by every instance (Lambda scales out, so per-process counters would not limit anything):
  * one counter item per key and fixed window in the directory table, `rate#<key>` / `<window start>`,
  * incremented with a conditional update that refuses at the limit. All or nothing: when a later limit
- * refuses, the counts already taken are given back. Items expire (TTL) after their window. `peek` reads
- * the same counters (strongly consistent) and writes nothing.
+ * refuses, the counts already taken are given back (as `giveBack` gives back an accepted take's). Items
+ * expire (TTL) after their window. `peek` reads the same counters (strongly consistent) and writes nothing.
  */
 const windowStart = (limit: RateLimit, now: number): number => Math.floor(now / limit.windowMs) * limit.windowMs;
 
@@ -40,7 +40,7 @@ export class DynamoRateLimiter implements RateLimiter {
           taken.push({ key: limit.key, window });
         } catch (error) {
           if (!isConditionFailure(error)) throw error;
-          await Promise.all(taken.map((t) => this.giveBack(t.key, t.window)));
+          await Promise.all(taken.map((t) => this.giveBackHit(t.key, t.window)));
           return { ok: false, key: limit.key, retryAfterMs: Math.max(1, window + limit.windowMs - now) };
         }
       }
@@ -67,7 +67,11 @@ export class DynamoRateLimiter implements RateLimiter {
     });
   }
 
-  private async giveBack(key: string, window: number): Promise<void> {
+  async giveBack(limits: readonly RateLimit[], now: number): Promise<void> {
+    await Promise.all(limits.map((limit) => this.giveBackHit(limit.key, windowStart(limit, now))));
+  }
+
+  private async giveBackHit(key: string, window: number): Promise<void> {
     await this.db
       .send(
         new UpdateCommand({

@@ -20,6 +20,14 @@ export class MemoryRateLimiter implements RateLimiter {
     return this.decide(limits, now);
   }
 
+  async giveBack(limits: readonly RateLimit[], now: number): Promise<void> {
+    for (const limit of limits) {
+      const times = this.hits.get(limit.key);
+      const at = times?.lastIndexOf(now) ?? -1;
+      if (times && at >= 0) times.splice(at, 1);
+    }
+  }
+
   private decide(limits: readonly RateLimit[], now: number): RateDecision {
     for (const limit of limits) {
       const recent = this.recent(limit.key, limit.windowMs, now);

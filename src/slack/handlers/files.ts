@@ -120,7 +120,7 @@ async function share(rt: SlackRuntime, ws: Workspace, f: Extract<FileJob, { kind
       existing.visibility.kind === "slack_conversation" &&
       existing.visibility.conversations.some((c) => c.teamId === f.teamId && c.channelId === channel);
     if (!known && existing.visibility.kind === "slack_conversation") {
-      await rt.services.documents.addConversation(tenant, existing.id, conversation);
+      await rt.services.documents.addConversation(actor, existing.id, conversation);
       await reply(`${escapeText(existing.title)} can now be used in answers for this conversation too.`);
       return;
     }
