@@ -71,5 +71,24 @@ export function describeRateLimiterContract(name: string, factory: Factory<RateL
       expect(await fx.adapter.peek(limits, t0 + 61_000)).toEqual({ ok: true });
       expect(await fx.adapter.peek([], t0)).toEqual({ ok: true });
     });
+
+    it("giveBack returns an accepted take's hit to every limit it counted against", async () => {
+      const account = key("account");
+      const address = key("address");
+      const limits = [
+        { key: account, limit: 2, windowMs: 60_000 },
+        { key: address, limit: 3, windowMs: 60_000 },
+      ];
+      expect(await fx.adapter.take(limits, t0)).toEqual({ ok: true });
+      expect(await fx.adapter.take(limits, t0 + 1)).toEqual({ ok: true });
+      expect(await fx.adapter.take(limits, t0 + 2)).toMatchObject({ ok: false, key: account });
+      await fx.adapter.giveBack(limits, t0 + 1);
+      // Room again for one on both keys: the account is full again, the address has one left.
+      expect(await fx.adapter.take(limits, t0 + 3)).toEqual({ ok: true });
+      expect(await fx.adapter.take(limits, t0 + 4)).toMatchObject({ ok: false, key: account });
+      const addressOnly = [{ key: address, limit: 3, windowMs: 60_000 }];
+      expect(await fx.adapter.take(addressOnly, t0 + 5)).toEqual({ ok: true });
+      expect(await fx.adapter.take(addressOnly, t0 + 6)).toMatchObject({ ok: false, key: address });
+    });
   });
 }

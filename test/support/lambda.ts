@@ -26,8 +26,12 @@ export const lambdaContext = (): Context =>
     succeed: () => {},
   }) as Context;
 
-/** A fetch that turns each request into an API Gateway HTTP API (payload 2.0) event for the handler. */
-export function lambdaFetch(handler: HttpHandler, domain = "api.enclave.test"): typeof fetch {
+/**
+ * A fetch that turns each request into an API Gateway HTTP API (payload 2.0) event for the handler.
+ * `sourceIp` is the caller's address as API Gateway saw it (`requestContext.http.sourceIp`); like API
+ * Gateway, it is appended to any X-Forwarded-For the client sent itself.
+ */
+export function lambdaFetch(handler: HttpHandler, domain = "api.enclave.test", sourceIp = "127.0.0.1"): typeof fetch {
   return (async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
     const request = new Request(input, init);
     const url = new URL(request.url);
@@ -39,7 +43,7 @@ export function lambdaFetch(handler: HttpHandler, domain = "api.enclave.test"): 
     });
     headers.host = domain;
     headers["x-forwarded-proto"] = "https";
-    headers["x-forwarded-for"] = "127.0.0.1";
+    headers["x-forwarded-for"] = headers["x-forwarded-for"] ? `${headers["x-forwarded-for"]}, ${sourceIp}` : sourceIp;
     const bytes = Buffer.from(await request.arrayBuffer());
     delete headers["transfer-encoding"];
     if (bytes.length) headers["content-length"] = String(bytes.length);
@@ -61,7 +65,7 @@ export function lambdaFetch(handler: HttpHandler, domain = "api.enclave.test"): 
           method: request.method,
           path: url.pathname,
           protocol: "HTTP/1.1",
-          sourceIp: "127.0.0.1",
+          sourceIp,
           userAgent: headers["user-agent"] ?? "test",
         },
         requestId: randomUUID(),
