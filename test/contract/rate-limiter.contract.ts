@@ -28,6 +28,28 @@ export function describeRateLimiterContract(name: string, factory: Factory<RateL
       expect(await fx.adapter.take([{ key: user, limit: 3, windowMs: 60_000 }], t0 + 61_000)).toEqual({ ok: true });
     });
 
+    it("slides: hits just before and just after a minute's edge count together", async () => {
+      const account = key("account");
+      const limit = [{ key: account, limit: 3, windowMs: 60_000 }];
+      const edge = t0 - 1000 + 60_000; // a whole minute on the clock
+      for (const at of [edge - 900, edge - 600, edge - 300])
+        expect(await fx.adapter.take(limit, at)).toEqual({ ok: true });
+      const refused = await fx.adapter.take(limit, edge + 100);
+      expect(refused).toMatchObject({ ok: false, key: account });
+      if (refused.ok) throw new Error("expected a refusal");
+      // Room again when the oldest hit leaves the window, not at the next minute.
+      expect(refused.retryAfterMs).toBe(edge - 900 + 60_000 - (edge + 100));
+      expect(await fx.adapter.peek(limit, edge - 900 + 60_000 - 1)).toMatchObject({ ok: false });
+      expect(await fx.adapter.take(limit, edge - 900 + 60_000 + 1)).toEqual({ ok: true });
+    });
+
+    it("gives the last place to exactly one of many callers racing for it", async () => {
+      const account = key("account");
+      const limit = [{ key: account, limit: 5, windowMs: 60_000 }];
+      const decisions = await Promise.all(Array.from({ length: 20 }, (_, i) => fx.adapter.take(limit, t0 + i)));
+      expect(decisions.filter((d) => d.ok)).toHaveLength(5);
+    });
+
     it("counts all limits or none: a refusal by one key takes nothing from the others", async () => {
       const tenant = key("tenant");
       const user = key("user");
