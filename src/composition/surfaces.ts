@@ -9,6 +9,7 @@ export function httpDeps(c: Container): HttpDeps {
     services: { access, accounts, documents, answers, audit, feedback, links },
     logger: c.logger,
     limits: { maxBodyBytes: c.config.MAX_BODY_BYTES, maxFileBytes: c.config.MAX_FILE_BYTES },
+    trustProxyHops: c.config.TRUST_PROXY_HOPS,
     health: () => c.health(),
     ...(c.jwks ? { jwks: c.jwks } : {}),
   };

@@ -29,6 +29,12 @@ export const configSchema = z.object({
   HOST: z.string().min(1).default("127.0.0.1"),
   PORT: int(3000, 0, 65535),
   PUBLIC_URL: url("http://localhost:3000"),
+  /**
+   * Reverse proxies in front of the server whose X-Forwarded-For is believed (the client address that
+   * log-in and sign-up limits count by). 0: the server is reached directly. On Lambda the address comes
+   * from API Gateway whatever this says.
+   */
+  TRUST_PROXY_HOPS: int(0, 0, 10),
 
   BACKEND: z.enum(["local", "aws"]).default("local"),
   VECTOR_STORE: z.enum(["sqlite", "pinecone"]).default("sqlite"),

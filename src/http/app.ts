@@ -31,6 +31,8 @@ export interface HttpDeps {
   services: ApiServices;
   logger: Logger;
   limits: { maxBodyBytes: number; maxFileBytes: number };
+  /** Proxies in front whose X-Forwarded-For names the client (0: none, the peer is the client). */
+  trustProxyHops: number;
   health: () => Promise<Record<string, string>>;
   /** The embedded pool's public keys, served at /.well-known/jwks.json. */
   jwks?: Jwks;
@@ -40,7 +42,7 @@ export function createHttpApp(deps: HttpDeps, extensions: HttpExtensions = {}): 
   const { services, logger } = deps;
   const app = express();
   app.disable("x-powered-by");
-  app.set("trust proxy", 1);
+  app.set("trust proxy", deps.trustProxyHops);
   app.set("query parser", "simple");
   app.use(securityHeaders);
   app.use((req, res, next) => {
