@@ -208,7 +208,9 @@ describe.skipIf(!hasChromium)("web app in Chromium", () => {
     await colleague.page.getByRole("button", { name: "Join organisation" }).click();
     await colleague.page.waitForURL((u) => u.pathname === "/");
     await colleague.page.locator("#account-org", { hasText: "Northwind Traders" }).waitFor();
-    expect(await colleague.page.getByRole("link", { name: "Audit log" }).isVisible()).toBe(false);
+    // A member has the audit page too, for their own questions, and the nav says so.
+    await colleague.page.getByRole("link", { name: "Your questions" }).waitFor();
+    expect(await colleague.page.getByRole("link", { name: "Audit log" }).count()).toBe(0);
     expect(await colleague.page.getByRole("link", { name: "Documents" }).isVisible()).toBe(true);
     await page.reload();
     await page.locator("#member-rows tr").nth(1).waitFor();
@@ -278,6 +280,91 @@ describe.skipIf(!hasChromium)("web app in Chromium", () => {
     expect(await a.page.locator("#audit-rows").textContent()).not.toContain(globex.email);
     expect(await a.page.locator("#audit-rows tr").count()).toBe(1);
     expect([...a.problems, ...b.problems]).toEqual([]);
+  });
+
+  it("shows a member their own questions in the audit log, and an admin everyone's with the export", async () => {
+    const org = await newOrganisation(server.url, "Hooli");
+    const invite = await org.client.call("POST", "/api/invites", { role: "member" });
+    const memberEmail = uniqueEmail("gavin", "hooli.example");
+    const joined = await apiClient(server.url).call("POST", "/auth/signup", {
+      email: memberEmail,
+      password: PASSWORD,
+      invite_code: invite.json.code,
+    });
+    expect(joined.status).toBe(201);
+    const guide = await org.client.upload(
+      "Nucleus guide.txt",
+      "Nucleus compresses files with a middle-out algorithm. The Nucleus launch is on a Tuesday.",
+      "text/plain",
+    );
+    await waitForDocument(org.client, guide.json.document.id);
+    const adminQuestion = "Who may sign off the Nucleus budget?";
+    const adminAsk = await org.client.call("POST", "/api/ask", { question: adminQuestion });
+    expect(adminAsk.status).toBe(200);
+
+    // The member asks twice on the Ask page.
+    const member = await newPage();
+    await logInWithPage(member.page, server.url, memberEmail);
+    const memberQuestions = ["How does Nucleus compress files?", "On which day is the Nucleus launch?"];
+    for (const [i, q] of memberQuestions.entries()) {
+      await member.page.getByLabel("Your question").fill(q);
+      await member.page.getByLabel("Your question").press("Enter");
+      await member.page.locator(".exchange .answer .feedback").nth(i).waitFor();
+    }
+
+    // Their audit page: only their own two exchanges, under their own heading, without the export or
+    // the user filter, and a word that admins see everything.
+    await member.page.getByRole("link", { name: "Your questions" }).click();
+    await member.page.waitForURL((u) => u.pathname === "/audit");
+    const memberRows = member.page.locator("#audit-rows tr");
+    await memberRows.nth(1).waitFor();
+    await member.page.locator("#audit-status", { hasText: "Showing 2 exchanges." }).waitFor();
+    expect(await memberRows.count()).toBe(2);
+    const listed = await member.page.locator("#audit-rows .cell-question").allTextContents();
+    expect(listed.sort()).toEqual([...memberQuestions].sort());
+    expect(await member.page.locator("#audit-rows").textContent()).not.toContain(org.email);
+    expect(await member.page.getByRole("heading", { level: 1 }).textContent()).toBe("Your questions");
+    expect(await member.page.title()).toBe("Your questions · Enclave");
+    expect(await member.page.getByRole("link", { name: "Your questions" }).getAttribute("aria-current")).toBe("page");
+    expect(await member.page.getByRole("button", { name: "Export CSV" }).count()).toBe(0);
+    expect(await member.page.locator("#export").isVisible()).toBe(false);
+    expect(await member.page.getByLabel("User").isVisible()).toBe(false);
+    expect(await member.page.getByLabel("Surface").isVisible()).toBe(true);
+    expect(await member.page.locator("#member-note").textContent()).toContain(
+      "Admins see every exchange of the organisation",
+    );
+    expect(await member.page.locator("#member-note").isVisible()).toBe(true);
+
+    // Their exchange opens; a bookmarked user filter is not sent for a member.
+    await member.page.getByRole("button", { name: `View exchange: ${memberQuestions[0]}` }).click();
+    const dialog = member.page.locator("#exchange-dialog");
+    await dialog.locator(".question-text", { hasText: memberQuestions[0] }).waitFor();
+    expect(await dialog.textContent()).toContain(memberEmail);
+    await member.page.keyboard.press("Escape");
+    const auditRequests: string[] = [];
+    member.page.on("request", (r) => {
+      if (new URL(r.url()).pathname.startsWith("/api/")) auditRequests.push(r.url());
+    });
+    await member.page.goto(url("/audit?user_id=someone-else"));
+    await member.page.locator("#audit-status", { hasText: "Showing 2 exchanges." }).waitFor();
+    expect(auditRequests.filter((u) => new URL(u).pathname === "/api/audit")).toHaveLength(1);
+    for (const u of auditRequests) expect(new URL(u).searchParams.has("user_id")).toBe(false);
+    expect(auditRequests.some((u) => new URL(u).pathname === "/api/members")).toBe(false);
+
+    // The admin sees all three, with the user filter and the export.
+    const admin = await newPage();
+    await logInWithPage(admin.page, server.url, org.email);
+    await admin.page.getByRole("link", { name: "Audit log" }).click();
+    await admin.page.waitForURL((u) => u.pathname === "/audit");
+    await admin.page.locator("#audit-status", { hasText: "Showing 3 exchanges." }).waitFor();
+    expect(await admin.page.locator("#audit-rows tr").count()).toBe(3);
+    const all = await admin.page.locator("#audit-rows .cell-question").allTextContents();
+    expect(all.sort()).toEqual([...memberQuestions, adminQuestion].sort());
+    expect(await admin.page.getByRole("heading", { level: 1 }).textContent()).toBe("Audit log");
+    expect(await admin.page.getByRole("button", { name: "Export CSV" }).isVisible()).toBe(true);
+    expect(await admin.page.getByLabel("User").isVisible()).toBe(true);
+    expect(await admin.page.locator("#member-note").isVisible()).toBe(false);
+    expect([...member.problems, ...admin.problems]).toEqual([]);
   });
 
   it("shows a document title containing HTML as text, everywhere", async () => {

@@ -119,7 +119,9 @@ async function share(rt: SlackRuntime, ws: Workspace, f: Extract<FileJob, { kind
     const known =
       existing.visibility.kind === "slack_conversation" &&
       existing.visibility.conversations.some((c) => c.teamId === f.teamId && c.channelId === channel);
-    if (!known && existing.visibility.kind === "slack_conversation") {
+    // Slack's own list of the file's shares must name the conversation before its members are let in.
+    const sharedThere = Boolean(file.shares?.public?.[channel] ?? file.shares?.private?.[channel]);
+    if (!known && sharedThere && existing.visibility.kind === "slack_conversation") {
       await rt.services.documents.addConversation(actor, existing.id, conversation);
       await reply(`${escapeText(existing.title)} can now be used in answers for this conversation too.`);
       return;

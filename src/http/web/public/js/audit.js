@@ -1,5 +1,5 @@
 import { focusCitedSources, renderAnswerText, renderSources } from "./answer.js";
-import { api, download } from "./api.js";
+import { api, download, getSession } from "./api.js";
 import { byId, fill, h, openDialog, say, timeEl } from "./dom.js";
 import { messageOf, showPageError, startAppPage } from "./shell.js";
 
@@ -36,6 +36,27 @@ const dialog = /** @type {HTMLDialogElement} */ (byId("exchange-dialog"));
 let cursor = null;
 /** @type {Map<string, string>} user id -> label */
 const users = new Map();
+
+/** Set once /api/me answers: a member's page lists only their own exchanges. */
+let isAdmin = false;
+
+/**
+ * Admins get the organisation's whole log (with the user filter and the export); a member gets their
+ * own exchanges, under their own heading, and is told that admins see everything. The server enforces
+ * this: the page only stops offering what the API would refuse.
+ * @param {string | undefined} role
+ */
+function applyView(role) {
+  const admin = role === "admin";
+  const title = admin ? "Audit log" : "Your questions";
+  byId("page-title").textContent = title;
+  document.title = `${title} · Enclave`;
+  form.setAttribute("aria-label", admin ? "Filter the audit log" : "Filter your questions");
+  byId("member-intro").hidden = admin;
+  byId("member-note").hidden = admin;
+  // A disabled control is left out of the form data, so a member never sends a user filter.
+  userSelect.disabled = !admin;
+}
 
 /** @param {AuditRecord} r */
 const who = (r) => r.user_email ?? (r.slack_user_id ? `Slack user ${r.slack_user_id}` : r.user_id);
@@ -82,6 +103,7 @@ function rememberFilters() {
 function restoreFilters() {
   const params = new URLSearchParams(location.search);
   for (const name of ["surface", "user_id", "from", "to"]) {
+    if (name === "user_id" && !isAdmin) continue;
     const el = /** @type {HTMLInputElement | HTMLSelectElement | null} */ (form.elements.namedItem(name));
     const value = params.get(name);
     if (!el || !value) continue;
@@ -237,13 +259,20 @@ byId("export").addEventListener("click", async () => {
 });
 focusCitedSources(byId("exchange-body"));
 
-const me = await startAppPage({ adminOnly: true, title: "Audit log" });
+// The role remembered from the last visit avoids a flash of the other heading; /api/me settles it.
+const remembered = getSession()?.role;
+if (remembered) applyView(remembered);
+const me = await startAppPage();
 if (me) {
-  try {
-    const { members } = await api("/api/members");
-    for (const m of members) addUser(m.user_id, m.email);
-  } catch {
-    // the user list still fills from the records
+  isAdmin = me.role === "admin";
+  applyView(me.role);
+  if (isAdmin) {
+    try {
+      const { members } = await api("/api/members");
+      for (const m of members) addUser(m.user_id, m.email);
+    } catch {
+      // the user list still fills from the records
+    }
   }
   restoreFilters();
   await load(true);

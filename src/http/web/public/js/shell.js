@@ -22,6 +22,9 @@ function applyRole(role) {
   for (const el of document.querySelectorAll("[data-admin-only]")) {
     /** @type {HTMLElement} */ (el).hidden = role !== "admin";
   }
+  // Everyone has the audit page; a member's shows only their own exchanges, and says so in the nav.
+  const audit = document.querySelector('a[data-nav="audit"]');
+  if (audit) audit.textContent = role === "admin" ? "Audit log" : "Your questions";
 }
 
 /**
