@@ -30,4 +30,6 @@ export interface SlackDirectory {
   conversation(teamId: string, channelId: string): Promise<SlackConversationInfo | undefined>;
   /** Current member ids; undefined when the bot cannot see the conversation. */
   members(teamId: string, channelId: string): Promise<readonly string[] | undefined>;
+  /** The conversations (that the bot is in too) this user is a member of; undefined for an unknown user. */
+  conversationsOf(teamId: string, userId: string): Promise<readonly string[] | undefined>;
 }

@@ -222,16 +222,23 @@ export class AccessService {
     }
   }
 
+  /** Asked of the conversation's member list, or else of the user's conversations; unknown is "no". */
   private async isMember(teamId: string, channelId: string, userId: string): Promise<boolean> {
-    if (!this.slack) return false;
+    const slack = this.slack;
+    if (!slack) return false;
     try {
-      return (await this.slack.members(teamId, channelId))?.includes(userId) ?? false;
+      return (await slack.members(teamId, channelId))?.includes(userId) ?? false;
     } catch (error) {
-      this.logger.warn("could not read a conversation's members; treating as not a member", {
-        error,
-        slackTeam: teamId,
-      });
-      return false;
+      try {
+        return (await slack.conversationsOf(teamId, userId))?.includes(channelId) ?? false;
+      } catch (second) {
+        this.logger.warn("could not read who is in a conversation; treating as not a member", {
+          error,
+          second,
+          slackTeam: teamId,
+        });
+        return false;
+      }
     }
   }
 }

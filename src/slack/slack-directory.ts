@@ -32,6 +32,12 @@ const conversationsInfo = z.looseObject({
   }),
 });
 
+const usersConversations = z.looseObject({
+  ok: z.literal(true),
+  channels: z.array(z.looseObject({ id: z.string() })).default([]),
+  response_metadata: z.looseObject({ next_cursor: z.string().optional() }).optional(),
+});
+
 const conversationsMembers = z.looseObject({
   ok: z.literal(true),
   members: z.array(z.string()).default([]),
@@ -56,7 +62,7 @@ interface Entry<T> {
 
 /**
  * SlackDirectory over the Web API with each installation's bot token: `users.info`,
- * `conversations.info` and `conversations.members`, each answer cached for `ttlMs` (at most five
+ * `conversations.info`, `conversations.members` and `users.conversations`, each answer cached for `ttlMs` (at most five
  * minutes, so a removal from a channel takes effect within that) in a bounded map.
  */
 export class SlackWebDirectory implements SlackDirectory {
@@ -125,6 +131,32 @@ export class SlackWebDirectory implements SlackDirectory {
       }
       // Past the bound the list is incomplete: better to say "unknown" (grants nothing) than to be wrong.
       this.logger.warn("conversation has more members than we read; treating as unknown", { slackTeam: teamId });
+      return undefined;
+    });
+  }
+
+  conversationsOf(teamId: string, userId: string): Promise<readonly string[] | undefined> {
+    return this.cached(`conversations-of:${teamId}:${userId}`, async () => {
+      const client = await this.client(teamId);
+      const ids: string[] = [];
+      let cursor: string | undefined;
+      for (let page = 0; page < MAX_MEMBER_PAGES; page++) {
+        const answer = await absentAsUndefined(() =>
+          client.users.conversations({
+            user: userId,
+            types: "public_channel,private_channel,mpim,im",
+            exclude_archived: true,
+            limit: 200,
+            ...(cursor ? { cursor } : {}),
+          }),
+        );
+        if (!answer) return undefined;
+        const parsed = usersConversations.parse(answer);
+        ids.push(...parsed.channels.map((c) => c.id));
+        cursor = parsed.response_metadata?.next_cursor || undefined;
+        if (!cursor) return ids;
+      }
+      this.logger.warn("user is in more conversations than we read; treating as unknown", { slackTeam: teamId });
       return undefined;
     });
   }

@@ -7,6 +7,7 @@ const everyoneAdmin: SlackDirectory = {
   user: async (_team, id) => ({ id, guest: false, workspaceAdmin: true, bot: false, deleted: false }),
   conversation: async () => undefined,
   members: async () => undefined,
+  conversationsOf: async () => undefined,
 };
 
 /**

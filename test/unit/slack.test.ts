@@ -146,6 +146,7 @@ describe("link tokens", () => {
       people[id] ? { id, guest: false, workspaceAdmin: false, bot: false, deleted: false, ...people[id] } : undefined,
     conversation: async () => undefined,
     members: async () => undefined,
+    conversationsOf: async () => undefined,
   };
   const secret = Buffer.from("a-long-enough-link-secret-0123456789");
   const logger = new JsonLogger("silent");
