@@ -14,6 +14,8 @@ export interface SlackUserInfo {
   workspaceAdmin: boolean;
   bot: boolean;
   deleted: boolean;
+  /** Someone of another organisation Slack shows only in part (`is_stranger`). */
+  stranger?: boolean;
 }
 
 export interface SlackConversationInfo {
@@ -21,6 +23,8 @@ export interface SlackConversationInfo {
   kind: "public" | "private" | "im" | "mpim";
   /** Shared with another organisation (Slack Connect). */
   externallyShared: boolean;
+  /** For a DM: the person the bot talks with there. */
+  dmWith?: string;
 }
 
 export interface SlackDirectory {

@@ -121,6 +121,7 @@ export class AccessService {
     }
     if (!user || user.deleted || user.bot) return { ok: false, refusal: "unknown_user" };
     if (user.guest) return { ok: false, refusal: "guest", user };
+    if (user.stranger) return { ok: false, refusal: "external", user };
     const homes = new Set([user.teamId, who.userTeamId].filter((t): t is string => Boolean(t) && t !== who.teamId));
     for (const home of homes) {
       // Another workspace of the same Grid that is linked to the same organisation is still us.
@@ -209,7 +210,13 @@ export class AccessService {
         if (!everyoneFull) return;
         const user = await this.slack?.user(teamId, userId);
         if (user?.bot) return;
-        if (!user || user.deleted || user.guest || (user.teamId !== undefined && user.teamId !== teamId))
+        if (
+          !user ||
+          user.deleted ||
+          user.guest ||
+          user.stranger ||
+          (user.teamId !== undefined && user.teamId !== teamId)
+        )
           everyoneFull = false;
       });
       return everyoneFull ? [own, ORG_KEY, workspaceKey(teamId)] : [own];
@@ -227,18 +234,22 @@ export class AccessService {
     const slack = this.slack;
     if (!slack) return false;
     try {
-      return (await slack.members(teamId, channelId))?.includes(userId) ?? false;
+      const members = await slack.members(teamId, channelId);
+      if (members) return members.includes(userId);
     } catch (error) {
-      try {
-        return (await slack.conversationsOf(teamId, userId))?.includes(channelId) ?? false;
-      } catch (second) {
-        this.logger.warn("could not read who is in a conversation; treating as not a member", {
-          error,
-          second,
-          slackTeam: teamId,
-        });
-        return false;
-      }
+      this.logger.warn("could not read a conversation's members; asking for the user's conversations", {
+        error,
+        slackTeam: teamId,
+      });
+    }
+    try {
+      return (await slack.conversationsOf(teamId, userId))?.includes(channelId) ?? false;
+    } catch (error) {
+      this.logger.warn("could not read who is in a conversation; treating as not a member", {
+        error,
+        slackTeam: teamId,
+      });
+      return false;
     }
   }
 }

@@ -121,7 +121,8 @@ export class LinkService {
     }
     if (!user || user.deleted || user.bot) throw new AppError("forbidden", REFUSAL_MESSAGES.unknown_user);
     if (user.guest) throw new AppError("forbidden", REFUSAL_MESSAGES.guest);
-    if (user.teamId && user.teamId !== request.teamId) throw new AppError("forbidden", REFUSAL_MESSAGES.external);
+    if (user.stranger || (user.teamId && user.teamId !== request.teamId))
+      throw new AppError("forbidden", REFUSAL_MESSAGES.external);
     const installation = await this.directory.getInstallation(request.teamId);
     return { workspaceAdmin: user.workspaceAdmin, installer: installation?.installedBy === request.slackUserId };
   }

@@ -19,6 +19,8 @@ export const questionJobSchema = z.object({
   userId: id,
   /** The author's workspace, when Slack says (Slack Connect). */
   userTeamId: id.optional(),
+  /** The envelope named this other workspace, not the installation's (nor its Grid): refused. */
+  foreignTeamId: id.optional(),
   channelId: id,
   text: z.string().max(40_000),
   /** The message that asked (mentions and DMs). */

@@ -19,20 +19,20 @@ export type Envelope = z.infer<typeof envelopeSchema>;
 
 /**
  * The installation that received the event (Bolt's context, from `authorizations`) is the only
- * source of the tenant. An envelope that names another workspace, not of the same Grid, is not
- * ours to answer: undefined.
+ * source of the tenant. An envelope that names another workspace, not of the same Grid, is not ours
+ * to answer: `foreignTeamId` names it, and the event is refused (a question with the reason).
  */
 export function receivingTeam(
   envelope: Envelope,
   context: { teamId?: string | undefined; enterpriseId?: string | undefined },
-): string | undefined {
+): { teamId: string; foreignTeamId?: string } | undefined {
   const installation = context.teamId ?? envelope.authorizations?.[0]?.team_id ?? envelope.team_id;
   if (!installation) return undefined;
   if (envelope.team_id && envelope.team_id !== installation) {
     const grid = context.enterpriseId ?? envelope.authorizations?.[0]?.enterprise_id ?? undefined;
-    if (!grid || envelope.enterprise_id !== grid) return undefined;
+    if (!grid || envelope.enterprise_id !== grid) return { teamId: installation, foreignTeamId: envelope.team_id };
   }
-  return installation;
+  return { teamId: installation };
 }
 
 export const appMentionSchema = z.looseObject({

@@ -16,6 +16,7 @@ const usersInfo = z.looseObject({
     is_primary_owner: z.boolean().optional(),
     is_restricted: z.boolean().optional(),
     is_ultra_restricted: z.boolean().optional(),
+    is_stranger: z.boolean().optional(),
   }),
 });
 
@@ -29,6 +30,7 @@ const conversationsInfo = z.looseObject({
     is_group: z.boolean().optional(),
     is_ext_shared: z.boolean().optional(),
     is_pending_ext_shared: z.boolean().optional(),
+    user: z.string().optional(),
   }),
 });
 
@@ -89,6 +91,7 @@ export class SlackWebDirectory implements SlackDirectory {
         workspaceAdmin: Boolean(user.is_admin || user.is_owner || user.is_primary_owner),
         bot: Boolean(user.is_bot),
         deleted: Boolean(user.deleted),
+        ...(user.is_stranger ? { stranger: true } : {}),
       };
     });
   }
@@ -110,6 +113,7 @@ export class SlackWebDirectory implements SlackDirectory {
         id: channel.id,
         kind,
         externallyShared: Boolean(channel.is_ext_shared || channel.is_pending_ext_shared),
+        ...(kind === "im" && channel.user ? { dmWith: channel.user } : {}),
       };
     });
   }
@@ -123,7 +127,8 @@ export class SlackWebDirectory implements SlackDirectory {
         const answer = await absentAsUndefined(() =>
           client.conversations.members({ channel: channelId, limit: 200, ...(cursor ? { cursor } : {}) }),
         );
-        if (!answer) return undefined;
+        // A DM's two members are known from conversations.info where members is not offered for it.
+        if (!answer) return page === 0 ? this.dmMembers(teamId, channelId) : undefined;
         const parsed = conversationsMembers.parse(answer);
         members.push(...parsed.members);
         cursor = parsed.response_metadata?.next_cursor || undefined;
@@ -159,6 +164,11 @@ export class SlackWebDirectory implements SlackDirectory {
       this.logger.warn("user is in more conversations than we read; treating as unknown", { slackTeam: teamId });
       return undefined;
     });
+  }
+
+  private async dmMembers(teamId: string, channelId: string): Promise<readonly string[] | undefined> {
+    const info = await this.conversation(teamId, channelId);
+    return info?.dmWith ? [info.dmWith] : undefined;
   }
 
   private async client(teamId: string) {

@@ -525,7 +525,7 @@ describe("linking and the workspace an event came from", () => {
     expect(await h.server.container.directory.getLink(squat.id)).toBeUndefined();
   });
 
-  it("ignores an event whose envelope names another workspace than the installation that received it", async () => {
+  it("refuses an event whose envelope names another workspace than the installation that received it", async () => {
     const before = (await org.client.call("GET", "/api/audit?limit=200")).json.records.length;
     const envelope = mentionEnvelope(whoIn(team, MEMBER), {
       channel: PUBLIC,
@@ -534,7 +534,8 @@ describe("linking and the workspace an event came from", () => {
       envelopeTeamId: "T0FORGED1",
     });
     const text = await outbound(() => h.slack.event(envelope));
-    expect(text).toBe("");
+    expect(text).toMatch(/other organisations/);
+    expect(text).not.toContain(AURORA.name);
     expect((await org.client.call("GET", "/api/audit?limit=200")).json.records.length).toBe(before);
   });
 });

@@ -37,6 +37,7 @@ function world() {
     ["U2", {}],
     ["UGUEST", { guest: true }],
     ["UEXT", { teamId: "T0OTHERORG" }],
+    ["USTRANGER", { stranger: true }],
     ["UGRID", { teamId: "T2" }],
     ["UBOT", { bot: true }],
   ]);
@@ -97,6 +98,9 @@ describe("who a Slack user is", () => {
     expect(
       await w.access.slackActor({ teamId: "T1", userId: "U1", userTeamId: "T0OTHERORG" }, "slack_dm"),
     ).toMatchObject({ ok: false, refusal: "external" });
+    expect(await w.access.slackActor({ teamId: "T1", userId: "USTRANGER" }, "slack_dm")).toMatchObject({
+      refusal: "external",
+    });
     expect(await w.access.slackActor({ teamId: "T1", userId: "UGRID" }, "slack_dm")).toMatchObject({ ok: true });
     expect(await w.access.slackActor({ teamId: "T1", userId: "UNOBODY" }, "slack_dm")).toMatchObject({
       refusal: "unknown_user",

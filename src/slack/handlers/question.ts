@@ -1,6 +1,7 @@
 import { ASKER, type Audience } from "../../domain/access.js";
 import { isAppError } from "../../domain/errors.js";
 import type { Job } from "../../ports/job-queue.js";
+import { REFUSAL_MESSAGES } from "../../services/access.js";
 import { escapeText, HELP_TEXT, renderAnswer, renderNotice } from "../blocks.js";
 import { type QuestionJob, questionJobSchema } from "../jobs.js";
 import { repliesSchema } from "../payloads.js";
@@ -44,6 +45,11 @@ export async function handleQuestion(rt: SlackRuntime, job: Job): Promise<void> 
           q.userId,
         );
 
+  if (q.foreignTeamId) {
+    // Never answered from this installation's organisation, whoever the author is.
+    await replier.notice(renderNotice(REFUSAL_MESSAGES.external));
+    return;
+  }
   const served = await slackActor(
     rt,
     ws,

@@ -12,7 +12,9 @@ export function registerFiles(app: App, intake: SlackIntake): void {
     const shared = fileSharedSchema.safeParse(event);
     if (!envelope.success || !shared.success) return;
     const f = shared.data;
-    const teamId = receivingTeam(envelope.data, context);
+    const received = receivingTeam(envelope.data, context);
+    // Files of an event addressed to another workspace are not ours to index.
+    const teamId = received?.foreignTeamId ? undefined : received?.teamId;
     if (!teamId || (f.user_id && f.user_id === context.botUserId)) return;
     const enterpriseId = context.enterpriseId ?? envelope.data.enterprise_id ?? undefined;
     await intake.submit(
@@ -35,7 +37,8 @@ export function registerFiles(app: App, intake: SlackIntake): void {
       const envelope = envelopeSchema.safeParse(body);
       const changed = fileChangedSchema.safeParse(event);
       if (!envelope.success || !changed.success) return;
-      const teamId = receivingTeam(envelope.data, context);
+      const received = receivingTeam(envelope.data, context);
+      const teamId = received?.foreignTeamId ? undefined : received?.teamId;
       if (!teamId) return;
       await intake.submit(
         [eventKey(teamId, envelope.data.event_id, type)],

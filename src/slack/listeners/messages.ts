@@ -22,13 +22,11 @@ export function registerMessages(app: App, intake: SlackIntake, logger: Logger):
       return;
     }
     const m = mention.data;
-    const teamId = receivingTeam(envelope.data, context);
-    if (!teamId) {
-      logger.warn("event for another workspace than the one that received it; dropped", {
-        slackTeam: context.teamId,
-      });
-      return;
-    }
+    const received = receivingTeam(envelope.data, context);
+    if (!received) return;
+    const { teamId, foreignTeamId } = received;
+    if (foreignTeamId)
+      logger.warn("event names another workspace than the one that received it", { slackTeam: teamId });
     if (!m.user || m.bot_id || m.user === context.botUserId) return;
     if (isDirectMessage(m.channel, m.channel_type)) return; // the `message` listener answers DMs
     const enterpriseId = context.enterpriseId ?? envelope.data.enterprise_id ?? undefined;
@@ -43,6 +41,7 @@ export function registerMessages(app: App, intake: SlackIntake, logger: Logger):
         ...(enterpriseId ? { enterpriseId } : {}),
         userId: m.user,
         ...(userTeamId ? { userTeamId } : {}),
+        ...(foreignTeamId ? { foreignTeamId } : {}),
         channelId: m.channel,
         text: m.text,
         ts: m.ts,
@@ -57,17 +56,16 @@ export function registerMessages(app: App, intake: SlackIntake, logger: Logger):
     const message = messageSchema.safeParse(event);
     if (!envelope.success || !message.success) return;
     const m = message.data;
-    const teamId = receivingTeam(envelope.data, context);
-    if (!teamId) {
-      logger.warn("event for another workspace than the one that received it; dropped", {
-        slackTeam: context.teamId,
-      });
-      return;
-    }
+    const received = receivingTeam(envelope.data, context);
+    if (!received) return;
+    const { teamId, foreignTeamId } = received;
+    if (foreignTeamId)
+      logger.warn("event names another workspace than the one that received it", { slackTeam: teamId });
     if (m.bot_id || m.subtype === "bot_message" || !m.user || m.user === context.botUserId) return;
     const enterpriseId = context.enterpriseId ?? envelope.data.enterprise_id ?? undefined;
     const userTeamId = m.user_team ?? m.team;
     if (m.subtype === "file_share") {
+      if (foreignTeamId) return; // not ours to index
       for (const file of m.files ?? []) {
         await intake.submit(
           [
@@ -101,6 +99,7 @@ export function registerMessages(app: App, intake: SlackIntake, logger: Logger):
         ...(enterpriseId ? { enterpriseId } : {}),
         userId: m.user,
         ...(userTeamId ? { userTeamId } : {}),
+        ...(foreignTeamId ? { foreignTeamId } : {}),
         channelId: m.channel,
         text: m.text ?? "",
         ts: m.ts,
