@@ -54,8 +54,8 @@ const ABSENT = new Set([
   "method_not_supported_for_channel_type",
 ]);
 
-/** Members of one conversation read at most this many pages (of 200): a bound, not a guess. */
-const MAX_MEMBER_PAGES = 50;
+/** A list (a conversation's members, a user's conversations) is read for at most this many pages of 200. */
+const MAX_PAGES = 50;
 
 interface Entry<T> {
   value: T;
@@ -121,31 +121,23 @@ export class SlackWebDirectory implements SlackDirectory {
   members(teamId: string, channelId: string): Promise<readonly string[] | undefined> {
     return this.cached(`members:${teamId}:${channelId}`, async () => {
       const client = await this.client(teamId);
-      const members: string[] = [];
-      let cursor: string | undefined;
-      for (let page = 0; page < MAX_MEMBER_PAGES; page++) {
+      const members = await this.pages("conversation has more members", teamId, async (cursor) => {
         const answer = await absentAsUndefined(() =>
           client.conversations.members({ channel: channelId, limit: 200, ...(cursor ? { cursor } : {}) }),
         );
-        // A DM's two members are known from conversations.info where members is not offered for it.
-        if (!answer) return page === 0 ? this.dmMembers(teamId, channelId) : undefined;
+        if (!answer) return undefined;
         const parsed = conversationsMembers.parse(answer);
-        members.push(...parsed.members);
-        cursor = parsed.response_metadata?.next_cursor || undefined;
-        if (!cursor) return members;
-      }
-      // Past the bound the list is incomplete: better to say "unknown" (grants nothing) than to be wrong.
-      this.logger.warn("conversation has more members than we read; treating as unknown", { slackTeam: teamId });
-      return undefined;
+        return { items: parsed.members, next: parsed.response_metadata?.next_cursor };
+      });
+      // A DM's two members are known from conversations.info where members is not offered for it.
+      return members === "absent" ? this.dmMembers(teamId, channelId) : members;
     });
   }
 
   conversationsOf(teamId: string, userId: string): Promise<readonly string[] | undefined> {
     return this.cached(`conversations-of:${teamId}:${userId}`, async () => {
       const client = await this.client(teamId);
-      const ids: string[] = [];
-      let cursor: string | undefined;
-      for (let page = 0; page < MAX_MEMBER_PAGES; page++) {
+      const ids = await this.pages("user is in more conversations", teamId, async (cursor) => {
         const answer = await absentAsUndefined(() =>
           client.users.conversations({
             user: userId,
@@ -157,13 +149,32 @@ export class SlackWebDirectory implements SlackDirectory {
         );
         if (!answer) return undefined;
         const parsed = usersConversations.parse(answer);
-        ids.push(...parsed.channels.map((c) => c.id));
-        cursor = parsed.response_metadata?.next_cursor || undefined;
-        if (!cursor) return ids;
-      }
-      this.logger.warn("user is in more conversations than we read; treating as unknown", { slackTeam: teamId });
-      return undefined;
+        return { items: parsed.channels.map((c) => c.id), next: parsed.response_metadata?.next_cursor };
+      });
+      return ids === "absent" ? undefined : ids;
     });
+  }
+
+  /**
+   * Every page of a cursor-paginated list, up to MAX_PAGES: "absent" when Slack says there is no such
+   * thing, undefined past the bound (an incomplete list would be wrong; unknown grants nothing).
+   */
+  private async pages(
+    what: string,
+    teamId: string,
+    page: (cursor: string | undefined) => Promise<{ items: string[]; next?: string | undefined } | undefined>,
+  ): Promise<string[] | "absent" | undefined> {
+    const items: string[] = [];
+    let cursor: string | undefined;
+    for (let n = 0; n < MAX_PAGES; n++) {
+      const answer = await page(cursor);
+      if (!answer) return n === 0 ? "absent" : undefined;
+      items.push(...answer.items);
+      cursor = answer.next || undefined;
+      if (!cursor) return items;
+    }
+    this.logger.warn(`${what} than we read; treating as unknown`, { slackTeam: teamId });
+    return undefined;
   }
 
   private async dmMembers(teamId: string, channelId: string): Promise<readonly string[] | undefined> {
