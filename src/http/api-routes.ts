@@ -6,6 +6,7 @@ import type { Visibility } from "../domain/access.js";
 import type { AuditRecord } from "../domain/audit.js";
 import type { DocumentRecord } from "../domain/documents.js";
 import { AppError } from "../domain/errors.js";
+import type { SlackIdentityLink } from "../ports/tenant-directory.js";
 import type { Services } from "../services/services.js";
 import { actorOf, requireAuth } from "./auth.js";
 import { parseBody } from "./validate.js";
@@ -100,6 +101,8 @@ const auditQuery = z.object({
   to: z.string().max(40).optional(),
 });
 
+const identityJson = (t: SlackIdentityLink) => ({ team_id: t.teamId, user_id: t.slackUserId, linked_at: t.linkedAt });
+
 const uploadVisibility = z.enum(["organisation", "private"]).optional();
 const identityBody = z.object({ token: z.string().trim().min(1).max(2000) });
 
@@ -134,7 +137,7 @@ export function apiRoutes(services: ApiServices, limits: ApiLimits): Router {
       tenant_id: me.tenantId,
       tenant_name: me.tenantName,
       role: me.role,
-      slack_identities: slack.map((t) => ({ team_id: t.teamId, user_id: t.slackUserId, linked_at: t.linkedAt })),
+      slack_identities: slack.map(identityJson),
     });
   });
 
@@ -159,13 +162,13 @@ export function apiRoutes(services: ApiServices, limits: ApiLimits): Router {
   // A web account proves it is a Slack user with the one-time link the bot sent that user in Slack.
   router.get("/identities", async (_req, res) => {
     const ties = await links.slackIdentities(actorOf(res));
-    res.json({ identities: ties.map((t) => ({ team_id: t.teamId, user_id: t.slackUserId, linked_at: t.linkedAt })) });
+    res.json({ identities: ties.map(identityJson) });
   });
 
   router.post("/identities", async (req, res) => {
     const { token } = parseBody(identityBody, req.body);
     const tie = await links.connectSlackUser(actorOf(res), token);
-    res.status(201).json({ team_id: tie.teamId, user_id: tie.slackUserId, linked_at: tie.linkedAt });
+    res.status(201).json(identityJson(tie));
   });
 
   router.delete("/identities/:team_id/:user_id", async (req, res) => {
@@ -202,9 +205,8 @@ export function apiRoutes(services: ApiServices, limits: ApiLimits): Router {
   });
 
   router.get("/documents/:id", async (req, res) => {
-    const me = actorOf(res);
-    const doc = await documents.get(me, req.params.id ?? "");
-    res.json(documentJson(doc, await services.access.canRead(me, doc.visibility)));
+    const { document, readable } = await documents.describe(actorOf(res), req.params.id ?? "");
+    res.json(documentJson(document, readable));
   });
 
   // The original file, for the web app to open at a cited page. Bearer auth like everything here, so

@@ -279,19 +279,25 @@ export class DocumentService {
   }
 
   /**
-   * A document's record: for readers, and for admins (governance). Not found is the same for "does not
-   * exist", "belongs to another tenant" and "you may not read it".
+   * A document's record and whether the actor may read it: for readers, and for admins (governance).
+   * Not found is the same for "does not exist", "belongs to another tenant" and "you may not read it".
    */
+  async describe(actor: Actor, id: string): Promise<{ document: DocumentRecord; readable: boolean }> {
+    const document = await this.catalog.get(actor.tenantId, id);
+    if (!document) throw notFound();
+    const readable = await this.access.canRead(actor, document.visibility);
+    if (!readable && actor.role !== "admin") throw notFound();
+    return { document, readable };
+  }
+
   async get(actor: Actor, id: string): Promise<DocumentRecord> {
-    const doc = await this.catalog.get(actor.tenantId, id);
-    if (!doc || (actor.role !== "admin" && !(await this.access.canRead(actor, doc.visibility)))) throw notFound();
-    return doc;
+    return (await this.describe(actor, id)).document;
   }
 
   /** The stored original, for reading: only for those who may read it (an admin's governance view lists, never opens). */
   async original(actor: Actor, id: string): Promise<{ document: DocumentRecord; data: Buffer }> {
-    const document = await this.get(actor, id);
-    if (!(await this.access.canRead(actor, document.visibility)))
+    const { document, readable } = await this.describe(actor, id);
+    if (!readable)
       throw new AppError("forbidden", "You can't open this document: only the people it was shared with can read it.");
     return { document, data: await this.objects.get(actor.tenantId, objectKey(id)) };
   }
