@@ -103,6 +103,8 @@ export interface Actor {
   surface: Surface;
   web?: { userId: string; email: string };
   slack?: SlackPerson;
+  /** A web account's Slack identities, proven in Slack (LinkService.connectSlackUser). */
+  slackTies?: readonly SlackPerson[];
 }
 
 export const slackPrincipal = (teamId: string, userId: string): string => `slack:${teamId}:${userId}`;

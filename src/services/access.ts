@@ -61,14 +61,18 @@ export class AccessService {
 
   /** A web account, with every Slack identity its owner has proved (see LinkService.connectSlackUser). */
   async webActor(identity: Identity, surface: Surface): Promise<Actor> {
-    const ties = await this.directory.listSlackIdentities(identity.tenantId, identity.userId);
+    const ties = (await this.directory.listSlackIdentities(identity.tenantId, identity.userId)).map((t) => ({
+      teamId: t.teamId,
+      userId: t.slackUserId,
+    }));
     return {
       tenantId: identity.tenantId,
       principal: identity.userId,
-      principals: [identity.userId, ...ties.map((t) => slackPrincipal(t.teamId, t.slackUserId))],
+      principals: [identity.userId, ...ties.map((t) => slackPrincipal(t.teamId, t.userId))],
       role: identity.role,
       surface,
       web: { userId: identity.userId, email: identity.email },
+      slackTies: ties,
     };
   }
 
@@ -178,15 +182,13 @@ export class AccessService {
   /** Slack identities that may stand for this actor now: their own, or a web account's ties that still hold. */
   private async slackIdentitiesOf(actor: Actor): Promise<SlackPerson[]> {
     if (actor.slack) return [actor.slack];
-    if (!actor.web) return [];
-    const ties = await this.directory.listSlackIdentities(actor.tenantId, actor.web.userId);
     const people: SlackPerson[] = [];
-    for (const tie of ties) {
+    for (const tie of actor.slackTies ?? []) {
       const link = await this.directory.getLink(tie.teamId);
       // A tie counts only while its workspace is linked to this organisation and the person is still a full member.
       if (link?.tenantId !== actor.tenantId) continue;
-      const member = await this.slackMember({ teamId: tie.teamId, userId: tie.slackUserId }, link);
-      if (member.ok) people.push({ teamId: tie.teamId, userId: tie.slackUserId });
+      const member = await this.slackMember(tie, link);
+      if (member.ok) people.push(tie);
     }
     return people;
   }
