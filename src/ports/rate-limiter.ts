@@ -13,8 +13,6 @@ export interface RateLimiter {
    * counted and the answer says which key refused and how long until it has room again.
    */
   take(limits: readonly RateLimit[], now?: number): Promise<RateDecision>;
-  /** The same answer `take` would give, counting nothing. */
-  peek(limits: readonly RateLimit[], now?: number): Promise<RateDecision>;
   /**
    * Returns the hit an accepted `take(limits, now)` counted (the same limits and `now`): a reservation
    * that turned out not to count, such as a log-in attempt that succeeded.

@@ -37,10 +37,8 @@ const HOUR = 3600_000;
 function movableClock(limiter: RateLimiter): { advance(ms: number): void; toNextHour(): void } {
   let offset = 0;
   const take = limiter.take.bind(limiter);
-  const peek = limiter.peek.bind(limiter);
   const giveBack = limiter.giveBack.bind(limiter);
   limiter.take = (limits, now) => take(limits, (now ?? Date.now()) + offset);
-  limiter.peek = (limits, now) => peek(limits, (now ?? Date.now()) + offset);
   limiter.giveBack = (limits, now) => giveBack(limits, now + offset);
   return {
     advance: (ms) => {

@@ -57,17 +57,6 @@ export class DynamoRateLimiter implements RateLimiter {
     });
   }
 
-  async peek(limits: readonly RateLimit[], now = Date.now()): Promise<RateDecision> {
-    return guarded("Rate limiting", async () => {
-      for (const limit of limits) {
-        const { hits } = await this.read(limit.key);
-        const decision = decide(recentHits(hits, limit, now), limit, now);
-        if (!decision.ok) return decision;
-      }
-      return { ok: true };
-    });
-  }
-
   async giveBack(limits: readonly RateLimit[], now: number): Promise<void> {
     await guarded("Rate limiting", () => Promise.all(limits.map((limit) => this.giveBackOne(limit, now))));
   }

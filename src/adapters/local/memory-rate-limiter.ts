@@ -16,10 +16,6 @@ export class MemoryRateLimiter implements RateLimiter {
     return decision;
   }
 
-  async peek(limits: readonly RateLimit[], now = Date.now()): Promise<RateDecision> {
-    return this.decide(limits, now);
-  }
-
   async giveBack(limits: readonly RateLimit[], now: number): Promise<void> {
     for (const limit of limits) {
       const times = this.hits.get(limit.key);
