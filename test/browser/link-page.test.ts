@@ -12,7 +12,7 @@ import {
   watchPage,
 } from "../support/browser.js";
 import type { FakeTeam } from "../support/fake-slack.js";
-import { type ApiClient, apiClient, newOrganisation } from "../support/server.js";
+import { apiClient, joinByInvite, newOrganisation } from "../support/server.js";
 import { commandForm } from "../support/slack.js";
 import { linkUrlIn, type SlackHarness, startSlackHarness, tokenOf, whoIn } from "../support/slack-harness.js";
 
@@ -35,18 +35,6 @@ describe.skipIf(!hasChromium)("Slack link page in Chromium", () => {
     contexts.push(context);
     const page = await context.newPage();
     return { page, problems: watchPage(page) };
-  }
-
-  /** A member account of the inviting admin's organisation; returns its email. */
-  async function joinAsMember(admin: ApiClient, email: string): Promise<string> {
-    const invite = await admin.call("POST", "/api/invites", { role: "member" });
-    const joined = await apiClient(h.server.url).call("POST", "/auth/signup", {
-      email,
-      password: PASSWORD,
-      invite_code: invite.json.code,
-    });
-    expect(joined.status).toBe(201);
-    return email;
   }
 
   /** `/ask link` as a Slack user; the link page URL on this server (the bot builds it on PUBLIC_URL). */
@@ -143,7 +131,8 @@ describe.skipIf(!hasChromium)("Slack link page in Chromium", () => {
   });
 
   it("tells a member who is not an admin, and a broken link, what to do instead", async () => {
-    const memberEmail = await joinAsMember(org.client, uniqueEmail("milton", "initech.example"));
+    const memberEmail = uniqueEmail("milton", "initech.example");
+    await joinByInvite(h.server.url, org.client, memberEmail, PASSWORD);
     const { page, problems } = await newPage();
     await page.goto(await linkFromSlack(PETER));
     await logInOnLinkPage(page, memberEmail);
@@ -180,7 +169,8 @@ describe.skipIf(!hasChromium)("Slack link page in Chromium", () => {
     };
     const { token } = h.server.container.services.links.requestIdentityLink(slackActor, "Hooli Chat");
     const link = `${h.server.url}/link?token=${encodeURIComponent(token)}`;
-    const memberEmail = await joinAsMember(hooli.client, uniqueEmail("gavin", "hooli.example"));
+    const memberEmail = uniqueEmail("gavin", "hooli.example");
+    await joinByInvite(h.server.url, hooli.client, memberEmail, PASSWORD);
 
     const { page, problems } = await newPage();
     await page.goto(link);

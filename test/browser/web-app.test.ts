@@ -16,7 +16,7 @@ import {
   uniqueEmail,
   watchPage,
 } from "../support/browser.js";
-import { apiClient, newOrganisation, startTestServer, type TestServer, waitForDocument } from "../support/server.js";
+import { joinByInvite, newOrganisation, startTestServer, type TestServer, waitForDocument } from "../support/server.js";
 
 /**
  * The web app in headless Chromium against the real embedded server: what a person sees and does.
@@ -284,14 +284,8 @@ describe.skipIf(!hasChromium)("web app in Chromium", () => {
 
   it("shows a member their own questions in the audit log, and an admin everyone's with the export", async () => {
     const org = await newOrganisation(server.url, "Hooli");
-    const invite = await org.client.call("POST", "/api/invites", { role: "member" });
     const memberEmail = uniqueEmail("gavin", "hooli.example");
-    const joined = await apiClient(server.url).call("POST", "/auth/signup", {
-      email: memberEmail,
-      password: PASSWORD,
-      invite_code: invite.json.code,
-    });
-    expect(joined.status).toBe(201);
+    await joinByInvite(server.url, org.client, memberEmail, PASSWORD);
     const guide = await org.client.upload(
       "Nucleus guide.txt",
       "Nucleus compresses files with a middle-out algorithm. The Nucleus launch is on a Tuesday.",
@@ -558,14 +552,8 @@ describe.skipIf(!hasChromium)("web app in Chromium", () => {
 
   it("uploads for “Only me”, and shows an admin what others keep private without letting them open it", async () => {
     const org = await newOrganisation(server.url, "Vandelay");
-    const invite = await org.client.call("POST", "/api/invites", { role: "member" });
     const memberEmail = uniqueEmail("george", "vandelay.example");
-    const joined = await apiClient(server.url).call("POST", "/auth/signup", {
-      email: memberEmail,
-      password: PASSWORD,
-      invite_code: invite.json.code,
-    });
-    expect(joined.status).toBe(201);
+    await joinByInvite(server.url, org.client, memberEmail, PASSWORD);
     const handbook = await org.client.upload(
       "Import handbook.txt",
       "Latex imports are cleared at the harbour.",

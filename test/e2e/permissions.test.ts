@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeSlack, type FakeTeam, nextTs } from "../support/fake-slack.js";
-import { type ApiClient, apiClient, confirmIfAsked, newOrganisation, waitForDocument } from "../support/server.js";
+import { type ApiClient, joinByInvite, newOrganisation, waitForDocument } from "../support/server.js";
 import {
   blockAction,
   commandForm,
@@ -114,21 +114,8 @@ let webTied: ApiClient;
 let webUntied: ApiClient;
 const ids = new Map<string, string>();
 
-async function member(label: string): Promise<ApiClient> {
-  const invite = await org.client.call("POST", "/api/invites");
-  const email = `${label}-${Date.now()}@perms.example`;
-  const anon = apiClient(h.server.url);
-  const signup = await anon.call("POST", "/auth/signup", {
-    email,
-    password: "Member-pass-1",
-    invite_code: invite.json.code,
-  });
-  expect(signup.status, JSON.stringify(signup.json)).toBe(201);
-  await confirmIfAsked(anon, signup, email, {});
-  const login = await anon.call("POST", "/auth/login", { email, password: "Member-pass-1" });
-  expect(login.status).toBe(200);
-  return apiClient(h.server.url, login.json.id_token);
-}
+const member = (label: string): Promise<ApiClient> =>
+  joinByInvite(h.server.url, org.client, `${label}-${Date.now()}@perms.example`, "Member-pass-1");
 
 let files = 0;
 /** A file shared in a conversation by a Slack user, as Slack delivers it (file_shared carries ids). */

@@ -124,6 +124,25 @@ export async function newOrganisation(baseUrl: string, organization: string, opt
   };
 }
 
+/** Joins the admin's organisation as a member through an invite, and logs in. */
+export async function joinByInvite(
+  baseUrl: string,
+  admin: ApiClient,
+  email: string,
+  password: string,
+  options: OrganisationOptions = {},
+): Promise<ApiClient> {
+  const invite = await admin.call("POST", "/api/invites", { role: "member" });
+  if (invite.status !== 201) throw new Error(`invite failed: ${JSON.stringify(invite.json)}`);
+  const anon = apiClient(baseUrl, undefined, options.transport);
+  const signup = await anon.call("POST", "/auth/signup", { email, password, invite_code: invite.json.code });
+  if (signup.status !== 201) throw new Error(`signup failed: ${JSON.stringify(signup.json)}`);
+  await confirmIfAsked(anon, signup, email, options);
+  const login = await anon.call("POST", "/auth/login", { email, password });
+  if (login.status !== 200) throw new Error(`login failed: ${JSON.stringify(login.json)}`);
+  return apiClient(baseUrl, login.json.id_token, options.transport);
+}
+
 /** Polls a document until it leaves queued/indexing. */
 export async function waitForDocument(client: ApiClient, id: string, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
