@@ -1,18 +1,19 @@
 import { AppError } from "../domain/errors.js";
+import { backoffMs, type RetryPolicy, retryDelayMs, SLACK_HTTP_RETRY } from "../domain/retry.js";
 import { formatBytes } from "../services/documents.js";
 import type { SlackMessage } from "./blocks.js";
 import { isTokenHost, type SlackSettings } from "./settings.js";
 
 export type FetchFn = typeof fetch;
 
-const MAX_RETRY_AFTER_S = 60;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function retryAfterMs(res: Response, attempt: number): number {
-  const header = Number(res.headers.get("retry-after"));
-  if (Number.isFinite(header) && header >= 0) return Math.min(header, MAX_RETRY_AFTER_S) * 1000;
-  return 500 * 2 ** attempt;
+export interface OutboundOptions {
+  fetch?: FetchFn;
+  policy?: RetryPolicy;
+  /** How to wait between tries (tests record the waits). */
+  sleep?: (ms: number) => Promise<void>;
 }
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export interface ResponseUrlMessage extends SlackMessage {
   response_type?: "ephemeral" | "in_channel";
@@ -22,15 +23,17 @@ export interface ResponseUrlMessage extends SlackMessage {
 }
 
 /**
- * Posts to a `response_url` (slash commands and button clicks): valid 30 minutes, 5 uses. Honours
- * 429 Retry-After; a URL that has expired is reported to the caller, never retried.
+ * Posts to a `response_url` (slash commands and button clicks): valid 30 minutes, 5 uses. Network
+ * errors, 429 and 5xx are retried by SLACK_HTTP_RETRY (Retry-After honoured, else backoff with jitter);
+ * a URL that has expired is reported to the caller, never retried.
  */
 export async function postToResponseUrl(
   responseUrl: string,
   message: ResponseUrlMessage,
-  fetchFn: FetchFn = fetch,
+  fetchOrOptions: FetchFn | OutboundOptions = fetch,
 ): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
+  const { fetchFn, policy, wait } = outbound(fetchOrOptions);
+  for (let attempt = 1; ; attempt++) {
     let res: Response;
     try {
       res = await fetchFn(responseUrl, {
@@ -41,16 +44,16 @@ export async function postToResponseUrl(
         signal: AbortSignal.timeout(15_000),
       });
     } catch (cause) {
-      if (attempt < 2) {
-        await sleep(500 * 2 ** attempt);
+      if (attempt < policy.attempts) {
+        await wait(backoffMs(policy, attempt));
         continue;
       }
       throw new AppError("dependency_unavailable", "Slack could not be reached.", { cause, retryable: true });
     }
     const body = await res.text().catch(() => "");
     if (res.ok) return;
-    if ((res.status === 429 || res.status >= 500) && attempt < 3) {
-      await sleep(retryAfterMs(res, attempt));
+    if ((res.status === 429 || res.status >= 500) && attempt < policy.attempts) {
+      await wait(retryDelayMs(policy, attempt, res.headers.get("retry-after")));
       continue;
     }
     throw new AppError("dependency_unavailable", "Slack refused the reply.", {
@@ -70,10 +73,11 @@ export async function downloadSlackFile(
   token: string,
   settings: Pick<SlackSettings, "apiUrl">,
   maxBytes: number,
-  fetchFn: FetchFn = fetch,
+  fetchOrOptions: FetchFn | OutboundOptions = fetch,
 ): Promise<Buffer> {
+  const { fetchFn, policy, wait } = outbound(fetchOrOptions);
   let current = new URL(url);
-  let rateLimited = 0;
+  let failures = 0;
   for (let hop = 0; hop <= 5; ) {
     if (current.protocol !== "https:" && current.protocol !== "http:") break;
     const headers: Record<string, string> = isTokenHost(current, settings) ? { authorization: `Bearer ${token}` } : {};
@@ -92,10 +96,10 @@ export async function downloadSlackFile(
       hop++;
       continue;
     }
-    if (res.status === 429 && rateLimited < 3) {
+    if ((res.status === 429 || res.status >= 500) && failures + 1 < policy.attempts) {
       await res.body?.cancel();
-      rateLimited++;
-      await sleep(retryAfterMs(res, rateLimited));
+      failures++;
+      await wait(retryDelayMs(policy, failures, res.headers.get("retry-after")));
       continue;
     }
     if (!res.ok) {
@@ -120,6 +124,11 @@ export async function downloadSlackFile(
     return readCapped(res, maxBytes);
   }
   throw new AppError("dependency_unavailable", "I couldn't download the file from Slack (too many redirects).");
+}
+
+function outbound(o: FetchFn | OutboundOptions) {
+  const options: OutboundOptions = typeof o === "function" ? { fetch: o } : o;
+  return { fetchFn: options.fetch ?? fetch, policy: options.policy ?? SLACK_HTTP_RETRY, wait: options.sleep ?? sleep };
 }
 
 async function readCapped(res: Response, maxBytes: number): Promise<Buffer> {
