@@ -18,16 +18,33 @@ export interface Job extends JobInput {
 
 export type JobHandler = (job: Job) => Promise<void>;
 
+export interface EnqueueOptions {
+  /**
+   * Queue it again when a job with this key exists but can no longer run: it finished, died, or (where
+   * the queue cannot see its workers) went quiet for longer than a job can wait and run. A job that is
+   * queued or running is left alone. The recovery sweep and duplicate uploads of stranded documents.
+   */
+  revive?: boolean;
+}
+
 export interface JobQueue {
-  /** Returns false when a job with the same idempotency key already exists. */
-  enqueue(job: JobInput): Promise<boolean>;
+  /**
+   * Durable when it resolves (the job will run even if this process dies next). Returns false when a
+   * job with the same idempotency key already exists (and, with `revive`, is still alive). Throws when
+   * the job could not be stored: nothing was queued, and the caller must say so or fail its request.
+   */
+  enqueue(job: JobInput, options?: EnqueueOptions): Promise<boolean>;
 }
 
 /** The in-process side of a queue: the local worker polls; on AWS the SQS event source pushes. */
 export interface JobRunner {
   register(type: JobType, handler: JobHandler): void;
   start(): void;
-  stop(): Promise<void>;
+  /**
+   * Stops claiming work and waits for the jobs in flight, at most `timeoutMs`; jobs still running then
+   * are handed back to the queue (they run again after a restart, or on another worker).
+   */
+  stop(timeoutMs?: number): Promise<void>;
   /** Resolves when no job is queued or running (tests and the CLI). */
   drain(timeoutMs?: number): Promise<void>;
 }

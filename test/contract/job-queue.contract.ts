@@ -178,5 +178,78 @@ export function describeJobQueueContract(name: string, factory: () => Promise<Jo
       },
       timeoutMs * 3,
     );
+
+    it(
+      "revives a finished or dead job with the same key, and leaves a live one alone",
+      async () => {
+        const runs: string[] = [];
+        fx.runner.register("ingest", async (job) => {
+          const { name } = job.payload as { name: string };
+          runs.push(name);
+          if (name === "dies") throw new AppError("bad_request", "never works");
+        });
+        const tenantId = newTenantId();
+        const done = {
+          type: "ingest" as const,
+          tenantId,
+          payload: { name: "done" },
+          idempotencyKey: `r:${randomUUID()}`,
+        };
+        const dies = {
+          type: "ingest" as const,
+          tenantId,
+          payload: { name: "dies" },
+          idempotencyKey: `r:${randomUUID()}`,
+        };
+        // Queued but not run yet (no worker): alive, so reviving it does not queue a second copy.
+        expect(await fx.queue.enqueue(done)).toBe(true);
+        expect(await fx.queue.enqueue(done, { revive: true })).toBe(false);
+        expect(await fx.queue.enqueue(dies)).toBe(true);
+        fx.runner.start();
+        await fx.runner.drain(timeoutMs);
+        expect(runs.sort()).toEqual(["dies", "done"]);
+        // Finished and dead: a plain enqueue is still a duplicate; reviving queues each once more.
+        expect(await fx.queue.enqueue(done)).toBe(false);
+        expect(await fx.queue.enqueue(done, { revive: true })).toBe(true);
+        expect(await fx.queue.enqueue(dies, { revive: true })).toBe(true);
+        await fx.runner.drain(timeoutMs);
+        expect(runs.sort()).toEqual(["dies", "dies", "done", "done"]);
+      },
+      timeoutMs * 2,
+    );
+
+    it(
+      "stop(timeout) returns within the timeout and hands a job still running back to the queue",
+      async () => {
+        let release: () => void = () => {};
+        const hung = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        let calls = 0;
+        let finished = 0;
+        fx.runner.register("answer", async () => {
+          calls++;
+          if (calls === 1) await hung; // still running when the process is told to stop
+          finished++;
+        });
+        fx.runner.start();
+        await fx.queue.enqueue({ type: "answer", payload: {}, idempotencyKey: `stop:${randomUUID()}` });
+        await eventually(() => (calls === 1 ? true : undefined), timeoutMs, "the job to start");
+        const stopping = fx.runner.stop(200);
+        const outcome = await Promise.race([
+          stopping.then(() => "stopped" as const),
+          sleep(timeoutMs / 2).then(() => "hung" as const),
+        ]);
+        expect(outcome).toBe("stopped");
+        // The next start (here: the same worker again) runs it to the end.
+        fx.runner.start();
+        await eventually(() => (finished === 1 ? true : undefined), timeoutMs, "the job to run again");
+        release();
+        await fx.runner.drain(timeoutMs);
+        expect(calls).toBe(2);
+        expect(await fx.deadJobs()).toEqual([]);
+      },
+      timeoutMs * 3,
+    );
   });
 }

@@ -18,8 +18,9 @@ import {
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { z } from "zod";
 import { isAppError } from "../../domain/errors.js";
+import { backoffMs, jobRetryPolicy } from "../../domain/retry.js";
 import type { TenantId } from "../../domain/tenant.js";
-import type { Job, JobHandler, JobInput, JobQueue, JobRunner, JobType } from "../../ports/job-queue.js";
+import type { EnqueueOptions, Job, JobHandler, JobInput, JobQueue, JobRunner, JobType } from "../../ports/job-queue.js";
 import type { Logger } from "../../ports/logger.js";
 import { unavailable } from "./aws-errors.js";
 import { conditional, epochSeconds, tenantPk } from "./dynamo.js";
@@ -52,6 +53,12 @@ export interface SqsJobQueueOptions {
   pollWaitSeconds?: number;
   /** How long a job record (and so its idempotency key) is kept. */
   recordTtlDays?: number;
+  /**
+   * A queued or running job whose record has not changed for this long is taken for lost (its message
+   * never sent, or its worker gone past every redelivery) and may be revived. Longer than a message
+   * can wait in backoff plus the queue's visibility timeout.
+   */
+  quietAfterMs?: number;
 }
 
 export interface DeadJobRecord {
@@ -64,6 +71,8 @@ export interface DeadJobRecord {
 }
 
 const MAX_VISIBILITY_SECONDS = 12 * 3600;
+// Past the stack's visibility timeout (six worker timeouts) and the longest backoff.
+const DEFAULT_QUIET_AFTER_MS = 2 * 3600_000;
 
 /**
  * Jobs over SQS, with a DynamoDB record per job in the jobs table (`<tenant>#job` / idempotency key)
@@ -83,7 +92,7 @@ export class SqsJobQueue implements JobQueue, JobRunner {
   private started = false;
   private loop: Promise<void> | undefined;
   private abort: AbortController | undefined;
-  private readonly active = new Set<Promise<void>>();
+  private readonly active = new Map<Promise<void>, string>();
 
   constructor(
     private readonly sqs: SQSClient,
@@ -98,10 +107,11 @@ export class SqsJobQueue implements JobQueue, JobRunner {
     return { pk: tenantId ? tenantPk(tenantId as TenantId, "job") : "job", sk: idempotencyKey };
   }
 
-  async enqueue(job: JobInput): Promise<boolean> {
+  async enqueue(job: JobInput, options: EnqueueOptions = {}): Promise<boolean> {
     const id = randomUUID();
     const now = new Date();
     const key = this.key(job.tenantId, job.idempotencyKey);
+    const quietSince = new Date(now.getTime() - (this.options.quietAfterMs ?? DEFAULT_QUIET_AFTER_MS)).toISOString();
     const claimed = await conditional(() =>
       this.db.send(
         new PutCommand({
@@ -117,7 +127,14 @@ export class SqsJobQueue implements JobQueue, JobRunner {
             updatedAt: now.toISOString(),
             expires_at: epochSeconds(now.getTime() + (this.options.recordTtlDays ?? 30) * 86_400_000),
           },
-          ConditionExpression: "attribute_not_exists(pk)",
+          // Reviving takes over a record that finished, died or went quiet; never a live one.
+          ...(options.revive
+            ? {
+                ConditionExpression: "attribute_not_exists(pk) OR #status IN (:done, :dead) OR updatedAt < :quietSince",
+                ExpressionAttributeNames: { "#status": "status" },
+                ExpressionAttributeValues: { ":done": "done", ":dead": "dead", ":quietSince": quietSince },
+              }
+            : { ConditionExpression: "attribute_not_exists(pk)" }),
         }),
       ),
     ).catch((error: unknown) => {
@@ -209,7 +226,7 @@ export class SqsJobQueue implements JobQueue, JobRunner {
       const retryable = !isAppError(error) || error.retryable;
       const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       if (retryable && attempt < this.options.maxAttempts) {
-        const delayMs = this.options.retryBaseMs * 2 ** (attempt - 1) * (0.5 + Math.random());
+        const delayMs = backoffMs(jobRetryPolicy(this.options.maxAttempts, this.options.retryBaseMs), attempt);
         const seconds = Math.min(MAX_VISIBILITY_SECONDS, Math.round(delayMs / 1000));
         log.warn("job failed, will retry", { error, delaySeconds: seconds });
         await this.mark(message, "queued", attempt, reason);
@@ -304,12 +321,24 @@ export class SqsJobQueue implements JobQueue, JobRunner {
     this.loop = this.poll();
   }
 
-  async stop(): Promise<void> {
+  async stop(timeoutMs?: number): Promise<void> {
     this.started = false;
     this.abort?.abort();
     await this.loop?.catch(() => undefined);
     this.loop = undefined;
-    await Promise.allSettled([...this.active]);
+    const settled = Promise.allSettled([...this.active.keys()]).then(() => true);
+    const finished =
+      timeoutMs === undefined
+        ? await settled
+        : await Promise.race([
+            settled,
+            new Promise<false>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref()),
+          ]);
+    if (finished) return;
+    // Still running at the deadline: visible again at once, for another worker or the next start.
+    const handles = [...this.active.values()];
+    await Promise.allSettled(handles.map((handle) => this.setVisibility(handle, 0)));
+    this.logger.warn("jobs still running at shutdown were handed back to the queue", { jobs: handles.length });
   }
 
   async drain(timeoutMs = 60_000): Promise<void> {
@@ -341,7 +370,7 @@ export class SqsJobQueue implements JobQueue, JobRunner {
     while (this.started) {
       const room = this.options.concurrency - this.active.size;
       if (room <= 0) {
-        await Promise.race(this.active);
+        await Promise.race(this.active.keys());
         continue;
       }
       this.abort = new AbortController();
@@ -365,7 +394,7 @@ export class SqsJobQueue implements JobQueue, JobRunner {
       }
       for (const message of messages) {
         const work = this.runMessage(message).finally(() => this.active.delete(work));
-        this.active.add(work);
+        this.active.set(work, message.ReceiptHandle ?? "");
       }
     }
   }

@@ -82,6 +82,10 @@ const MIGRATIONS = [
   );
   CREATE INDEX slack_identities_user ON slack_identities (tenant_id, user_id);
   `,
+  // Which process holds a running job's lease: a restarted process takes over its predecessor's at once.
+  `
+  ALTER TABLE jobs ADD COLUMN lease_owner TEXT;
+  `,
 ];
 
 export function openDirectoryDatabase(dataDir: string): Db {

@@ -1,7 +1,10 @@
 import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import { z } from "zod";
 import { isAppError } from "../../domain/errors.js";
-import type { TenantId } from "../../domain/tenant.js";
-import type { Job, JobHandler, JobInput, JobQueue, JobRunner, JobType } from "../../ports/job-queue.js";
+import { backoffMs, jobRetryPolicy } from "../../domain/retry.js";
+import { isTenantId, type TenantId } from "../../domain/tenant.js";
+import type { EnqueueOptions, Job, JobHandler, JobInput, JobQueue, JobRunner, JobType } from "../../ports/job-queue.js";
 import type { Logger } from "../../ports/logger.js";
 import type { Db } from "./sqlite.js";
 
@@ -13,28 +16,68 @@ export interface SqliteJobQueueOptions {
   pollMs?: number;
 }
 
-interface JobRow {
-  id: string;
-  type: JobType;
-  tenant_id: string | null;
-  payload: string;
-  idempotency_key: string;
-  attempt: number;
-  max_attempts: number;
+const JOB_TYPES = ["ingest", "answer", "slack_file", "slack_event"] as const satisfies readonly JobType[];
+
+/** A claimed row, checked before it becomes a job: a damaged row is parked as dead, not run. */
+const jobRowSchema = z.object({
+  id: z.string(),
+  type: z.enum(JOB_TYPES),
+  tenant_id: z.string().refine(isTenantId, "not a tenant id").nullable(),
+  payload: z.string().transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: "custom", message: "payload is not JSON" });
+      return z.NEVER;
+    }
+  }),
+  idempotency_key: z.string(),
+  attempt: z.number().int(),
+  max_attempts: z.number().int(),
+});
+
+/** Who holds a lease: this host, this process id and this start of it (a restarted process reuses pids). */
+interface LeaseOwner {
+  host: string;
+  pid: number;
+  boot: string;
 }
+
+const ownerOf = (value: string | null): LeaseOwner | undefined => {
+  const [host, pid, boot] = (value ?? "").split("|");
+  return host && pid && boot ? { host, pid: Number(pid), boot } : undefined;
+};
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** How often a running worker looks for leases of processes that are gone (start-up always does). */
+const TAKEOVER_CHECK_MS = 5_000;
 
 /**
  * A durable job queue in the directory database, run by an in-process worker. A claimed job holds a
- * lease; a crash leaves the lease to expire and another worker (or the restarted process) picks the
- * job up again. Failures retry with exponential backoff and jitter; a job out of attempts, or one
- * whose error is not retryable, is kept in the `dead` state with its reason.
+ * lease naming its process (host, pid, start); a job whose process is gone is taken over at once (a
+ * restart after a crash resumes it), and a lease that simply runs out is taken over by any worker.
+ * Failures retry with the shared backoff; a job out of attempts, or one whose error is not retryable,
+ * is kept in the `dead` state with its reason. Stopping hands back what is still running.
  */
 export class SqliteJobQueue implements JobQueue, JobRunner {
   private readonly handlers = new Map<JobType, JobHandler>();
   private running = 0;
   private timer: NodeJS.Timeout | undefined;
   private started = false;
-  private readonly active = new Set<Promise<void>>();
+  /** Runs in flight by job id; a run handed back by stop() must not record its late outcome. */
+  private readonly active = new Map<string, { work: Promise<void>; handedBack: boolean }>();
+  private readonly owner: LeaseOwner = { host: hostname(), pid: process.pid, boot: randomUUID() };
+  private lastTakeoverCheck = 0;
+  /** Until the first look succeeded, a lease without an owner is taken for a predecessor's. */
+  private lookedForOrphans = false;
 
   constructor(
     private readonly db: Db,
@@ -42,12 +85,23 @@ export class SqliteJobQueue implements JobQueue, JobRunner {
     private readonly logger: Logger,
   ) {}
 
-  async enqueue(job: JobInput): Promise<boolean> {
+  private get ownerId(): string {
+    return `${this.owner.host}|${this.owner.pid}|${this.owner.boot}`;
+  }
+
+  async enqueue(job: JobInput, options: EnqueueOptions = {}): Promise<boolean> {
     const now = Date.now();
+    // Reviving resets a finished or dead job with this key; a queued or running one is left alone.
+    const onConflict = options.revive
+      ? `DO UPDATE SET id = excluded.id, payload = excluded.payload, status = 'queued', attempt = 0,
+           max_attempts = excluded.max_attempts, run_at = excluded.run_at, lease_until = NULL, lease_owner = NULL,
+           updated_at = excluded.updated_at
+         WHERE jobs.status IN ('done', 'dead')`
+      : "DO NOTHING";
     const inserted = this.db
       .prepare(
         `INSERT INTO jobs (id, type, tenant_id, payload, idempotency_key, status, attempt, max_attempts, run_at, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`,
+         VALUES (?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?) ON CONFLICT (idempotency_key) ${onConflict}`,
       )
       .run(
         randomUUID(),
@@ -70,14 +124,33 @@ export class SqliteJobQueue implements JobQueue, JobRunner {
 
   start(): void {
     this.started = true;
+    this.lastTakeoverCheck = 0; // the first tick looks for leases of a predecessor at once
     this.poke();
   }
 
-  async stop(): Promise<void> {
+  async stop(timeoutMs?: number): Promise<void> {
     this.started = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    await Promise.allSettled([...this.active]);
+    const settled = Promise.allSettled([...this.active.values()].map((r) => r.work)).then(() => true);
+    const finished =
+      timeoutMs === undefined
+        ? await settled
+        : await Promise.race([
+            settled,
+            new Promise<false>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref()),
+          ]);
+    if (finished) return;
+    // Still running at the deadline: back to the queue, without counting this try, for the next start.
+    const ids = [...this.active.keys()];
+    for (const run of this.active.values()) run.handedBack = true;
+    const back = this.db.prepare(
+      `UPDATE jobs SET status = 'queued', attempt = max(attempt - 1, 0), run_at = ?, lease_until = NULL,
+         lease_owner = NULL, updated_at = ? WHERE id = ? AND status = 'running' AND lease_owner = ?`,
+    );
+    const now = Date.now();
+    for (const id of ids) back.run(now, new Date(now).toISOString(), id, this.ownerId);
+    this.logger.warn("jobs still running at shutdown were handed back to the queue", { jobs: ids.length });
   }
 
   async drain(timeoutMs = 60_000): Promise<void> {
@@ -104,18 +177,59 @@ export class SqliteJobQueue implements JobQueue, JobRunner {
 
   private poke(): void {
     if (!this.started) return;
+    try {
+      this.claimAndRun();
+    } catch (error) {
+      // The database is busy (another process holds its lock) or failing: try again at the next tick.
+      this.logger.warn("could not claim jobs; trying again shortly", { error });
+    }
+    this.schedule();
+  }
+
+  private claimAndRun(): void {
+    this.takeOverOrphans();
     while (this.running < this.options.concurrency) {
       const job = this.claim();
       if (!job) break;
       this.running++;
-      const work = this.run(job).finally(() => {
+      const run = { work: Promise.resolve(), handedBack: false };
+      run.work = this.run(job, run).finally(() => {
         this.running--;
-        this.active.delete(work);
+        if (this.active.get(job.id) === run) this.active.delete(job.id);
         this.poke();
       });
-      this.active.add(work);
+      this.active.set(job.id, run);
     }
-    this.schedule();
+  }
+
+  /**
+   * Running jobs whose process is gone go back to the queue at once: a process of this host that no
+   * longer exists, or an earlier start of this very pid (containers restart as pid 1). Leases of other
+   * hosts, or of live processes (a CLI run beside the server), are left to run out.
+   */
+  private takeOverOrphans(): void {
+    const now = Date.now();
+    if (now - this.lastTakeoverCheck < TAKEOVER_CHECK_MS) return;
+    const owners = this.db.prepare("SELECT DISTINCT lease_owner AS owner FROM jobs WHERE status = 'running'").all() as {
+      owner: string | null;
+    }[];
+    const release = this.db.prepare(
+      `UPDATE jobs SET status = 'queued', run_at = ?, lease_until = NULL, lease_owner = NULL, updated_at = ?
+        WHERE status = 'running' AND lease_owner IS ?`,
+    );
+    for (const { owner } of owners) {
+      if (owner === this.ownerId) continue;
+      const o = ownerOf(owner);
+      // A lease without an owner was taken before owners were recorded: by an earlier start of this server.
+      const gone = !o
+        ? !this.lookedForOrphans
+        : o.host === this.owner.host && (o.pid === this.owner.pid || !processExists(o.pid));
+      if (!gone) continue;
+      const taken = release.run(now, new Date(now).toISOString(), owner).changes;
+      if (taken > 0) this.logger.info("took over the jobs of a process that stopped", { jobs: taken, owner });
+    }
+    this.lastTakeoverCheck = now;
+    this.lookedForOrphans = true;
   }
 
   private schedule(): void {
@@ -126,29 +240,42 @@ export class SqliteJobQueue implements JobQueue, JobRunner {
   }
 
   private claim(): Job | undefined {
-    const now = Date.now();
-    const row = this.db
-      .prepare(
-        `UPDATE jobs SET status = 'running', attempt = attempt + 1, lease_until = @lease, updated_at = @iso
-          WHERE id = (SELECT id FROM jobs
-                       WHERE (status = 'queued' AND run_at <= @now) OR (status = 'running' AND lease_until < @now)
-                       ORDER BY run_at LIMIT 1)
-          RETURNING id, type, tenant_id, payload, idempotency_key, attempt, max_attempts`,
-      )
-      .get({ now, lease: now + this.options.leaseMs, iso: new Date(now).toISOString() }) as JobRow | undefined;
-    if (!row) return undefined;
-    return {
-      id: row.id,
-      type: row.type,
-      ...(row.tenant_id ? { tenantId: row.tenant_id as TenantId } : {}),
-      payload: JSON.parse(row.payload) as unknown,
-      idempotencyKey: row.idempotency_key,
-      attempt: row.attempt,
-      maxAttempts: row.max_attempts,
-    };
+    for (;;) {
+      const now = Date.now();
+      const row = this.db
+        .prepare(
+          `UPDATE jobs SET status = 'running', attempt = attempt + 1, lease_until = @lease, lease_owner = @owner,
+             updated_at = @iso
+            WHERE id = (SELECT id FROM jobs
+                         WHERE (status = 'queued' AND run_at <= @now) OR (status = 'running' AND lease_until < @now)
+                         ORDER BY run_at LIMIT 1)
+            RETURNING id, type, tenant_id, payload, idempotency_key, attempt, max_attempts`,
+        )
+        .get({ now, lease: now + this.options.leaseMs, owner: this.ownerId, iso: new Date(now).toISOString() }) as
+        | Record<string, unknown>
+        | undefined;
+      if (!row) return undefined;
+      const parsed = jobRowSchema.safeParse(row);
+      if (!parsed.success) {
+        const what = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+        this.logger.error("damaged job record; parked as dead", { jobId: row.id, problem: what });
+        this.finish(String(row.id), "dead", `damaged job record: ${what}`, null);
+        continue;
+      }
+      const r = parsed.data;
+      return {
+        id: r.id,
+        type: r.type,
+        ...(r.tenant_id ? { tenantId: r.tenant_id as TenantId } : {}),
+        payload: r.payload,
+        idempotencyKey: r.idempotency_key,
+        attempt: r.attempt,
+        maxAttempts: r.max_attempts,
+      };
+    }
   }
 
-  private async run(job: Job): Promise<void> {
+  private async run(job: Job, state: { handedBack: boolean }): Promise<void> {
     const log = this.logger.child({
       jobId: job.id,
       jobType: job.type,
@@ -156,21 +283,29 @@ export class SqliteJobQueue implements JobQueue, JobRunner {
       attempt: job.attempt,
     });
     const handler = this.handlers.get(job.type);
+    let outcome: Parameters<SqliteJobQueue["finish"]>;
     try {
       if (!handler) throw new Error(`no handler for job type ${job.type}`);
       await handler(job);
-      this.finish(job.id, "done", null, null);
+      outcome = [job.id, "done", null, null];
     } catch (error) {
       const retryable = !isAppError(error) || error.retryable;
       const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       if (retryable && job.attempt < job.maxAttempts) {
-        const delay = this.options.retryBaseMs * 2 ** (job.attempt - 1) * (0.5 + Math.random());
-        log.warn("job failed, will retry", { error, delayMs: Math.round(delay) });
-        this.finish(job.id, "queued", reason, Date.now() + delay);
+        const delay = backoffMs(jobRetryPolicy(job.maxAttempts, this.options.retryBaseMs), job.attempt);
+        log.warn("job failed, will retry", { error, delayMs: delay });
+        outcome = [job.id, "queued", reason, Date.now() + delay];
       } else {
         log.error("job failed for good", { error });
-        this.finish(job.id, "dead", reason, null);
+        outcome = [job.id, "dead", reason, null];
       }
+    }
+    if (state.handedBack) return;
+    try {
+      this.finish(...outcome);
+    } catch (error) {
+      // Not recorded (the database is busy or gone): the lease runs out and the job runs again.
+      log.error("could not record a job's outcome; it will run again when its lease expires", { error });
     }
   }
 
@@ -178,7 +313,7 @@ export class SqliteJobQueue implements JobQueue, JobRunner {
     this.db
       .prepare(
         `UPDATE jobs SET status = ?, last_error = coalesce(?, last_error), run_at = coalesce(?, run_at), lease_until = NULL,
-           updated_at = ? WHERE id = ?`,
+           lease_owner = NULL, updated_at = ? WHERE id = ?`,
       )
       .run(status, error, runAt, new Date().toISOString(), id);
   }

@@ -1,0 +1,125 @@
+import { spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { openDirectoryDatabase } from "../../src/adapters/local/directory-database.js";
+import { JsonLogger } from "../../src/adapters/local/json-logger.js";
+import type { Db } from "../../src/adapters/local/sqlite.js";
+import { SqliteJobQueue } from "../../src/adapters/local/sqlite-job-queue.js";
+import { newTenantId } from "../../src/domain/tenant.js";
+import { eventually } from "../contract/support.js";
+
+/**
+ * What only the embedded queue can know: which process holds a lease. A job held by a process that is
+ * gone is taken over as soon as a worker starts, not after its lease (two minutes by default).
+ */
+const LONG_LEASE = { concurrency: 2, maxAttempts: 3, leaseMs: 10 * 60_000, retryBaseMs: 10, pollMs: 20 };
+const silent = new JsonLogger("silent");
+
+let dir: string;
+let db: Db;
+const queues: SqliteJobQueue[] = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "enclave-queue-"));
+  db = openDirectoryDatabase(dir);
+});
+
+afterEach(async () => {
+  for (const q of queues.splice(0)) await q.stop(100);
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function queue(): SqliteJobQueue {
+  const q = new SqliteJobQueue(db, LONG_LEASE, silent);
+  queues.push(q);
+  return q;
+}
+
+/** A job left `running` under a lease held by `owner`, as a process that was killed leaves it. */
+async function strandedJob(owner: string | null): Promise<string> {
+  const key = `ingest:${randomUUID()}`;
+  await queue().enqueue({ type: "ingest", tenantId: newTenantId(), payload: { n: 1 }, idempotencyKey: key });
+  db.prepare(
+    "UPDATE jobs SET status = 'running', attempt = 1, lease_until = ?, lease_owner = ? WHERE idempotency_key = ?",
+  ).run(Date.now() + LONG_LEASE.leaseMs, owner, key);
+  return key;
+}
+
+const statusOf = (key: string) =>
+  (db.prepare("SELECT status FROM jobs WHERE idempotency_key = ?").get(key) as { status: string }).status;
+
+/** A pid that existed a moment ago and does not any more. */
+function deadPid(): number {
+  const child = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" });
+  return Number(child.stdout);
+}
+
+describe("SqliteJobQueue leases", () => {
+  it("takes over at start a job whose process no longer exists, long before its lease runs out", async () => {
+    const key = await strandedJob(`${hostname()}|${deadPid()}|${randomUUID()}`);
+    const ran: number[] = [];
+    const q = queue();
+    q.register("ingest", async (job) => {
+      ran.push(job.attempt);
+    });
+    q.start();
+    await eventually(() => (ran.length === 1 ? true : undefined), 5_000, "the stranded job to run");
+    await q.drain(5_000);
+    expect(statusOf(key)).toBe("done");
+    // The crashed try counts: a job that kills its process every time still ends.
+    expect(ran).toEqual([2]);
+  });
+
+  it("takes over a job held by an earlier start of this same pid (a container restarts as pid 1)", async () => {
+    const key = await strandedJob(`${hostname()}|${process.pid}|${randomUUID()}`);
+    const q = queue();
+    q.register("ingest", async () => {});
+    q.start();
+    await eventually(() => (statusOf(key) === "done" ? true : undefined), 5_000, "the job to run");
+  });
+
+  it("takes over a lease without an owner (written before owners were recorded) at start", async () => {
+    const key = await strandedJob(null);
+    const q = queue();
+    q.register("ingest", async () => {});
+    q.start();
+    await eventually(() => (statusOf(key) === "done" ? true : undefined), 5_000, "the job to run");
+  });
+
+  it("leaves alone a job held by a live process, or by another host, until its lease runs out", async () => {
+    // The parent of this test process is alive (a CLI worker beside the server, say).
+    const live = await strandedJob(`${hostname()}|${process.ppid}|${randomUUID()}`);
+    const elsewhere = await strandedJob(`another-host|${process.pid}|${randomUUID()}`);
+    let runs = 0;
+    const q = queue();
+    q.register("ingest", async () => {
+      runs++;
+    });
+    q.start();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(runs).toBe(0);
+    expect(statusOf(live)).toBe("running");
+    expect(statusOf(elsewhere)).toBe("running");
+  });
+
+  it("parks a damaged job row as dead with its reason and goes on with the others", async () => {
+    const q = queue();
+    const ran: string[] = [];
+    q.register("ingest", async (job) => {
+      ran.push(job.idempotencyKey);
+    });
+    await q.enqueue({ type: "ingest", tenantId: newTenantId(), payload: {}, idempotencyKey: "bad" });
+    await q.enqueue({ type: "ingest", tenantId: newTenantId(), payload: {}, idempotencyKey: "good" });
+    db.prepare("UPDATE jobs SET payload = '{not json' WHERE idempotency_key = 'bad'").run();
+    q.start();
+    await q.drain(5_000);
+    expect(ran).toEqual(["good"]);
+    expect(q.deadJobs()).toEqual([
+      expect.objectContaining({ type: "ingest", lastError: expect.stringContaining("payload is not JSON") }),
+    ]);
+  });
+});
