@@ -54,6 +54,8 @@ export async function buildAwsAdapters(
   hooks: AwsClientHooks = {},
 ): Promise<Adapters> {
   const log = logger.child({ component: "aws" });
+  // Damaged stored records are logged by the store that found them (see shared/stored-records.ts).
+  const storeLog = logger.child({ component: "store" });
   const need = (name: string, value: string | undefined): string => {
     if (!value) throw new Error(`${name} is required when BACKEND=aws`);
     return value;
@@ -143,14 +145,14 @@ export async function buildAwsAdapters(
 
   return {
     identity,
-    directory: new DynamoTenantDirectory(operatorDb, config.DIRECTORY_TABLE, sealer),
-    catalog: new DynamoDocumentCatalog(dynamo, config.DOCUMENTS_TABLE),
+    directory: new DynamoTenantDirectory(operatorDb, config.DIRECTORY_TABLE, sealer, storeLog),
+    catalog: new DynamoDocumentCatalog(dynamo, config.DOCUMENTS_TABLE, storeLog),
     objects: new S3ObjectStore(s3, {
       bucket: need("S3_BUCKET", config.S3_BUCKET),
       ...(config.S3_KMS_KEY_ID ? { kmsKeyId: config.S3_KMS_KEY_ID } : {}),
     }),
     index,
-    audit: new DynamoAuditLog(dynamo, config.AUDIT_TABLE, { retentionDays: config.AUDIT_RETENTION_DAYS }),
+    audit: new DynamoAuditLog(dynamo, config.AUDIT_TABLE, { retentionDays: config.AUDIT_RETENTION_DAYS }, storeLog),
     queue,
     runner: queue,
     chat,

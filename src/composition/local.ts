@@ -29,12 +29,18 @@ export async function buildLocalAdapters(config: Config, logger: Logger, cipher:
     },
     logger.child({ component: "worker" }),
   );
-  const identity = new LocalIdentityProvider(directoryDb, {
-    dataDir,
-    issuer: config.PUBLIC_URL,
-    audience: config.TOKEN_AUDIENCE,
-    ttlSeconds: config.TOKEN_TTL_SECONDS,
-  });
+  // Damaged stored records are logged by the store that found them (see shared/stored-records.ts).
+  const storeLog = logger.child({ component: "store" });
+  const identity = new LocalIdentityProvider(
+    directoryDb,
+    {
+      dataDir,
+      issuer: config.PUBLIC_URL,
+      audience: config.TOKEN_AUDIENCE,
+      ttlSeconds: config.TOKEN_TTL_SECONDS,
+    },
+    storeLog,
+  );
   const chat =
     config.CHAT_MODEL === "bedrock"
       ? await (await import("./aws.js")).buildBedrockChatModel(config, logger)
@@ -42,11 +48,11 @@ export async function buildLocalAdapters(config: Config, logger: Logger, cipher:
   return {
     identity,
     jwks: identity.jwks,
-    directory: new SqliteTenantDirectory(directoryDb, cipher),
-    catalog: new SqliteDocumentCatalog(tenants),
+    directory: new SqliteTenantDirectory(directoryDb, cipher, storeLog),
+    catalog: new SqliteDocumentCatalog(tenants, storeLog),
     objects: new FsObjectStore(tenants),
     index: new SqliteChunkIndex(tenants),
-    audit: new SqliteAuditLog(tenants),
+    audit: new SqliteAuditLog(tenants, storeLog),
     queue,
     runner: queue,
     chat,

@@ -1,6 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
-import { CreateTableCommand, DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll } from "vitest";
@@ -8,7 +14,12 @@ import { BedrockChatModel } from "../../src/adapters/aws/bedrock-chat-model.js";
 import { BedrockEmbedder } from "../../src/adapters/aws/bedrock-embedder.js";
 import { tableDefinition } from "../../src/adapters/aws/bootstrap.js";
 import { clientConfig } from "../../src/adapters/aws/client-config.js";
+import { DynamoAuditLog } from "../../src/adapters/aws/dynamo-audit-log.js";
+import { DynamoDocumentCatalog } from "../../src/adapters/aws/dynamo-document-catalog.js";
+import { DynamoTenantDirectory } from "../../src/adapters/aws/dynamo-tenant-directory.js";
 import { SqsJobQueue } from "../../src/adapters/aws/sqs-job-queue.js";
+import { TenantClients } from "../../src/adapters/aws/tenant-credentials.js";
+import { cipherSealer } from "../../src/adapters/aws/token-sealer.js";
 import { JsonLogger } from "../../src/adapters/local/json-logger.js";
 import { TokenCipher } from "../../src/adapters/shared/token-cipher.js";
 import { buildAwsAdapters } from "../../src/composition/aws.js";
@@ -18,12 +29,14 @@ import { installBedrockMock } from "../support/fake-bedrock.js";
 import { describeAuditLogContract } from "./audit-log.contract.js";
 import { describeChatModelContract } from "./chat-model.contract.js";
 import { describeChunkIndexContract } from "./chunk-index.contract.js";
+import { describeDamagedRecordsContract } from "./damaged-records.contract.js";
 import { describeDocumentCatalogContract } from "./document-catalog.contract.js";
 import { describeEmbedderContract } from "./embedder.contract.js";
 import { describeIdentityProviderContract } from "./identity-provider.contract.js";
 import { describeJobQueueContract } from "./job-queue.contract.js";
 import { describeObjectStoreContract } from "./object-store.contract.js";
 import { describeRateLimiterContract } from "./rate-limiter.contract.js";
+import { recordingLogger } from "./support.js";
 import { describeTenantDirectoryContract } from "./tenant-directory.contract.js";
 
 /**
@@ -182,3 +195,51 @@ describeJobQueueContract(
   },
   20_000,
 );
+
+describeDamagedRecordsContract("DynamoDB (dynalite)", async () => {
+  const raw = new DynamoDBClient(clientConfig(stack.config, "dynamodb"));
+  const db = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+  const clients = new TenantClients(db, () => db, undefined);
+  const { AUDIT_TABLE, DOCUMENTS_TABLE, DIRECTORY_TABLE } = stack.config;
+  const { logger, lines, text } = recordingLogger();
+  const set = async (table: string, pk: string, sk: string, attribute: string, value: Record<string, unknown>) => {
+    await raw.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: { pk: { S: pk }, sk: { S: sk } },
+        UpdateExpression: "SET #a = :v",
+        ExpressionAttributeNames: { "#a": attribute },
+        ExpressionAttributeValues: { ":v": value as never },
+      }),
+    );
+  };
+  return {
+    audit: new DynamoAuditLog(clients, AUDIT_TABLE, { retentionDays: 0 }, logger),
+    catalog: new DynamoDocumentCatalog(clients, DOCUMENTS_TABLE, logger),
+    directory: new DynamoTenantDirectory(db, DIRECTORY_TABLE, cipherSealer(new TokenCipher(cipherKey)), logger),
+    lines,
+    logText: text,
+    putRawAudit: async (r, recordText) => {
+      await raw.send(
+        new PutItemCommand({
+          TableName: AUDIT_TABLE,
+          Item: {
+            pk: { S: `${r.tenantId}#audit` },
+            sk: { S: r.id },
+            createdAt: { S: r.createdAt },
+            userId: { S: r.actor.userId },
+            surface: { S: r.surface },
+            outcome: { S: r.outcome },
+            record: { S: recordText },
+          },
+        }),
+      );
+    },
+    unknownDocumentStatus: (tenant, id) => set(DOCUMENTS_TABLE, `${tenant}#doc`, id, "status", { S: "archived" }),
+    // A string where the map belongs: an attribute of the wrong shape.
+    breakDocumentSource: (tenant, id) => set(DOCUMENTS_TABLE, `${tenant}#doc`, id, "source", { S: "upload" }),
+    unknownMemberRole: (tenant, userId) => set(DIRECTORY_TABLE, `${tenant}#member`, userId, "role", { S: "owner" }),
+    invalidLinkTenant: (teamId) => set(DIRECTORY_TABLE, `link#${teamId}`, "link", "tenantId", { S: "acme-corp" }),
+    cleanup: async () => raw.destroy(),
+  };
+});

@@ -17,11 +17,13 @@ import { TokenCipher } from "../../src/adapters/shared/token-cipher.js";
 import { describeAuditLogContract } from "./audit-log.contract.js";
 import { describeChatModelContract } from "./chat-model.contract.js";
 import { describeChunkIndexContract } from "./chunk-index.contract.js";
+import { describeDamagedRecordsContract } from "./damaged-records.contract.js";
 import { describeDocumentCatalogContract } from "./document-catalog.contract.js";
 import { describeIdentityProviderContract } from "./identity-provider.contract.js";
 import { describeJobQueueContract } from "./job-queue.contract.js";
 import { describeObjectStoreContract } from "./object-store.contract.js";
 import { describeRateLimiterContract } from "./rate-limiter.contract.js";
+import { recordingLogger } from "./support.js";
 import { describeTenantDirectoryContract } from "./tenant-directory.contract.js";
 
 /** Every port contract against the embedded default adapters, each test on a fresh data folder. */
@@ -123,3 +125,47 @@ describeRateLimiterContract("MemoryRateLimiter", async () => ({
   adapter: new MemoryRateLimiter(),
   cleanup: async () => {},
 }));
+
+describeDamagedRecordsContract("SQLite", async () => {
+  const { dir, remove } = dataDir();
+  const dbs = new TenantDatabases(dir, 8);
+  const db = openDirectoryDatabase(dir);
+  const { logger, lines, text } = recordingLogger();
+  return {
+    audit: new SqliteAuditLog(dbs, logger),
+    catalog: new SqliteDocumentCatalog(dbs, logger),
+    directory: new SqliteTenantDirectory(db, new TokenCipher(Buffer.alloc(32, 7)), logger),
+    lines,
+    logText: text,
+    putRawAudit: async (r, recordText) => {
+      dbs
+        .get(r.tenantId)
+        .prepare(
+          "INSERT INTO audit (id, tenant_id, created_at, user_id, surface, outcome, record) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .run(r.id, r.tenantId, r.createdAt, r.actor.userId, r.surface, r.outcome, recordText);
+    },
+    unknownDocumentStatus: async (tenant, id) => {
+      dbs.get(tenant).prepare("UPDATE documents SET status = 'archived' WHERE id = ?").run(id);
+    },
+    breakDocumentSource: async (tenant, id) => {
+      dbs.get(tenant).prepare(`UPDATE documents SET source = '{"kind":"upl' WHERE id = ?`).run(id);
+    },
+    unknownMemberRole: async (tenant, userId) => {
+      // The column's CHECK would refuse it: damage of the kind only a hand edit or another tool makes.
+      db.pragma("ignore_check_constraints = ON");
+      db.prepare("UPDATE members SET role = 'owner' WHERE tenant_id = ? AND user_id = ?").run(tenant, userId);
+      db.pragma("ignore_check_constraints = OFF");
+    },
+    invalidLinkTenant: async (teamId) => {
+      db.pragma("foreign_keys = OFF");
+      db.prepare("UPDATE links SET tenant_id = 'acme-corp' WHERE team_id = ?").run(teamId);
+      db.pragma("foreign_keys = ON");
+    },
+    cleanup: async () => {
+      dbs.close();
+      db.close();
+      remove();
+    },
+  };
+});

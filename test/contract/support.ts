@@ -1,6 +1,8 @@
 import { expect } from "vitest";
+import { JsonLogger } from "../../src/adapters/local/json-logger.js";
 import { AppError } from "../../src/domain/errors.js";
 import { newTenantId, type TenantId } from "../../src/domain/tenant.js";
+import type { Logger } from "../../src/ports/logger.js";
 
 /** What every contract factory returns: the adapter under test and a way to release what it holds. */
 export interface Fixture<T> {
@@ -41,4 +43,18 @@ export async function eventually<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(20);
   }
+}
+
+/** One JSON log line as the product writes it. */
+export type LogLine = { level: string; msg: string } & Record<string, unknown>;
+
+/** A real JSON logger whose lines are kept (parsed) instead of written, with the raw text for leak checks. */
+export function recordingLogger(): { logger: Logger; lines: LogLine[]; text: () => string } {
+  const raw: string[] = [];
+  const lines: LogLine[] = [];
+  const logger = new JsonLogger("debug", {}, (line) => {
+    raw.push(line);
+    lines.push(JSON.parse(line) as LogLine);
+  });
+  return { logger, lines, text: () => raw.join("\n") };
 }

@@ -11,7 +11,7 @@ import { CognitoJwtVerifier, JwtRsaVerifier } from "aws-jwt-verify";
 import { SimpleJwksCache } from "aws-jwt-verify/jwk";
 import type { JwtPayload } from "aws-jwt-verify/jwt-model";
 import { AppError } from "../../domain/errors.js";
-import { isTenantId, type TenantId } from "../../domain/tenant.js";
+import { asTenantId, isTenantId, type TenantId } from "../../domain/tenant.js";
 import type { IdentityProvider, SignUpResult, VerifiedToken } from "../../ports/identity-provider.js";
 import type { Logger } from "../../ports/logger.js";
 import { errorName, unavailable } from "./aws-errors.js";
@@ -198,7 +198,7 @@ export class CognitoIdentityProvider implements IdentityProvider {
       return {
         userId: String(payload.sub),
         email: String(payload.email ?? ""),
-        tenantId: payload[TENANT_ATTRIBUTE] as TenantId,
+        tenantId: asTenantId(String(payload[TENANT_ATTRIBUTE])),
       };
     } catch (cause) {
       throw new AppError("unauthorized", "Your session is not valid or has expired. Log in again.", { cause });

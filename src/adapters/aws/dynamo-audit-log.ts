@@ -9,18 +9,34 @@ import { z } from "zod";
 import type { AuditRecord } from "../../domain/audit.js";
 import type { TenantId } from "../../domain/tenant.js";
 import type { AuditLog, AuditQuery } from "../../ports/audit-log.js";
+import type { Logger } from "../../ports/logger.js";
+import {
+  auditRecordSchema,
+  damaged,
+  feedbackSchema,
+  jsonText,
+  parseStored,
+  StoredRecords,
+} from "../shared/stored-records.js";
 import { guarded } from "./aws-errors.js";
 import { conditional, epochSeconds, tenantPk } from "./dynamo.js";
 import type { TenantClients } from "./tenant-credentials.js";
 
 const WHAT = "The audit log";
-const feedbackSchema = z.object({ value: z.enum(["up", "down"]), by: z.string(), at: z.string() });
-const itemSchema = z.object({ record: z.string(), feedback: feedbackSchema.optional() });
+const STORE = "audit log";
+const itemSchema = z.object({
+  sk: z.string(),
+  record: jsonText(auditRecordSchema),
+  feedback: feedbackSchema.optional(),
+});
 
-function toRecord(item: unknown): AuditRecord {
-  const i = itemSchema.parse(item);
-  const record = JSON.parse(i.record) as AuditRecord;
-  return i.feedback ? { ...record, feedback: i.feedback } : record;
+/** The stored record, checked, and filed under the tenant whose partition holds it. */
+function toRecord(tenant: TenantId, item: Record<string, unknown>): AuditRecord {
+  const at = { store: STORE, key: `${tenantPk(tenant, "audit")}/${String(item.sk)}` };
+  const i = parseStored(itemSchema, item, at);
+  if (i.record.tenantId !== tenant) throw damaged(at, "record.tenantId: not the tenant it is filed under");
+  if (i.record.id !== i.sk) throw damaged(at, "record.id: not the id it is filed under");
+  return i.feedback ? { ...i.record, feedback: i.feedback } : i.record;
 }
 
 export interface DynamoAuditLogOptions {
@@ -36,11 +52,16 @@ export interface DynamoAuditLogOptions {
  * itself is stored as JSON text (exact round trip); feedback is a separate attribute that an update sets.
  */
 export class DynamoAuditLog implements AuditLog {
+  private readonly stored: StoredRecords;
+
   constructor(
     private readonly clients: TenantClients<DynamoDBDocumentClient>,
     private readonly table: string,
     private readonly options: DynamoAuditLogOptions,
-  ) {}
+    logger?: Logger,
+  ) {
+    this.stored = new StoredRecords(logger);
+  }
 
   async append(record: AuditRecord): Promise<void> {
     const { feedback, ...rest } = record;
@@ -100,9 +121,11 @@ export class DynamoAuditLog implements AuditLog {
         items.push(...((page.Items ?? []) as Record<string, unknown>[]));
         start = page.LastEvaluatedKey as Record<string, unknown> | undefined;
       } while (start && items.length < want);
-      const records = items.slice(0, query.limit).map(toRecord);
-      const last = records.at(-1);
-      return items.length > query.limit && last ? { records, nextCursor: last.id } : { records };
+      const page = items.slice(0, query.limit);
+      const records = this.stored.each(page, (item) => toRecord(tenant, item));
+      // The cursor is the last item read, damaged or not, so a damaged item never ends or repeats a page.
+      const last = page.at(-1);
+      return items.length > query.limit && last ? { records, nextCursor: String(last.sk) } : { records };
     });
   }
 
@@ -115,7 +138,8 @@ export class DynamoAuditLog implements AuditLog {
           ConsistentRead: true,
         }),
       );
-      return result.Item ? toRecord(result.Item) : undefined;
+      const item = result.Item;
+      return item ? this.stored.one(() => toRecord(tenant, item)) : undefined;
     });
   }
 

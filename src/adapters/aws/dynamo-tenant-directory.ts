@@ -8,6 +8,7 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { isTenantId, type Tenant, type TenantId } from "../../domain/tenant.js";
+import type { Logger } from "../../ports/logger.js";
 import type {
   Invite,
   Member,
@@ -16,6 +17,14 @@ import type {
   TenantDirectory,
   WorkspaceLink,
 } from "../../ports/tenant-directory.js";
+import {
+  jsonText,
+  parseStored,
+  roleSchema,
+  type StoredAt,
+  StoredRecords,
+  tenantIdSchema,
+} from "../shared/stored-records.js";
 import { guarded } from "./aws-errors.js";
 import { conditional, epochSeconds, isConditionFailure, queryAll, tenantPk } from "./dynamo.js";
 import type { TokenSealer } from "./token-sealer.js";
@@ -23,19 +32,19 @@ import type { TokenSealer } from "./token-sealer.js";
 const WHAT = "The account directory";
 const DAY_MS = 86_400_000;
 
-const role = z.enum(["admin", "member"]);
-const tenantItem = z.object({ pk: z.string(), name: z.string(), createdAt: z.string() });
+const role = roleSchema;
+const tenantItem = z.object({ pk: tenantIdSchema, name: z.string(), createdAt: z.string() });
 const memberItem = z.object({ sk: z.string(), email: z.string(), role, createdAt: z.string() });
-const inviteItem = z.object({ tenantId: z.string(), role, createdBy: z.string(), expiresAt: z.string() });
+const inviteItem = z.object({ tenantId: tenantIdSchema, role, createdBy: z.string(), expiresAt: z.string() });
 const linkItem = z.object({
   teamId: z.string(),
   enterpriseId: z.string().optional(),
-  tenantId: z.string(),
+  tenantId: tenantIdSchema,
   linkedBy: z.string(),
   linkedAt: z.string(),
 });
 const identityItem = z.object({
-  tenantId: z.string(),
+  tenantId: tenantIdSchema,
   userId: z.string(),
   teamId: z.string(),
   slackUserId: z.string(),
@@ -50,23 +59,32 @@ const installationItem = z.object({
   botToken: z.string(),
   installedBy: z.string().optional(),
   installedAt: z.string(),
-  raw: z.string().optional(),
+  raw: jsonText(z.unknown()).optional(),
 });
 
-const toLink = (item: unknown): WorkspaceLink => {
-  const i = linkItem.parse(item);
+/** Every item has its key (DynamoDB refuses one without), so the key names a damaged item. */
+const at = (store: string, item: Record<string, unknown>): StoredAt => ({
+  store,
+  key: `${String(item.pk)}/${String(item.sk)}`,
+});
+
+const toLink = (item: Record<string, unknown>): WorkspaceLink => {
+  const i = parseStored(linkItem, item, at("workspace links", item));
   return {
     teamId: i.teamId,
     ...(i.enterpriseId ? { enterpriseId: i.enterpriseId } : {}),
-    tenantId: i.tenantId as TenantId,
+    tenantId: i.tenantId,
     linkedBy: i.linkedBy,
     linkedAt: i.linkedAt,
   };
 };
 
-const toIdentity = (item: unknown): SlackIdentityLink => {
-  const i = identityItem.parse(item);
-  return { ...i, tenantId: i.tenantId as TenantId };
+const toIdentity = (item: Record<string, unknown>): SlackIdentityLink =>
+  parseStored(identityItem, item, at("Slack identities", item));
+
+const toMember = (tenant: TenantId, item: Record<string, unknown>): Member => {
+  const m = parseStored(memberItem, item, at("members", item));
+  return { tenantId: tenant, userId: m.sk, email: m.email, role: m.role, createdAt: m.createdAt };
 };
 
 const tokenContext = (teamId: string) => `slack-bot-token:${teamId}`;
@@ -93,11 +111,16 @@ const byLinkedAt = (x: SlackIdentityLink, y: SlackIdentityLink) =>
  * cleans up, since DynamoDB deletes expired items lazily: every read checks expiry itself.
  */
 export class DynamoTenantDirectory implements TenantDirectory {
+  private readonly stored: StoredRecords;
+
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly table: string,
     private readonly sealer: TokenSealer,
-  ) {}
+    logger?: Logger,
+  ) {
+    this.stored = new StoredRecords(logger);
+  }
 
   private async getItem(pk: string, sk: string): Promise<Record<string, unknown> | undefined> {
     const result = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk, sk }, ConsistentRead: true }));
@@ -121,8 +144,8 @@ export class DynamoTenantDirectory implements TenantDirectory {
     return guarded(WHAT, async () => {
       const item = await this.getItem(tenantPk(id), "tenant");
       if (!item) return undefined;
-      const t = tenantItem.parse(item);
-      return { id: t.pk as TenantId, name: t.name, createdAt: t.createdAt };
+      const t = this.stored.one(() => parseStored(tenantItem, item, at("tenants", item)));
+      return { id: t.pk, name: t.name, createdAt: t.createdAt };
     });
   }
 
@@ -147,9 +170,7 @@ export class DynamoTenantDirectory implements TenantDirectory {
   async getMember(tenant: TenantId, userId: string): Promise<Member | undefined> {
     return guarded(WHAT, async () => {
       const item = await this.getItem(tenantPk(tenant, "member"), userId);
-      if (!item) return undefined;
-      const m = memberItem.parse(item);
-      return { tenantId: tenant, userId: m.sk, email: m.email, role: m.role, createdAt: m.createdAt };
+      return item ? this.stored.one(() => toMember(tenant, item)) : undefined;
     });
   }
 
@@ -161,9 +182,8 @@ export class DynamoTenantDirectory implements TenantDirectory {
         ExpressionAttributeValues: { ":pk": tenantPk(tenant, "member") },
         ConsistentRead: true,
       });
-      return items
-        .map((item) => memberItem.parse(item))
-        .map((m) => ({ tenantId: tenant, userId: m.sk, email: m.email, role: m.role, createdAt: m.createdAt }))
+      return this.stored
+        .each(items, (item) => toMember(tenant, item))
         .sort((x, y) => (x.createdAt < y.createdAt ? -1 : x.createdAt > y.createdAt ? 1 : 0));
     });
   }
@@ -198,8 +218,9 @@ export class DynamoTenantDirectory implements TenantDirectory {
             ReturnValues: "ALL_NEW",
           }),
         );
-        const i = inviteItem.parse(result.Attributes);
-        return { tenantId: i.tenantId as TenantId, role: i.role, createdBy: i.createdBy, expiresAt: i.expiresAt };
+        const item = (result.Attributes ?? {}) as Record<string, unknown>;
+        const i = this.stored.one(() => parseStored(inviteItem, item, at("invites", item)));
+        return { tenantId: i.tenantId, role: i.role, createdBy: i.createdBy, expiresAt: i.expiresAt };
       } catch (error) {
         if (isConditionFailure(error)) return undefined;
         throw error;
@@ -225,7 +246,7 @@ export class DynamoTenantDirectory implements TenantDirectory {
   async getLink(teamId: string): Promise<WorkspaceLink | undefined> {
     return guarded(WHAT, async () => {
       const item = await this.getItem(`link#${teamId}`, "link");
-      return item ? toLink(item) : undefined;
+      return item ? this.stored.one(() => toLink(item)) : undefined;
     });
   }
 
@@ -271,7 +292,7 @@ export class DynamoTenantDirectory implements TenantDirectory {
         ConsistentRead: true,
       });
       const keys = markers.map((m) => ({ pk: `link#${String(m.sk)}`, sk: "link" }));
-      const links = (await this.batchGet(keys)).map(toLink);
+      const links = this.stored.each(await this.batchGet(keys), toLink);
       return links
         .filter((l) => l.tenantId === tenant)
         .sort((x, y) => (x.linkedAt < y.linkedAt ? -1 : x.linkedAt > y.linkedAt ? 1 : 0));
@@ -304,7 +325,7 @@ export class DynamoTenantDirectory implements TenantDirectory {
   ): Promise<SlackIdentityLink | undefined> {
     return guarded(WHAT, async () => {
       const item = await this.getItem(tenantPk(tenant, "slackid"), identitySk(teamId, slackUserId));
-      return item ? toIdentity(item) : undefined;
+      return item ? this.stored.one(() => toIdentity(item)) : undefined;
     });
   }
 
@@ -317,7 +338,7 @@ export class DynamoTenantDirectory implements TenantDirectory {
         ConsistentRead: true,
       });
       const keys = markers.map((m) => ({ pk: tenantPk(tenant, "slackid"), sk: String(m.sk) }));
-      const ties = (await this.batchGet(keys)).map(toIdentity);
+      const ties = this.stored.each(await this.batchGet(keys), toIdentity);
       return ties.filter((t) => t.tenantId === tenant && t.userId === userId).sort(byLinkedAt);
     });
   }
@@ -332,12 +353,11 @@ export class DynamoTenantDirectory implements TenantDirectory {
           ReturnValues: "ALL_OLD",
         }),
       );
-      if (result.Attributes)
+      // Only the account id is needed to drop its listing marker, so a tie damaged elsewhere still goes.
+      const userId: unknown = result.Attributes?.userId;
+      if (typeof userId === "string")
         await this.db.send(
-          new DeleteCommand({
-            TableName: this.table,
-            Key: { pk: identityListPk(tenant, toIdentity(result.Attributes).userId), sk },
-          }),
+          new DeleteCommand({ TableName: this.table, Key: { pk: identityListPk(tenant, userId), sk } }),
         );
     });
   }
@@ -416,7 +436,7 @@ export class DynamoTenantDirectory implements TenantDirectory {
     return guarded(WHAT, async () => {
       const item = await this.getItem(`install#${teamId}`, "install");
       if (!item) return undefined;
-      const i = installationItem.parse(item);
+      const i = this.stored.one(() => parseStored(installationItem, item, at("Slack installations", item)));
       return {
         teamId: i.teamId,
         ...(i.enterpriseId ? { enterpriseId: i.enterpriseId } : {}),
@@ -426,7 +446,7 @@ export class DynamoTenantDirectory implements TenantDirectory {
         botToken: await this.sealer.open(i.botToken, tokenContext(i.teamId)),
         ...(i.installedBy ? { installedBy: i.installedBy } : {}),
         installedAt: i.installedAt,
-        ...(i.raw ? { raw: JSON.parse(i.raw) as unknown } : {}),
+        ...(i.raw !== undefined ? { raw: i.raw } : {}),
       };
     });
   }

@@ -14,10 +14,20 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { JwtRsaVerifier } from "aws-jwt-verify";
 import { type Jwks, type JwkWithKid, SimpleJwksCache } from "aws-jwt-verify/jwk";
+import { z } from "zod";
 import { AppError } from "../../domain/errors.js";
-import { isTenantId, type TenantId } from "../../domain/tenant.js";
+import { asTenantId, isTenantId, type TenantId } from "../../domain/tenant.js";
 import type { IdentityProvider, SignUpResult, VerifiedToken } from "../../ports/identity-provider.js";
+import type { Logger } from "../../ports/logger.js";
+import { parseStored, StoredRecords, tenantIdSchema } from "../shared/stored-records.js";
 import type { Db } from "./sqlite.js";
+
+const userRow = z.object({
+  user_id: z.string(),
+  email: z.string(),
+  password_hash: z.string(),
+  tenant_id: tenantIdSchema,
+});
 
 const scryptAsync = promisify(scrypt) as (
   password: string,
@@ -46,11 +56,14 @@ export class LocalIdentityProvider implements IdentityProvider {
   private readonly verifier;
   // A fixed hash to compare against when the email is unknown, so timing doesn't reveal accounts.
   private readonly dummyHash: Promise<string>;
+  private readonly stored: StoredRecords;
 
   constructor(
     private readonly db: Db,
     private readonly options: LocalIdentityOptions,
+    logger?: Logger,
   ) {
+    this.stored = new StoredRecords(logger);
     const { privateKey, kid } = loadOrCreateKey(options.dataDir);
     this.privateKey = privateKey;
     this.kid = kid;
@@ -97,11 +110,18 @@ export class LocalIdentityProvider implements IdentityProvider {
   }
 
   async logIn(email: string, password: string): Promise<{ idToken: string; expiresIn: number }> {
-    const row = this.db
+    const found = this.db
       .prepare("SELECT user_id, email, password_hash, tenant_id FROM local_users WHERE email = ?")
-      .get(email) as { user_id: string; email: string; password_hash: string; tenant_id: string } | undefined;
-    const ok = await verifyPassword(password, row?.password_hash ?? (await this.dummyHash));
-    if (!row || !ok) throw new AppError("invalid_credentials", "Email or password is incorrect.");
+      .get(email) as Record<string, unknown> | undefined;
+    const ok = await verifyPassword(
+      password,
+      typeof found?.password_hash === "string" ? found.password_hash : await this.dummyHash,
+    );
+    if (!found || !ok) throw new AppError("invalid_credentials", "Email or password is incorrect.");
+    // Checked only once the password matched, so a damaged account tells no one else that it exists.
+    const row = this.stored.one(() =>
+      parseStored(userRow, found, { store: "local accounts", key: String(found.user_id) }),
+    );
     const now = Math.floor(Date.now() / 1000);
     const payload = {
       iss: this.options.issuer,
@@ -124,7 +144,7 @@ export class LocalIdentityProvider implements IdentityProvider {
       return {
         userId: String(payload.sub),
         email: String(payload.email ?? ""),
-        tenantId: payload["custom:tenant_id"] as TenantId,
+        tenantId: asTenantId(String(payload["custom:tenant_id"])),
       };
     } catch (cause) {
       throw new AppError("unauthorized", "Your session is not valid or has expired. Log in again.", {

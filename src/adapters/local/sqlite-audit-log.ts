@@ -1,10 +1,37 @@
+import { z } from "zod";
 import type { AuditRecord } from "../../domain/audit.js";
 import type { TenantId } from "../../domain/tenant.js";
 import type { AuditLog, AuditQuery } from "../../ports/audit-log.js";
+import type { Logger } from "../../ports/logger.js";
+import { auditRecordSchema, damaged, jsonText, parseStored, StoredRecords } from "../shared/stored-records.js";
 import type { TenantDatabases } from "./tenant-databases.js";
 
+const STORE = "audit log";
+const rowSchema = z.object({ id: z.string(), record: jsonText(auditRecordSchema) });
+
+interface Row {
+  id: string;
+  record: string;
+}
+
+/** The stored record, checked, and filed under the tenant whose database holds it. */
+function toRecord(tenant: TenantId, row: Row): AuditRecord {
+  const at = { store: STORE, key: `${tenant}/${String(row.id)}` };
+  const { id, record } = parseStored(rowSchema, row, at);
+  if (record.tenantId !== tenant) throw damaged(at, "record.tenantId: not the tenant it is filed under");
+  if (record.id !== id) throw damaged(at, "record.id: not the id it is filed under");
+  return record;
+}
+
 export class SqliteAuditLog implements AuditLog {
-  constructor(private readonly dbs: TenantDatabases) {}
+  private readonly stored: StoredRecords;
+
+  constructor(
+    private readonly dbs: TenantDatabases,
+    logger?: Logger,
+  ) {
+    this.stored = new StoredRecords(logger);
+  }
 
   async append(record: AuditRecord): Promise<void> {
     this.dbs
@@ -42,29 +69,31 @@ export class SqliteAuditLog implements AuditLog {
     // Ids are time-ordered (see newAuditId), so ordering and paging by id is newest-first and stable.
     const rows = this.dbs
       .get(tenant)
-      .prepare(`SELECT record FROM audit WHERE ${where.join(" AND ")} ORDER BY id DESC LIMIT @limit`)
-      .all(params) as { record: string }[];
-    const records = rows.slice(0, query.limit).map((r) => JSON.parse(r.record) as AuditRecord);
-    const last = records.at(-1);
+      .prepare(`SELECT id, record FROM audit WHERE ${where.join(" AND ")} ORDER BY id DESC LIMIT @limit`)
+      .all(params) as Row[];
+    const page = rows.slice(0, query.limit);
+    const records = this.stored.each(page, (row) => toRecord(tenant, row));
+    // The cursor is the last row read, damaged or not, so a damaged row never ends or repeats a page.
+    const last = page.at(-1);
     return rows.length > query.limit && last ? { records, nextCursor: last.id } : { records };
   }
 
   async get(tenant: TenantId, id: string): Promise<AuditRecord | undefined> {
     const row = this.dbs
       .get(tenant)
-      .prepare("SELECT record FROM audit WHERE tenant_id = ? AND id = ?")
-      .get(tenant, id) as { record: string } | undefined;
-    return row ? (JSON.parse(row.record) as AuditRecord) : undefined;
+      .prepare("SELECT id, record FROM audit WHERE tenant_id = ? AND id = ?")
+      .get(tenant, id) as Row | undefined;
+    return row ? this.stored.one(() => toRecord(tenant, row)) : undefined;
   }
 
   async setFeedback(tenant: TenantId, id: string, feedback: NonNullable<AuditRecord["feedback"]>): Promise<boolean> {
     const db = this.dbs.get(tenant);
     return db.transaction(() => {
-      const row = db.prepare("SELECT record FROM audit WHERE tenant_id = ? AND id = ?").get(tenant, id) as
-        | { record: string }
+      const row = db.prepare("SELECT id, record FROM audit WHERE tenant_id = ? AND id = ?").get(tenant, id) as
+        | Row
         | undefined;
       if (!row) return false;
-      const record = { ...(JSON.parse(row.record) as AuditRecord), feedback };
+      const record = { ...this.stored.one(() => toRecord(tenant, row)), feedback };
       db.prepare("UPDATE audit SET record = ? WHERE tenant_id = ? AND id = ?").run(JSON.stringify(record), tenant, id);
       return true;
     })();

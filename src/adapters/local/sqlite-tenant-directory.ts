@@ -1,4 +1,6 @@
+import { z } from "zod";
 import type { Tenant, TenantId } from "../../domain/tenant.js";
+import type { Logger } from "../../ports/logger.js";
 import type {
   Invite,
   Member,
@@ -7,62 +9,106 @@ import type {
   TenantDirectory,
   WorkspaceLink,
 } from "../../ports/tenant-directory.js";
+import { jsonText, parseStored, roleSchema, StoredRecords, tenantIdSchema } from "../shared/stored-records.js";
 import type { TokenCipher } from "../shared/token-cipher.js";
 import type { Db } from "./sqlite.js";
 
-interface LinkRow {
-  team_id: string;
-  enterprise_id: string | null;
-  tenant_id: string;
-  linked_by: string;
-  linked_at: string;
-}
+/** Rows as read back: the query's own columns, each checked (SQLite stores whatever it is given). */
+type Row = Record<string, unknown>;
 
-const toLink = (r: LinkRow): WorkspaceLink => ({
-  teamId: r.team_id,
-  ...(r.enterprise_id ? { enterpriseId: r.enterprise_id } : {}),
-  tenantId: r.tenant_id as TenantId,
-  linkedBy: r.linked_by,
-  linkedAt: r.linked_at,
+const tenantRow = z.object({ id: tenantIdSchema, name: z.string(), created_at: z.string() });
+
+const toTenant = (r: Row): Tenant => {
+  const t = parseStored(tenantRow, r, { store: "tenants", key: String(r.id) });
+  return { id: t.id, name: t.name, createdAt: t.created_at };
+};
+
+const linkRow = z.object({
+  team_id: z.string(),
+  enterprise_id: z.string().nullable(),
+  tenant_id: tenantIdSchema,
+  linked_by: z.string(),
+  linked_at: z.string(),
 });
 
-interface MemberRow {
-  tenant_id: string;
-  user_id: string;
-  email: string;
-  role: Member["role"];
-  created_at: string;
-}
+const toLink = (row: Row): WorkspaceLink => {
+  const r = parseStored(linkRow, row, { store: "workspace links", key: String(row.team_id) });
+  return {
+    teamId: r.team_id,
+    ...(r.enterprise_id ? { enterpriseId: r.enterprise_id } : {}),
+    tenantId: r.tenant_id,
+    linkedBy: r.linked_by,
+    linkedAt: r.linked_at,
+  };
+};
 
-const toMember = (r: MemberRow): Member => ({
-  tenantId: r.tenant_id as TenantId,
-  userId: r.user_id,
-  email: r.email,
-  role: r.role,
-  createdAt: r.created_at,
+const memberRow = z.object({
+  tenant_id: tenantIdSchema,
+  user_id: z.string(),
+  email: z.string(),
+  role: roleSchema,
+  created_at: z.string(),
 });
 
-interface IdentityRow {
-  tenant_id: string;
-  team_id: string;
-  slack_user_id: string;
-  user_id: string;
-  linked_at: string;
-}
+const toMember = (row: Row): Member => {
+  const r = parseStored(memberRow, row, { store: "members", key: `${String(row.tenant_id)}/${String(row.user_id)}` });
+  return { tenantId: r.tenant_id, userId: r.user_id, email: r.email, role: r.role, createdAt: r.created_at };
+};
 
-const toIdentity = (r: IdentityRow): SlackIdentityLink => ({
-  tenantId: r.tenant_id as TenantId,
-  userId: r.user_id,
-  teamId: r.team_id,
-  slackUserId: r.slack_user_id,
-  linkedAt: r.linked_at,
+const inviteRow = z.object({
+  tenant_id: tenantIdSchema,
+  role: roleSchema,
+  created_by: z.string(),
+  expires_at: z.string(),
+});
+
+const toInvite = (row: Row, codeHash: string): Invite => {
+  const r = parseStored(inviteRow, row, { store: "invites", key: codeHash });
+  return { tenantId: r.tenant_id, role: r.role, createdBy: r.created_by, expiresAt: r.expires_at };
+};
+
+const identityRow = z.object({
+  tenant_id: tenantIdSchema,
+  team_id: z.string(),
+  slack_user_id: z.string(),
+  user_id: z.string(),
+  linked_at: z.string(),
+});
+
+const toIdentity = (row: Row): SlackIdentityLink => {
+  const key = `${String(row.tenant_id)}/${String(row.team_id)}/${String(row.slack_user_id)}`;
+  const r = parseStored(identityRow, row, { store: "Slack identities", key });
+  return {
+    tenantId: r.tenant_id,
+    userId: r.user_id,
+    teamId: r.team_id,
+    slackUserId: r.slack_user_id,
+    linkedAt: r.linked_at,
+  };
+};
+
+const installationRow = z.object({
+  team_id: z.string(),
+  enterprise_id: z.string().nullable(),
+  team_name: z.string().nullable(),
+  bot_user_id: z.string(),
+  bot_id: z.string().nullable(),
+  bot_token: z.string(),
+  installed_by: z.string().nullable(),
+  installed_at: z.string(),
+  raw: jsonText(z.unknown()).nullable(),
 });
 
 export class SqliteTenantDirectory implements TenantDirectory {
+  private readonly stored: StoredRecords;
+
   constructor(
     private readonly db: Db,
     private readonly cipher: TokenCipher,
-  ) {}
+    logger?: Logger,
+  ) {
+    this.stored = new StoredRecords(logger);
+  }
 
   async createTenant(tenant: Tenant): Promise<void> {
     this.db
@@ -71,10 +117,8 @@ export class SqliteTenantDirectory implements TenantDirectory {
   }
 
   async getTenant(id: TenantId): Promise<Tenant | undefined> {
-    const row = this.db.prepare("SELECT id, name, created_at FROM tenants WHERE id = ?").get(id) as
-      | { id: string; name: string; created_at: string }
-      | undefined;
-    return row ? { id: row.id as TenantId, name: row.name, createdAt: row.created_at } : undefined;
+    const row = this.db.prepare("SELECT id, name, created_at FROM tenants WHERE id = ?").get(id) as Row | undefined;
+    return row ? this.stored.one(() => toTenant(row)) : undefined;
   }
 
   async addMember(m: Member): Promise<void> {
@@ -85,15 +129,16 @@ export class SqliteTenantDirectory implements TenantDirectory {
 
   async getMember(tenant: TenantId, userId: string): Promise<Member | undefined> {
     const row = this.db.prepare("SELECT * FROM members WHERE tenant_id = ? AND user_id = ?").get(tenant, userId) as
-      | MemberRow
+      | Row
       | undefined;
-    return row ? toMember(row) : undefined;
+    return row ? this.stored.one(() => toMember(row)) : undefined;
   }
 
   async listMembers(tenant: TenantId): Promise<Member[]> {
-    return (
-      this.db.prepare("SELECT * FROM members WHERE tenant_id = ? ORDER BY created_at").all(tenant) as MemberRow[]
-    ).map(toMember);
+    return this.stored.each(
+      this.db.prepare("SELECT * FROM members WHERE tenant_id = ? ORDER BY created_at").all(tenant) as Row[],
+      toMember,
+    );
   }
 
   async createInvite(codeHash: string, invite: Invite): Promise<void> {
@@ -108,17 +153,8 @@ export class SqliteTenantDirectory implements TenantDirectory {
         `UPDATE invites SET used_at = @now WHERE code_hash = @codeHash AND used_at IS NULL AND expires_at > @now
          RETURNING tenant_id, role, created_by, expires_at`,
       )
-      .get({ codeHash, now: now.toISOString() }) as
-      | { tenant_id: string; role: Invite["role"]; created_by: string; expires_at: string }
-      | undefined;
-    return row
-      ? {
-          tenantId: row.tenant_id as TenantId,
-          role: row.role,
-          createdBy: row.created_by,
-          expiresAt: row.expires_at,
-        }
-      : undefined;
+      .get({ codeHash, now: now.toISOString() }) as Row | undefined;
+    return row ? this.stored.one(() => toInvite(row, codeHash)) : undefined;
   }
 
   async releaseInvite(codeHash: string): Promise<void> {
@@ -126,8 +162,8 @@ export class SqliteTenantDirectory implements TenantDirectory {
   }
 
   async getLink(teamId: string): Promise<WorkspaceLink | undefined> {
-    const row = this.db.prepare("SELECT * FROM links WHERE team_id = ?").get(teamId) as LinkRow | undefined;
-    return row ? toLink(row) : undefined;
+    const row = this.db.prepare("SELECT * FROM links WHERE team_id = ?").get(teamId) as Row | undefined;
+    return row ? this.stored.one(() => toLink(row)) : undefined;
   }
 
   async putLink(link: WorkspaceLink): Promise<void> {
@@ -145,7 +181,8 @@ export class SqliteTenantDirectory implements TenantDirectory {
   }
 
   async listLinks(tenant: TenantId): Promise<WorkspaceLink[]> {
-    return (this.db.prepare("SELECT * FROM links WHERE tenant_id = ? ORDER BY linked_at").all(tenant) as LinkRow[]).map(
+    return this.stored.each(
+      this.db.prepare("SELECT * FROM links WHERE tenant_id = ? ORDER BY linked_at").all(tenant) as Row[],
       toLink,
     );
   }
@@ -167,18 +204,19 @@ export class SqliteTenantDirectory implements TenantDirectory {
   ): Promise<SlackIdentityLink | undefined> {
     const row = this.db
       .prepare("SELECT * FROM slack_identities WHERE tenant_id = ? AND team_id = ? AND slack_user_id = ?")
-      .get(tenant, teamId, slackUserId) as IdentityRow | undefined;
-    return row ? toIdentity(row) : undefined;
+      .get(tenant, teamId, slackUserId) as Row | undefined;
+    return row ? this.stored.one(() => toIdentity(row)) : undefined;
   }
 
   async listSlackIdentities(tenant: TenantId, userId: string): Promise<SlackIdentityLink[]> {
-    return (
+    return this.stored.each(
       this.db
         .prepare(
           "SELECT * FROM slack_identities WHERE tenant_id = ? AND user_id = ? ORDER BY linked_at, team_id, slack_user_id",
         )
-        .all(tenant, userId) as IdentityRow[]
-    ).map(toIdentity);
+        .all(tenant, userId) as Row[],
+      toIdentity,
+    );
   }
 
   async deleteSlackIdentity(tenant: TenantId, teamId: string, slackUserId: string): Promise<void> {
@@ -235,20 +273,11 @@ export class SqliteTenantDirectory implements TenantDirectory {
   }
 
   async getInstallation(teamId: string): Promise<SlackInstallationRecord | undefined> {
-    const row = this.db.prepare("SELECT * FROM installations WHERE team_id = ?").get(teamId) as
-      | {
-          team_id: string;
-          enterprise_id: string | null;
-          team_name: string | null;
-          bot_user_id: string;
-          bot_id: string | null;
-          bot_token: string;
-          installed_by: string | null;
-          installed_at: string;
-          raw: string | null;
-        }
-      | undefined;
-    if (!row) return undefined;
+    const found = this.db.prepare("SELECT * FROM installations WHERE team_id = ?").get(teamId) as Row | undefined;
+    if (!found) return undefined;
+    const row = this.stored.one(() =>
+      parseStored(installationRow, found, { store: "Slack installations", key: String(found.team_id) }),
+    );
     return {
       teamId: row.team_id,
       ...(row.enterprise_id ? { enterpriseId: row.enterprise_id } : {}),
@@ -258,7 +287,7 @@ export class SqliteTenantDirectory implements TenantDirectory {
       botToken: this.cipher.decrypt(row.bot_token, `slack-bot-token:${row.team_id}`),
       ...(row.installed_by ? { installedBy: row.installed_by } : {}),
       installedAt: row.installed_at,
-      ...(row.raw ? { raw: JSON.parse(row.raw) as unknown } : {}),
+      ...(row.raw !== null && row.raw !== undefined ? { raw: row.raw } : {}),
     };
   }
 
