@@ -19,9 +19,39 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   };
 }
 
+/** How long a client should wait before trying again after the database was busy. */
+export const BUSY_RETRY_AFTER_SECONDS = 2;
+
+/**
+ * The server's own storage refused the request: a database another process keeps locked past the
+ * busy timeout (SQLITE_BUSY; SQLITE_LOCKED within one connection), or a full disk (SQLITE_FULL, and
+ * ENOSPC/EDQUOT from any other write). The statement that fails so changes nothing (SQLite rolls it
+ * back). This is the one place those driver errors become a reason for the user.
+ */
+function storageRefusal(e: { code?: string; name?: string } | undefined, err: unknown): AppError | undefined {
+  const code = typeof e?.code === "string" ? e.code : "";
+  if (e?.name === "SqliteError" && /^SQLITE_(BUSY|LOCKED)(_|$)/.test(code)) {
+    return new AppError(
+      "dependency_unavailable",
+      "The database is busy right now, so your request could not be completed. Try again in a moment.",
+      { retryable: true, retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS, cause: err, detail: code },
+    );
+  }
+  if ((e?.name === "SqliteError" && /^SQLITE_FULL(_|$)/.test(code)) || code === "ENOSPC" || code === "EDQUOT") {
+    return new AppError(
+      "dependency_unavailable",
+      "The server has run out of disk space, so your request could not be completed. Try again later.",
+      { retryable: true, cause: err, detail: code },
+    );
+  }
+  return undefined;
+}
+
 export function toAppError(err: unknown): AppError {
   if (isAppError(err)) return err;
   const e = err as { type?: string; status?: number; code?: string; name?: string } | undefined;
+  const refusal = storageRefusal(e, err);
+  if (refusal) return refusal;
   // body-parser and multer report limits and syntax errors with these markers.
   if (e?.type === "entity.too.large")
     return new AppError("payload_too_large", "The request body is too large.", { cause: err });

@@ -1,6 +1,8 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, type StdioOptions, spawn } from "node:child_process";
 import { once } from "node:events";
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 
 /**
@@ -15,6 +17,11 @@ import { fileURLToPath } from "node:url";
  * stores and malloc alike, and ignores PROT_NONE reservations: it holds for native allocations that
  * `--max-old-space-size` never sees. The watchdog samples /proc/<pid>/status as a second line of
  * defence, and is the only cap where neither `prlimit` nor a shell `ulimit` is available.
+ *
+ * Status (progress): a child may write newline-terminated status lines to fd 3. The parent reads at
+ * most STATUS_MAX_BYTES of them in all, drops any line longer than STATUS_MAX_LINE_CHARS and hands
+ * only the latest line on, at most once every STATUS_MIN_INTERVAL_MS, so a child that floods the
+ * channel costs the parent a bounded amount of memory and work and is then no longer listened to.
  */
 
 export type MemoryLimiter = "prlimit" | "shell" | "watchdog";
@@ -32,6 +39,11 @@ export interface SandboxRequest {
   limits: SandboxLimits;
   /** Forces a way of capping memory (tests); by default the first that works on this machine. */
   limiter?: MemoryLimiter;
+  /**
+   * Receives the child's status lines from fd 3 (untrusted text; the latest one wins, rate-limited).
+   * Without it the child gets no fd 3. A listener that throws is ignored.
+   */
+  onStatus?: (line: string) => void;
 }
 
 interface Finished {
@@ -41,7 +53,14 @@ interface Finished {
 }
 
 export type SandboxOutcome =
-  | (Finished & { status: "exited"; exitCode: number | null; signal: NodeJS.Signals | null; stdout: string })
+  | (Finished & {
+      status: "exited";
+      exitCode: number | null;
+      signal: NodeJS.Signals | null;
+      stdout: string;
+      /** The highest resident memory the watchdog saw; undefined when it took no sample (no procfs, or too soon). */
+      peakRssMb: number | undefined;
+    })
   | (Finished & { status: "timed_out" })
   | (Finished & { status: "over_memory"; rssMb: number })
   | (Finished & { status: "output_too_large" });
@@ -53,6 +72,10 @@ export const DEFAULT_MAX_CONCURRENT_CHILDREN = 2;
 const WATCHDOG_INTERVAL_MS = 25;
 const WATCHDOG_BACKSTOP_SLACK_MB = 128;
 const STDERR_TAIL_BYTES = 4096;
+/** An honest PDF child writes about 40 bytes a report, a few reports a second: 64 KiB lasts minutes. */
+export const STATUS_MAX_BYTES = 64 * 1024;
+export const STATUS_MAX_LINE_CHARS = 256;
+export const STATUS_MIN_INTERVAL_MS = 150;
 
 // A small environment on purpose: the child parses hostile input and must not see the server's
 // secrets, nor inherit NODE_OPTIONS (a TS loader from tsx or vitest) that would slow it and bloat it.
@@ -183,7 +206,8 @@ async function start(request: SandboxRequest, memoryMb: number): Promise<[ChildP
   let limiter = request.limiter ?? preferredLimiter;
   for (;;) {
     const [command, args] = commandFor(limiter, request, memoryMb);
-    const child = spawn(command, args, { env: CHILD_ENV, stdio: ["pipe", "pipe", "pipe"] });
+    const stdio: StdioOptions = request.onStatus ? ["pipe", "pipe", "pipe", "pipe"] : ["pipe", "pipe", "pipe"];
+    const child = spawn(command, args, { env: CHILD_ENV, stdio });
     trackChild(child);
     try {
       await once(child, "spawn");
@@ -197,6 +221,73 @@ async function start(request: SandboxRequest, memoryMb: number): Promise<[ChildP
     }
   }
 }
+
+/**
+ * Reads status lines from `stream` within the bounds above and delivers the latest one through
+ * `deliver`, throttled. `finish` delivers a line still held back and stops any further delivery.
+ */
+function readStatus(stream: Readable, deliver: (line: string) => void): { finish: () => void } {
+  let bytes = 0;
+  let partial = "";
+  let overlong = false;
+  let latest: string | undefined;
+  let lastDelivery = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let finished = false;
+
+  const flush = () => {
+    timer = undefined;
+    if (latest === undefined || finished) return;
+    const line = latest;
+    latest = undefined;
+    lastDelivery = Date.now();
+    try {
+      deliver(line);
+    } catch {
+      // a listener's trouble is not the child's
+    }
+  };
+  const offer = (line: string) => {
+    latest = line;
+    if (timer !== undefined) return;
+    const wait = lastDelivery + STATUS_MIN_INTERVAL_MS - Date.now();
+    if (wait <= 0) flush();
+    else timer = setTimeout(flush, wait);
+  };
+
+  stream.on("error", () => {});
+  stream.on("data", (chunk: Buffer) => {
+    bytes += chunk.length;
+    if (bytes > STATUS_MAX_BYTES) {
+      // A flood: stop listening. The child's further writes fail (EPIPE); nothing else changes for it.
+      stream.destroy();
+      return;
+    }
+    const parts = chunk.toString("latin1").split("\n");
+    const rest = parts.pop() ?? "";
+    for (const part of parts) {
+      const line = partial + part;
+      if (!overlong && line.length <= STATUS_MAX_LINE_CHARS && line.trim() !== "") offer(line);
+      partial = "";
+      overlong = false;
+    }
+    partial += rest;
+    if (partial.length > STATUS_MAX_LINE_CHARS) {
+      overlong = true;
+      partial = "";
+    }
+  });
+  return {
+    finish: () => {
+      if (timer !== undefined) clearTimeout(timer);
+      flush();
+      finished = true;
+    },
+  };
+}
+
+/** Whether this system shows a process's memory in /proc (the watchdog needs it). */
+export const HAS_PROCFS = existsSync("/proc/self/status");
 
 async function residentMb(pid: number): Promise<number | undefined> {
   try {
@@ -224,6 +315,7 @@ export async function runSandboxed(request: SandboxRequest): Promise<SandboxOutc
     let stderrTail = "";
     let stopped: "timed_out" | "over_memory" | "output_too_large" | undefined;
     let rssMb = 0;
+    let sampled = false;
     const stop = (reason: typeof stopped) => {
       stopped ??= reason;
       spawned.kill("SIGKILL");
@@ -241,6 +333,11 @@ export async function runSandboxed(request: SandboxRequest): Promise<SandboxOutc
     // The child may die before reading all its input (EPIPE): its exit status tells the story.
     spawned.stdin?.on("error", () => {});
     spawned.stdin?.end(request.input);
+    const statusStream = spawned.stdio[3];
+    const status =
+      request.onStatus && statusStream && "on" in statusStream
+        ? readStatus(statusStream as Readable, request.onStatus)
+        : undefined;
 
     // RSS also counts file-backed pages (the node binary, ~40 MiB) that RLIMIT_DATA rightly ignores:
     // under a kernel limit the watchdog is only a backstop, and must not pre-empt the kernel.
@@ -253,6 +350,7 @@ export async function runSandboxed(request: SandboxRequest): Promise<SandboxOutc
       const rss = await residentMb(pid);
       sampling = false;
       if (rss === undefined) return;
+      sampled = true;
       rssMb = Math.max(rssMb, rss);
       if (rss > watchdogMb) stop("over_memory");
     }, WATCHDOG_INTERVAL_MS);
@@ -260,10 +358,18 @@ export async function runSandboxed(request: SandboxRequest): Promise<SandboxOutc
     const [exitCode, signal] = (await once(spawned, "close")) as [number | null, NodeJS.Signals | null];
     clearTimeout(deadline);
     clearInterval(watchdog);
+    status?.finish();
     const finished = { stderrTail, limiter, elapsedMs: Date.now() - started };
     if (stopped === "over_memory") return { ...finished, status: stopped, rssMb };
     if (stopped !== undefined) return { ...finished, status: stopped };
-    return { ...finished, status: "exited", exitCode, signal, stdout: Buffer.concat(stdout).toString("utf8") };
+    return {
+      ...finished,
+      status: "exited",
+      exitCode,
+      signal,
+      stdout: Buffer.concat(stdout).toString("utf8"),
+      peakRssMb: sampled ? rssMb : undefined,
+    };
   } finally {
     if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     release();

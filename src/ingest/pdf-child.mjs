@@ -2,9 +2,12 @@
 // (src/ingest/pdf-extract.ts) starts it under OS resource limits and kills it on a deadline. It is
 // plain ESM JavaScript so it starts the same way under tsx, vitest and a bundled server.
 //
-// stdin: the PDF bytes. argv: --max-pages=<n> [--test-hook=<name>].
+// stdin: the PDF bytes. argv: --max-pages=<n> [--progress-fd=<fd>] [--test-hook=<name>].
 // stdout: {"ok":true,"numPages":n,"pages":[...],"repairs":[...]} or {"ok":false,"code":"...","detail":"..."}.
+// progress fd (when given): {"pagesDone":n,"pagesTotal":m} lines, once the page count is known, then
+// at most every PROGRESS_INTERVAL_MS while pages are read, then once when all are.
 
+import { writeSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -17,6 +20,8 @@ const args = Object.fromEntries(
   }),
 );
 const maxPages = Number(args["max-pages"]);
+const progressFd = args["progress-fd"] ? Number(args["progress-fd"]) : undefined;
+const PROGRESS_INTERVAL_MS = 250;
 
 // pdf.js only reports some conditions through its log: a rebuilt cross-reference table or page tree
 // (the file is damaged), and allocation failures it caught and skipped (the memory cap was hit).
@@ -56,6 +61,23 @@ function reply(result) {
   process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
 }
 
+let progressOpen = Number.isInteger(progressFd);
+let lastProgress = 0;
+
+// A synchronous write of a few bytes: the parent drains the channel, and a report that does not fit
+// right now is simply skipped. Once the parent stops listening (EPIPE), stop writing.
+function reportProgress(pagesDone, pagesTotal, force = false) {
+  if (!progressOpen) return;
+  const now = Date.now();
+  if (!force && now - lastProgress < PROGRESS_INTERVAL_MS) return;
+  lastProgress = now;
+  try {
+    writeSync(progressFd, `${JSON.stringify({ pagesDone, pagesTotal })}\n`);
+  } catch (error) {
+    if (error?.code !== "EAGAIN") progressOpen = false;
+  }
+}
+
 function failure(code, detail) {
   return { ok: false, code, detail };
 }
@@ -86,6 +108,22 @@ async function runTestHook(hook) {
   } else if (hook === "heap-alloc") {
     const keep = [];
     for (;;) keep.push(new Array(4_000_000).fill(1.5)); // 32 MB of doubles on the V8 heap each
+  } else if (hook === "progress-flood") {
+    // A child gone rogue on its progress channel: endless reports, lies and over-long lines, until
+    // the parent stops listening (or for ten seconds if it never does), then the real parse.
+    const until = Date.now() + 10_000;
+    const junk = `{"pagesDone":1,"pagesTotal":${"9".repeat(4000)}}`;
+    let i = 0;
+    while (Date.now() < until && progressOpen) {
+      try {
+        writeSync(progressFd, `{"pagesDone":${i++},"pagesTotal":1000000}\n${junk}\n{"pagesDone":5,"pagesTotal":3}\n`);
+      } catch (error) {
+        if (error?.code !== "EAGAIN") progressOpen = false;
+      }
+      if (i % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    // The parent is not listening any more; the rest of this run proves it still gets the text.
+    progressOpen = Number.isInteger(progressFd);
   }
 }
 
@@ -215,6 +253,7 @@ async function main() {
 
   const pages = [];
   let unreadable = 0;
+  reportProgress(0, numPages, true);
   for (let number = 1; number <= numPages; number++) {
     try {
       const page = await doc.getPage(number);
@@ -236,6 +275,7 @@ async function main() {
       reply(failure("parse_memory", memoryFailure));
       return;
     }
+    reportProgress(number, numPages, number === numPages);
   }
   await doc.destroy();
   if (unreadable === numPages) {

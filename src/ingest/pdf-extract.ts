@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { AppError } from "../domain/errors.js";
-import { type MemoryLimiter, runSandboxed, type SandboxOutcome } from "./child-sandbox.js";
+import { HAS_PROCFS, type MemoryLimiter, runSandboxed, type SandboxOutcome } from "./child-sandbox.js";
 import { countVisibleChars, normalizePageText } from "./page-text.js";
+import { type ExtractProgress, notifyProgress, type ProgressListener } from "./progress.js";
 
 export interface PdfLimits {
   maxPages: number;
@@ -14,9 +15,12 @@ export interface ExtractedText {
   pages: string[];
 }
 
-/** Test seams: make the child misbehave on purpose, or force one way of capping its memory. */
 export interface PdfExtractOptions {
-  testHook?: "sleep" | "native-alloc" | "heap-alloc";
+  /** Pages read so far, a few times a second while the child parses, then the page count once done. */
+  onProgress?: ProgressListener;
+  /** Test seam: make the child misbehave on purpose ("progress-flood" writes status without end). */
+  testHook?: "sleep" | "native-alloc" | "heap-alloc" | "progress-flood";
+  /** Test seam: force one way of capping the child's memory. */
   limiter?: MemoryLimiter;
 }
 
@@ -73,6 +77,17 @@ const tooManyPages = (pages: number | undefined, maxPages: number): AppError => 
 const OOM_OUTPUT =
   /out of memory|allocation failed|memory allocation of \d+ bytes failed|bad_alloc|Cannot allocate memory/i;
 const MEMORY_SIGNALS = new Set(["SIGABRT", "SIGTRAP", "SIGSEGV", "SIGBUS", "SIGKILL"]);
+// A SIGKILL we did not send is the OOM killer's only when the child was big: it picks the process with
+// the most memory. A small child (or one killed before the watchdog's first sample) was killed from
+// outside (an operator, a supervisor, the OOM killer freeing memory others used): not the file's
+// fault, so worth another try. Without procfs there is no telling, and the old verdict stands.
+const OOM_KILL_SHARE = 0.5;
+
+function killedWhileSmall(outcome: Extract<SandboxOutcome, { status: "exited" }>, limits: PdfLimits): boolean {
+  if (outcome.signal !== "SIGKILL") return false;
+  if (outcome.peakRssMb === undefined) return HAS_PROCFS;
+  return outcome.peakRssMb < limits.memoryMb * OOM_KILL_SHARE;
+}
 
 function fromOutcome(outcome: SandboxOutcome, limits: PdfLimits): ExtractedText {
   const where = `after ${outcome.elapsedMs} ms, memory cap by ${outcome.limiter}`;
@@ -96,10 +111,15 @@ function fromOutcome(outcome: SandboxOutcome, limits: PdfLimits): ExtractedText 
       outcome.stderrTail.split("\n").find((line) => OOM_OUTPUT.test(line)) ?? outcome.stderrTail.slice(-500);
     const detail = `child ended without a result (exit ${outcome.exitCode}, signal ${outcome.signal}) ${where}: ${verdict.trim()}`;
     if (outcome.signal === "SIGXCPU") return fail("parse_timeout", detail);
-    if (OOM_OUTPUT.test(outcome.stderrTail) || (outcome.signal !== null && MEMORY_SIGNALS.has(outcome.signal))) {
+    if (
+      OOM_OUTPUT.test(outcome.stderrTail) ||
+      (outcome.signal !== null && MEMORY_SIGNALS.has(outcome.signal) && !killedWhileSmall(outcome, limits))
+    ) {
       return fail("parse_memory", detail);
     }
-    throw new AppError("internal", MESSAGES.internal, { retryable: true, detail });
+    const peak = outcome.peakRssMb === undefined ? "not sampled" : `${Math.round(outcome.peakRssMb)} MiB`;
+    // Killed from outside, or crashed: not the file's fault as far as we can tell, so the job retries.
+    throw new AppError("internal", MESSAGES.internal, { retryable: true, detail: `${detail}; peak memory ${peak}` });
   }
   if (!parsed.ok) {
     if (parsed.code === "too_many_pages") throw tooManyPages(parsed.numPages, limits.maxPages);
@@ -122,6 +142,51 @@ function fromOutcome(outcome: SandboxOutcome, limits: PdfLimits): ExtractedText 
 
 function fail(code: keyof typeof MESSAGES, detail: string): never {
   throw new AppError(code, MESSAGES[code], { detail });
+}
+
+const ChildProgress = z
+  .object({ pagesDone: z.number().int().nonnegative(), pagesTotal: z.number().int().positive() })
+  .strict();
+
+/**
+ * Progress as the child reports it, checked: the page total is fixed by the first report and within
+ * the page limit, pages done only go up and never past the total. Anything else is dropped.
+ */
+class ProgressRelay {
+  private total: number | undefined;
+  private done = -1;
+
+  constructor(
+    private readonly maxPages: number,
+    private readonly listener: ProgressListener,
+  ) {}
+
+  fromChild(line: string): void {
+    let parsed: ReturnType<typeof ChildProgress.safeParse>;
+    try {
+      parsed = ChildProgress.safeParse(JSON.parse(line));
+    } catch {
+      return;
+    }
+    if (!parsed.success) return;
+    const { pagesDone, pagesTotal } = parsed.data;
+    if (pagesTotal > this.maxPages || (this.total !== undefined && pagesTotal !== this.total)) return;
+    if (pagesDone > pagesTotal || pagesDone <= this.done) return;
+    this.total = pagesTotal;
+    this.send({ pagesDone, pagesTotal });
+  }
+
+  /** The text is in: all its pages are done, whatever the child said last. */
+  finished(pages: number): void {
+    if (this.total === pages && this.done === pages) return;
+    this.total = pages;
+    this.send({ pagesDone: pages, pagesTotal: pages });
+  }
+
+  private send(progress: ExtractProgress): void {
+    this.done = progress.pagesDone;
+    notifyProgress(this.listener, progress);
+  }
 }
 
 function parseChildOutput(stdout: string): z.infer<typeof ChildResult> | undefined {
@@ -148,6 +213,8 @@ export async function extractPdf(
 ): Promise<ExtractedText> {
   const args = [`--max-pages=${Math.max(0, Math.floor(limits.maxPages))}`];
   if (options.testHook !== undefined) args.push(`--test-hook=${options.testHook}`);
+  const progress = options.onProgress ? new ProgressRelay(limits.maxPages, options.onProgress) : undefined;
+  if (progress) args.push("--progress-fd=3");
   let outcome: SandboxOutcome;
   try {
     outcome = await runSandboxed({
@@ -156,6 +223,7 @@ export async function extractPdf(
       input: data,
       limits: { timeoutMs: limits.timeoutMs, memoryMb: limits.memoryMb, maxOutputBytes: MAX_TEXT_BYTES },
       ...(options.limiter === undefined ? {} : { limiter: options.limiter }),
+      ...(progress ? { onStatus: (line: string) => progress.fromChild(line) } : {}),
     });
   } catch (error) {
     throw new AppError("internal", MESSAGES.internal, {
@@ -164,5 +232,7 @@ export async function extractPdf(
       detail: "could not start the PDF parser",
     });
   }
-  return fromOutcome(outcome, limits);
+  const text = fromOutcome(outcome, limits);
+  progress?.finished(text.pages.length);
+  return text;
 }

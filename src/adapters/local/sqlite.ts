@@ -5,20 +5,35 @@ import Database from "better-sqlite3";
 export type Db = Database.Database;
 
 /**
+ * How long a statement waits for another process's write lock (the CLI, a backup, a sqlite3 shell)
+ * before it fails with SQLITE_BUSY, which the HTTP layer answers with a 503 "busy, try again".
+ * better-sqlite3 is synchronous: the wait blocks the whole event loop (web, Slack, the job worker),
+ * so it stays short, under Slack's 3-second acknowledgement deadline.
+ */
+export const BUSY_TIMEOUT_MS = 2000;
+
+/**
  * Opens a SQLite file in WAL mode and applies the migrations it has not seen yet. Each migration
  * runs in a transaction and bumps `user_version`, so a half-applied schema never exists.
  */
 export function openDatabase(file: string, migrations: readonly string[], setup?: (db: Db) => void): Db {
   if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
   const db = new Database(file);
-  db.pragma("journal_mode = WAL");
-  db.pragma("synchronous = NORMAL");
-  db.pragma("foreign_keys = ON");
-  // Several processes (server, CLI) may share one data folder: wait for a lock instead of failing.
-  db.pragma("busy_timeout = 5000");
-  // Functions the schema's triggers call must exist before any migration or write runs.
-  setup?.(db);
-  migrate(db, migrations);
+  try {
+    // Several processes (server, CLI) may share one data folder: wait for a lock instead of failing.
+    // First, so that switching a new file to WAL and migrating it wait too.
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    db.pragma("foreign_keys = ON");
+    // Functions the schema's triggers call must exist before any migration or write runs.
+    setup?.(db);
+    migrate(db, migrations);
+  } catch (error) {
+    // Busy past the timeout (or any other failure): no half-opened handle is left holding the file.
+    db.close();
+    throw error;
+  }
   return db;
 }
 

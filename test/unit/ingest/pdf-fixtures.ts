@@ -206,6 +206,16 @@ export function encryptedPdf(userPassword: string, ownerPassword: string, text: 
   return onePage(pdfStream(content), { extraObjects: [encrypt], trailer: `/Encrypt 6 0 R /ID [${fileId} ${fileId}]` });
 }
 
+/** A long report: `pages` pages of a few distinct lines each, like a manual or a contract. */
+export function longPdf(pages: number): Promise<Uint8Array> {
+  return textPdf(
+    Array.from({ length: pages }, (_, i) => [
+      `Section ${i + 1}: the long report covers topic number ${i + 1} in some detail.`,
+      `Clause ${i + 1}.1 sets out who is responsible and by when the work is due.`,
+    ]),
+  );
+}
+
 // --- Processes
 
 /** Live processes whose parent is `pid` and whose command line mentions `needle`. */

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { AppError } from "../../../src/domain/errors.js";
 import { sandboxStats } from "../../../src/ingest/child-sandbox.js";
 import { extractPdf, type PdfExtractOptions, type PdfLimits } from "../../../src/ingest/pdf-extract.js";
-import { childProcessesOf, decompressionBombPdf, hasPrlimit, hasProcfs, textPdf } from "./pdf-fixtures.js";
+import { childProcessesOf, decompressionBombPdf, hasPrlimit, hasProcfs, longPdf, textPdf } from "./pdf-fixtures.js";
 
 const limits: PdfLimits = { maxPages: 100, timeoutMs: 30_000, memoryMb: 256 };
 const NEVER_HANGS = 30_000;
@@ -140,6 +140,30 @@ describe("parser processes", () => {
       expect(maxRunning).toBe(2);
       expect(sawQueue).toBe(true);
       expect(Date.now() - started).toBeGreaterThanOrEqual(3 * 800);
+    },
+    NEVER_HANGS,
+  );
+
+  it.skipIf(!hasProcfs())(
+    "a parser killed from outside mid-parse is worth another try, not a verdict on the file",
+    async () => {
+      const pdf = await longPdf(1500);
+      const tight = { ...limits, maxPages: 2000, memoryMb: 1024 };
+      let killed = false;
+      const error = await extractPdf(pdf, tight, {
+        onProgress: ({ pagesDone }) => {
+          if (killed || pagesDone === 0) return;
+          killed = true;
+          for (const pid of childProcessesOf(process.pid, "pdf-child.mjs")) process.kill(pid, "SIGKILL");
+        },
+      }).catch((e: unknown) => e);
+      expect(killed).toBe(true);
+      expect(error).toBeInstanceOf(AppError);
+      expect(error).toMatchObject({ code: "internal", retryable: true });
+      expect((error as AppError).detail).toMatch(/signal SIGKILL/);
+      // And the next try reads it.
+      const { pages } = await extractPdf(pdf, tight);
+      expect(pages).toHaveLength(1500);
     },
     NEVER_HANGS,
   );
