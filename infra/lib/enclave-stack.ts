@@ -8,6 +8,8 @@ import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as cloudwatchActions from "aws-cdk-lib/aws-cloudwatch-actions";
 import * as cognito from "aws-cdk-lib/aws-cognito";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import * as events from "aws-cdk-lib/aws-events";
+import * as eventsTargets from "aws-cdk-lib/aws-events-targets";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as kms from "aws-cdk-lib/aws-kms";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
@@ -46,6 +48,8 @@ const WORKER_MEMORY_MB = 2048;
 const WORKER_TIMEOUT = Duration.minutes(5);
 /** AWS guidance for SQS event sources: visibility timeout at least six times the function timeout. */
 const QUEUE_VISIBILITY_TIMEOUT = Duration.minutes(WORKER_TIMEOUT.toMinutes() * 6);
+/** How often the recovery sweep runs (the embedded server's RECOVERY_SWEEP_SECONDS). */
+const RECOVERY_SWEEP_RATE = Duration.minutes(5);
 /** Stage-wide cap well above Slack plus web traffic of a team; stops a flood from scaling Lambda without bound. */
 const API_THROTTLE = { rateLimit: 100, burstLimit: 200 };
 
@@ -138,6 +142,13 @@ export class EnclaveStack extends Stack {
         removalPolicy,
       });
     const documentsTable = table("DocumentsTable");
+    // Sparse: only documents still queued or indexing carry `unsettled`; the recovery sweep reads it.
+    documentsTable.addGlobalSecondaryIndex({
+      indexName: "unsettled",
+      partitionKey: { name: "unsettled", type: dynamodb.AttributeType.STRING },
+      sortKey: { name: "updatedAt", type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
     const directoryTable = table("DirectoryTable", "expires_at");
     directoryTable.addGlobalSecondaryIndex({
       indexName: "gsi1",
@@ -408,10 +419,19 @@ export class EnclaveStack extends Stack {
       }),
     );
 
+    // The recovery sweep: documents whose ingest job was lost (queue down, a function cut off) go back
+    // on the queue. The worker function tells the scheduled event from an SQS batch.
+    new events.Rule(this, "RecoverySweepSchedule", {
+      description: "Enclave: re-queue documents stranded queued or indexing",
+      schedule: events.Schedule.rate(RECOVERY_SWEEP_RATE),
+      targets: [new eventsTargets.LambdaFunction(workerFunction, { retryAttempts: 2 })],
+    });
+
     // ---- Permissions (least privilege, per function) ----------------------------------------------
     const tableResources = [
       ...tables.map((t) => t.tableArn),
       `${directoryTable.tableArn}/index/gsi1`, // user-by-email and similar lookups
+      `${documentsTable.tableArn}/index/unsettled`, // the recovery sweep
     ];
     const bedrock = bedrockInvokeStatements(this, [settings.bedrockEmbedModelId, settings.bedrockChatModelId]);
     for (const [fn, logGroup] of [

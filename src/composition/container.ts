@@ -7,6 +7,7 @@ import { JsonLogger } from "../adapters/local/json-logger.js";
 import { MemoryRateLimiter } from "../adapters/local/memory-rate-limiter.js";
 import { TokenCipher } from "../adapters/shared/token-cipher.js";
 import { type Config, slackMode } from "../config/config.js";
+import { SLACK_HTTP_RETRY, webApiRetryConfig } from "../domain/retry.js";
 import type { TenantId } from "../domain/tenant.js";
 import { chunkPages } from "../ingest/chunk.js";
 import { extractText } from "../ingest/extract.js";
@@ -29,6 +30,7 @@ import { InstallationService } from "../services/installations.js";
 import { JobService } from "../services/jobs.js";
 import { LinkService } from "../services/link-workspace.js";
 import { FeedbackService } from "../services/record-feedback.js";
+import { RecoverySweep } from "../services/recovery.js";
 import type { Services } from "../services/services.js";
 import { Throttle } from "../services/throttle.js";
 import { BoltLoggerAdapter } from "../slack/bolt-logger.js";
@@ -75,6 +77,8 @@ export interface Container extends Adapters {
   rateLimiter: RateLimiter;
   cipher: TokenCipher;
   linkSecret: Buffer;
+  /** Re-queues documents whose ingest job was lost (embedded: `start()`; AWS: the scheduled worker). */
+  recovery: RecoverySweep;
 }
 
 export interface ContainerOptions {
@@ -120,7 +124,7 @@ export async function buildContainer(config: Config, options: ContainerOptions =
     a.objects,
     a.index,
     a.queue,
-    (kind, data) => extractText(kind, data, pdfLimits),
+    (kind, data, onProgress) => extractText(kind, data, pdfLimits, onProgress),
     (pages) => chunkPages(pages, { targetWords: config.CHUNK_WORDS, overlapWords: config.CHUNK_OVERLAP_WORDS }),
     { maxFileBytes: config.MAX_FILE_BYTES, maxPages: config.MAX_PAGES },
     logger,
@@ -154,7 +158,12 @@ export async function buildContainer(config: Config, options: ContainerOptions =
     model: a.chat.modelId,
     slack: slackMode(config),
   });
-  return { config, logger, ...a, services, slack, rateLimiter, cipher, linkSecret };
+  const recovery = new RecoverySweep(
+    documents,
+    { staleMs: config.JOB_LEASE_MS, intervalMs: config.RECOVERY_SWEEP_SECONDS * 1000 },
+    logger.child({ component: "recovery" }),
+  );
+  return { config, logger, ...a, services, slack, rateLimiter, cipher, linkSecret, recovery };
 }
 
 function slackWiring(config: Config, installations: InstallationService, logger: Logger): SlackWiring | undefined {
@@ -166,7 +175,7 @@ function slackWiring(config: Config, installations: InstallationService, logger:
     logger: new BoltLoggerAdapter(slackLogger, config.LOG_LEVEL),
     // 429s wait for Retry-After and try again; other failures retry briefly, then the job retries.
     rejectRateLimitedCalls: false,
-    retryConfig: { retries: 4, factor: 2, minTimeout: 250, maxTimeout: 4000, randomize: true },
+    retryConfig: webApiRetryConfig(SLACK_HTTP_RETRY),
     timeout: 30_000,
   };
   return { settings, workspaces: new SlackWorkspaces(installations, settings, clientOptions, slackLogger) };

@@ -58,6 +58,16 @@ export const configSchema = z.object({
   JOB_MAX_ATTEMPTS: int(5, 1, 50),
   JOB_LEASE_MS: int(120_000, 1000),
   JOB_RETRY_BASE_MS: int(1000, 1),
+  /**
+   * Embedded: how often the recovery sweep looks for documents whose ingest job was lost (on AWS an
+   * EventBridge schedule runs it). A document counts as stranded once unchanged for JOB_LEASE_MS.
+   */
+  RECOVERY_SWEEP_SECONDS: int(60, 1, 24 * 3600),
+  /**
+   * On SIGTERM/SIGINT, how long requests and jobs in flight get to finish before the server exits
+   * anyway; jobs still running go back to the queue.
+   */
+  SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 10 * 60_000),
   TENANT_DB_CACHE: int(64, 1, 10_000),
 
   /** 32 bytes, base64 or hex. Encrypts bot tokens at rest. Generated into DATA_DIR when unset (local only). */

@@ -16,6 +16,11 @@ export type DocumentSource =
       permalink?: string;
     };
 
+export interface DocumentProgress {
+  pagesDone: number;
+  pagesTotal: number;
+}
+
 export interface DocumentRecord {
   id: string;
   tenantId: TenantId;
@@ -27,6 +32,8 @@ export interface DocumentRecord {
   error?: { code: IngestFailureCode | "internal"; message: string };
   pages: number;
   chunks: number;
+  /** While `indexing`: how far the parse has come, once the page count is known. */
+  progress?: DocumentProgress;
   source: DocumentSource;
   /** Who inside the organisation may read it. */
   visibility: Visibility;

@@ -1,4 +1,4 @@
-import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import type { Context, ScheduledEvent, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { SqsJobQueue } from "../adapters/aws/sqs-job-queue.js";
 import { buildContainer, type Container, type ContainerOptions } from "../composition/container.js";
 import { slackDeps } from "../composition/surfaces.js";
@@ -12,14 +12,26 @@ export interface LambdaWorkerOptions {
   container?: ContainerOptions;
 }
 
-type WorkerHandler = ((event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>) & {
+/** What the recovery schedule's invocation answers (for its logs; EventBridge ignores it). */
+export interface SweepResult {
+  recovered: number;
+}
+
+type WorkerHandler = (<E extends SQSEvent | ScheduledEvent>(
+  event: E,
+  context?: Context,
+) => Promise<E extends SQSEvent ? SQSBatchResponse : SweepResult>) & {
   container(): Promise<Container>;
 };
 
+const isScheduled = (event: SQSEvent | ScheduledEvent): event is ScheduledEvent =>
+  !("Records" in event) && (event as ScheduledEvent).source === "aws.events";
+
 /**
- * SQS -> the job handlers (ingest, answer, Slack jobs) registered on the container's runner, with
- * partial batch failures (the event source mapping needs ReportBatchItemFailures). Retries, backoff
- * and the dead-letter state are SqsJobQueue.handleBatch's.
+ * The worker function. SQS -> the job handlers (ingest, answer, Slack jobs) registered on the
+ * container's runner, with partial batch failures (the event source mapping needs
+ * ReportBatchItemFailures); retries, backoff and the dead-letter state are SqsJobQueue.handleBatch's.
+ * An EventBridge scheduled event runs the recovery sweep instead.
  */
 export function createWorkerHandler(options: LambdaWorkerOptions = {}): WorkerHandler {
   let ready: Promise<{ container: Container; queue: SqsJobQueue }> | undefined;
@@ -39,8 +51,10 @@ export function createWorkerHandler(options: LambdaWorkerOptions = {}): WorkerHa
     });
     return ready;
   };
-  const handler = (async (event: SQSEvent) => {
-    const { queue } = await start();
+  const handler = (async (event: SQSEvent | ScheduledEvent) => {
+    const { queue, container } = await start();
+    // The EventBridge schedule: re-queue documents whose ingest job was lost.
+    if (isScheduled(event)) return { recovered: await container.recovery.run() } satisfies SweepResult;
     return queue.handleBatch(event);
   }) as WorkerHandler;
   handler.container = async () => (await start()).container;

@@ -40,6 +40,9 @@ export function documentJson(d: DocumentRecord, readable = true) {
     status: d.status,
     pages: d.pages,
     chunks: d.chunks,
+    ...(d.status === "indexing" && d.progress
+      ? { progress: { pages_done: d.progress.pagesDone, pages_total: d.progress.pagesTotal } }
+      : {}),
     ...(d.error ? { error: { code: d.error.code, message: d.error.message } } : {}),
     content_type: d.contentType,
     size_bytes: d.sizeBytes,
@@ -290,7 +293,18 @@ async function streamLines(res: Response, lines: AsyncIterable<string>): Promise
   res.write("\uFEFF");
   try {
     for await (const line of lines) {
-      if (!res.write(line)) await once(res, "drain");
+      // Only `false` is back-pressure: serverless-express's response collects the body in memory, its
+      // write() returns undefined and it never emits "drain", so waiting for one would never answer.
+      if (res.write(line) === false && !res.destroyed) {
+        // "close" too: a client that goes away mid-download never drains.
+        const settled = new AbortController();
+        await Promise.race([
+          once(res, "drain", { signal: settled.signal }),
+          once(res, "close", { signal: settled.signal }),
+        ]).finally(() => settled.abort());
+      }
+      // Nobody is reading any more: stop paging through the log.
+      if (res.destroyed) return;
     }
     res.end();
   } catch (error) {

@@ -1,5 +1,5 @@
 import type { Visibility } from "../domain/access.js";
-import type { DocumentRecord, DocumentSource, DocumentStatus } from "../domain/documents.js";
+import type { DocumentProgress, DocumentRecord, DocumentSource, DocumentStatus } from "../domain/documents.js";
 import type { TenantId } from "../domain/tenant.js";
 
 export interface NewDocument {
@@ -22,6 +22,8 @@ export interface StatusPatch {
   title?: string;
   sha256?: string;
   sizeBytes?: number;
+  /** Pages parsed so far; kept only while `indexing` (any other status clears it). */
+  progress?: DocumentProgress;
 }
 
 export interface DocumentCatalog {
@@ -38,4 +40,9 @@ export interface DocumentCatalog {
   /** Replaces who may read the document (its dedupe scope stays the one it was created with). */
   setVisibility(tenant: TenantId, id: string, visibility: Visibility): Promise<DocumentRecord | undefined>;
   delete(tenant: TenantId, id: string): Promise<boolean>;
+  /**
+   * The recovery sweep: documents of every tenant still `queued` or `indexing` whose record last
+   * changed before `before` (an ingest that is running reports progress, which keeps it fresh).
+   */
+  unsettled(before: Date): Promise<DocumentRecord[]>;
 }

@@ -10,6 +10,7 @@ import {
 import {
   type Chunk,
   chunkId,
+  type DocumentProgress,
   type DocumentRecord,
   type DocumentSource,
   detectKind,
@@ -33,7 +34,11 @@ export interface IngestLimits {
 }
 
 /** Turns stored bytes into page texts; the PDF path runs in a sandboxed child process. */
-export type TextExtractor = (kind: SupportedKind, data: Buffer) => Promise<{ pages: string[] }>;
+export type TextExtractor = (
+  kind: SupportedKind,
+  data: Buffer,
+  onProgress?: (p: { pagesDone: number; pagesTotal: number }) => void,
+) => Promise<{ pages: string[] }>;
 export type Chunker = (pages: readonly string[]) => { page: number; text: string }[];
 
 export interface AddDocumentInput {
@@ -93,22 +98,85 @@ export class DocumentService {
     const id = randomUUID();
     // Store the bytes first: a record never points at a file that does not exist.
     await this.objects.put(tenant, objectKey(id), input.data, SUPPORTED_TYPES[kind]);
-    const { document, created } = await this.catalog.create(tenant, {
-      id,
-      title: input.title?.trim() || titleFromFileName(input.fileName),
-      contentType: SUPPORTED_TYPES[kind],
-      sizeBytes: input.data.length,
-      sha256,
-      source: input.source,
-      visibility,
-      uploadedBy: actor.principal,
-    });
+    const { document, created } = await this.catalog
+      .create(tenant, {
+        id,
+        title: input.title?.trim() || titleFromFileName(input.fileName),
+        contentType: SUPPORTED_TYPES[kind],
+        sizeBytes: input.data.length,
+        sha256,
+        source: input.source,
+        visibility,
+        uploadedBy: actor.principal,
+      })
+      .catch(async (error: unknown) => {
+        await this.discard(tenant, id, false);
+        throw error;
+      });
     if (!created) {
       await this.objects.delete(tenant, objectKey(id));
-      return { document, created };
+      return { document: await this.resume(tenant, document), created };
     }
-    await this.enqueueIngest(tenant, document.id, sha256);
+    try {
+      await this.enqueueIngest(tenant, document.id, sha256);
+    } catch (error) {
+      // Not queued, so not accepted: take the record and the file back, and the caller says "try again".
+      // Should that fail too, the recovery sweep finds the record and queues it.
+      await this.discard(tenant, id, true);
+      throw error;
+    }
     return { document, created };
+  }
+
+  /** Undoes a refused add; what cannot be undone is logged (the sweep recovers a record left behind). */
+  private async discard(tenant: TenantId, id: string, withRecord: boolean): Promise<void> {
+    try {
+      if (withRecord) await this.catalog.delete(tenant, id);
+      await this.objects.delete(tenant, objectKey(id));
+    } catch (error) {
+      this.logger.warn("could not undo a refused upload", { error, tenantId: tenant, documentId: id });
+    }
+  }
+
+  /**
+   * The same file again: a document that is not settled gets its ingest job back if the job was lost
+   * (the queue was down when it was added, or its worker died for good); one that failed is tried again.
+   * A document that is ready, or whose job is alive, is left as it is.
+   */
+  async resume(tenant: TenantId, document: DocumentRecord): Promise<DocumentRecord> {
+    if (document.status === "ready") return document;
+    if (document.status === "failed") {
+      const retried = await this.catalog.update(tenant, document.id, { status: "queued", error: null });
+      if (!retried) return document;
+      await this.enqueueIngest(tenant, document.id, document.sha256, true);
+      this.logger.info("failed document queued again", { tenantId: tenant, documentId: document.id });
+      return retried;
+    }
+    if (await this.enqueueIngest(tenant, document.id, document.sha256, true))
+      this.logger.warn("stranded document queued again", { tenantId: tenant, documentId: document.id });
+    return document;
+  }
+
+  /**
+   * The recovery sweep: every document of any tenant still queued or indexing, unchanged for
+   * `staleMs`, whose ingest job is missing or dead, is queued again. Returns how many were.
+   */
+  async recoverStranded(staleMs: number, now: number = Date.now()): Promise<number> {
+    const candidates = await this.catalog.unsettled(new Date(now - staleMs));
+    let revived = 0;
+    for (const doc of candidates) {
+      try {
+        if (await this.enqueueIngest(doc.tenantId, doc.id, doc.sha256, true)) revived++;
+      } catch (error) {
+        this.logger.warn("could not queue a stranded document again", {
+          error,
+          tenantId: doc.tenantId,
+          documentId: doc.id,
+        });
+      }
+    }
+    if (revived > 0) this.logger.warn("stranded documents queued again", { documents: revived });
+    return revived;
   }
 
   /**
@@ -172,13 +240,17 @@ export class DocumentService {
     return kind;
   }
 
-  private async enqueueIngest(tenant: TenantId, documentId: string, sha256: string): Promise<void> {
-    await this.queue.enqueue({
-      type: "ingest",
-      tenantId: tenant,
-      payload: { documentId } satisfies IngestJobPayload,
-      idempotencyKey: `ingest:${tenant}:${documentId}:${sha256}`,
-    });
+  /** Whether a job was queued (false: one with this key is alive already, or was queued before). */
+  private enqueueIngest(tenant: TenantId, documentId: string, sha256: string, revive = false): Promise<boolean> {
+    return this.queue.enqueue(
+      {
+        type: "ingest",
+        tenantId: tenant,
+        payload: { documentId } satisfies IngestJobPayload,
+        idempotencyKey: `ingest:${tenant}:${documentId}:${sha256}`,
+      },
+      { revive },
+    );
   }
 
   /** The ingest job. Final failures are recorded on the document; transient ones are retried. */
@@ -190,10 +262,13 @@ export class DocumentService {
     const doc = await this.catalog.get(tenant, documentId);
     if (!doc) return undefined; // deleted while queued
     await this.catalog.update(tenant, documentId, { status: "indexing", error: null });
+    const progress = new ProgressReporter((p) =>
+      this.catalog.update(tenant, documentId, { status: "indexing", progress: p }).then(() => undefined),
+    );
     try {
       const data = await this.objects.get(tenant, objectKey(documentId));
       const kind = kindOfContentType(doc.contentType);
-      const { pages } = await this.extract(kind, data);
+      const { pages } = await this.extract(kind, data, (p) => progress.report(p)).finally(() => progress.close());
       if (pages.length > this.limits.maxPages) {
         throw new AppError("too_many_pages", `This document has more than ${this.limits.maxPages} pages.`);
       }
@@ -344,6 +419,46 @@ export class DocumentService {
     await this.index.deleteDocument(tenant, id);
     await this.objects.delete(tenant, objectKey(id));
     await this.catalog.delete(tenant, id);
+  }
+}
+
+/**
+ * Writes parse progress to the record at most four times a second, one write at a time, the latest figure
+ * winning; a failed write only costs that report. Closing waits for the write in flight, so no late
+ * progress lands on a record that has moved on.
+ */
+class ProgressReporter {
+  private latest: DocumentProgress | undefined;
+  private writing: Promise<void> | undefined;
+  private lastWrite = 0;
+  private closed = false;
+
+  constructor(
+    private readonly write: (p: DocumentProgress) => Promise<void>,
+    private readonly intervalMs = 250,
+  ) {}
+
+  report(p: DocumentProgress): void {
+    if (this.closed) return;
+    this.latest = p;
+    if (!this.writing && Date.now() - this.lastWrite >= this.intervalMs) this.flush();
+  }
+
+  private flush(): void {
+    const p = this.latest;
+    if (!p || this.closed) return;
+    this.latest = undefined;
+    this.lastWrite = Date.now();
+    this.writing = this.write(p)
+      .catch(() => undefined)
+      .finally(() => {
+        this.writing = undefined;
+      });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.writing;
   }
 }
 

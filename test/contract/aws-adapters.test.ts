@@ -4,13 +4,20 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { promisify } from "node:util";
 import { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
-import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  UpdateTableCommand,
+} from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { Pinecone } from "@pinecone-database/pinecone";
+import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { BedrockChatModel, toConverseInput } from "../../src/adapters/aws/bedrock-chat-model.js";
 import { BedrockEmbedder } from "../../src/adapters/aws/bedrock-embedder.js";
-import { bootstrapAws, tableDefinition } from "../../src/adapters/aws/bootstrap.js";
+import { bootstrapAws, ensureUnsettledIndex, tableDefinition } from "../../src/adapters/aws/bootstrap.js";
 import { DynamoTenantDirectory } from "../../src/adapters/aws/dynamo-tenant-directory.js";
 import { type KmsApi, KmsTokenSealer, kmsSealerFromConfig } from "../../src/adapters/aws/token-sealer.js";
 import { JsonLogger } from "../../src/adapters/local/json-logger.js";
@@ -523,7 +530,6 @@ describeTenantDirectoryContract("DynamoTenantDirectory with KMS-sealed bot token
     DIRECTORY_TABLE: table,
   });
   const raw = new DynamoDBClient({ region: "us-east-1", endpoint: dynalite.endpoint, credentials: creds });
-  const { CreateTableCommand } = await import("@aws-sdk/client-dynamodb");
   await raw.send(new CreateTableCommand(tableDefinition(config.DIRECTORY_TABLE)));
   const adapter = new DynamoTenantDirectory(
     DynamoDBDocumentClient.from(raw),
@@ -616,6 +622,49 @@ describe("kmsSealerFromConfig", () => {
 });
 
 describe("aws-bootstrap", () => {
+  it("adds the recovery sweep's index to a documents table made before it, on demand or provisioned", async () => {
+    const sent = mockClient(DynamoDBClient);
+    try {
+      sent.on(DescribeTableCommand).resolves({
+        Table: { TableName: "old-docs", TableStatus: "ACTIVE", GlobalSecondaryIndexes: [] },
+      });
+      sent.on(UpdateTableCommand).resolves({});
+      const db = new DynamoDBClient({ region: "us-east-1", credentials: creds });
+      const printed: string[] = [];
+      const onDemand = { TableName: "old-docs", BillingModeSummary: { BillingMode: "PAY_PER_REQUEST" as const } };
+      await ensureUnsettledIndex(db, "old-docs", onDemand, (l) => printed.push(l));
+      const update = sent.commandCalls(UpdateTableCommand)[0]?.args[0].input;
+      expect(update?.GlobalSecondaryIndexUpdates).toEqual([
+        {
+          Create: {
+            IndexName: "unsettled",
+            KeySchema: [
+              { AttributeName: "unsettled", KeyType: "HASH" },
+              { AttributeName: "updatedAt", KeyType: "RANGE" },
+            ],
+            Projection: { ProjectionType: "ALL" },
+          },
+        },
+      ]);
+      expect(printed).toEqual(["added index unsettled to table old-docs"]);
+      const provisioned = {
+        TableName: "old-docs",
+        ProvisionedThroughput: { ReadCapacityUnits: 5, WriteCapacityUnits: 2 },
+      };
+      await ensureUnsettledIndex(db, "old-docs", provisioned, () => {});
+      expect(
+        sent.commandCalls(UpdateTableCommand)[1]?.args[0].input.GlobalSecondaryIndexUpdates?.[0]?.Create,
+      ).toMatchObject({
+        ProvisionedThroughput: { ReadCapacityUnits: 5, WriteCapacityUnits: 2 },
+      });
+      // Already there: nothing to do.
+      await ensureUnsettledIndex(db, "old-docs", { GlobalSecondaryIndexes: [{ IndexName: "unsettled" }] }, () => {});
+      expect(sent.commandCalls(UpdateTableCommand)).toHaveLength(2);
+    } finally {
+      sent.restore();
+    }
+  });
+
   it("creates the tables, bucket, queues and user pool through the CLI, and leaves them alone the second time", async () => {
     const { startS3rver, allowS3AccessKey } = await import("../support/emulators/s3rver.js");
     const { startFakeSqs } = await import("../support/emulators/fake-sqs.js");
@@ -647,6 +696,10 @@ describe("aws-bootstrap", () => {
         timeout: 60_000,
       });
       expect(first.stdout).toContain(`created table boot-docs-${suffix}`);
+      const raw = new DynamoDBClient({ region: "us-east-1", endpoint: dynalite.endpoint, credentials: creds });
+      const described = await raw.send(new DescribeTableCommand({ TableName: env.DOCUMENTS_TABLE }));
+      expect(described.Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName)).toEqual(["unsettled"]);
+      raw.destroy();
       expect(first.stdout).toContain(`created bucket boot-${suffix}`);
       expect(first.stdout).toMatch(/COGNITO_USER_POOL_ID=\S+/);
       expect(first.stdout).toMatch(/COGNITO_SIGNUP_CLIENT_SECRET=\S+/);
@@ -719,7 +772,6 @@ describe("Lambda entry points", () => {
 
 describe("DynamoAuditLog retention", () => {
   it("sets the TTL attribute `expires_at` AUDIT_RETENTION_DAYS after the exchange, and none when retention is off", async () => {
-    const { CreateTableCommand } = await import("@aws-sdk/client-dynamodb");
     const { DynamoAuditLog } = await import("../../src/adapters/aws/dynamo-audit-log.js");
     const { TenantClients } = await import("../../src/adapters/aws/tenant-credentials.js");
     const { auditRecord } = await import("./audit-log.contract.js");
@@ -748,7 +800,6 @@ describe("DynamoAuditLog retention", () => {
 
 describe("DynamoDocumentCatalog with records from before visibility", () => {
   it("reads them with the legacy rule, and dedupes new files against them only within their scope", async () => {
-    const { CreateTableCommand } = await import("@aws-sdk/client-dynamodb");
     const { PutCommand } = await import("@aws-sdk/lib-dynamodb");
     const { DynamoDocumentCatalog } = await import("../../src/adapters/aws/dynamo-document-catalog.js");
     const { TenantClients } = await import("../../src/adapters/aws/tenant-credentials.js");

@@ -184,6 +184,49 @@ export function describeDocumentCatalogContract(name: string, factory: Factory<D
       expect(await catalog.get(a, document.id)).toEqual(requeued);
     });
 
+    it("keeps parse progress only while indexing", async () => {
+      const { a } = twoTenants();
+      const { document } = await catalog.create(a, newDoc());
+      expect(document.progress).toBeUndefined();
+      await catalog.update(a, document.id, { status: "indexing", error: null });
+      const half = await catalog.update(a, document.id, {
+        status: "indexing",
+        progress: { pagesDone: 750, pagesTotal: 1500 },
+      });
+      expect(half?.progress).toEqual({ pagesDone: 750, pagesTotal: 1500 });
+      expect((await catalog.get(a, document.id))?.progress).toEqual({ pagesDone: 750, pagesTotal: 1500 });
+      const ready = await catalog.update(a, document.id, { status: "ready", pages: 1500, chunks: 3000 });
+      expect(ready?.progress).toBeUndefined();
+      // A new run of indexing starts without the old figures.
+      expect((await catalog.update(a, document.id, { status: "indexing" }))?.progress).toBeUndefined();
+    });
+
+    it("lists the documents of every tenant still queued or indexing and unchanged since a time", async () => {
+      const { a, b } = twoTenants();
+      const queued = (await catalog.create(a, newDoc())).document;
+      const indexing = (await catalog.create(b, newDoc())).document;
+      await catalog.update(b, indexing.id, { status: "indexing", progress: { pagesDone: 1, pagesTotal: 9 } });
+      const ready = (await catalog.create(a, newDoc())).document;
+      await catalog.update(a, ready.id, { status: "ready", pages: 1, chunks: 1 });
+      const failed = (await catalog.create(b, newDoc())).document;
+      await catalog.update(b, failed.id, { status: "failed", error: { code: "internal", message: "x" } });
+      const mine = new Set([queued.id, indexing.id, ready.id, failed.id]);
+      const unsettled = async (before: Date) =>
+        (await catalog.unsettled(before)).filter((d) => mine.has(d.id)).map((d) => [d.tenantId, d.id, d.status]);
+      await sleep(5);
+      expect((await unsettled(new Date())).sort()).toEqual(
+        [
+          [a, queued.id, "queued"],
+          [b, indexing.id, "indexing"],
+        ].sort(),
+      );
+      // Changed since: not stale yet.
+      expect(await unsettled(new Date(Date.parse(queued.createdAt) - 1000))).toEqual([]);
+      // Settling takes a document off the list.
+      await catalog.update(a, queued.id, { status: "ready", pages: 1, chunks: 1 });
+      expect(await unsettled(new Date())).toEqual([[b, indexing.id, "indexing"]]);
+    });
+
     it("finds a document by its Slack file, in its own tenant only", async () => {
       const { a, b } = twoTenants();
       const source = {

@@ -237,6 +237,19 @@ describe("Enclave stack (default settings)", () => {
       });
     });
 
+    it("runs the recovery sweep on a schedule: an EventBridge rule invokes the worker function", () => {
+      const [ruleId, rule] = onlyResource(template, "AWS::Events::Rule", {});
+      expect(rule.Properties.ScheduleExpression).toBe("rate(5 minutes)");
+      expect(rule.Properties.State ?? "ENABLED").toBe("ENABLED");
+      const targets = rule.Properties.Targets as { Arn: unknown }[];
+      expect(targets.map((t) => render(t.Arn))).toEqual([expect.stringMatching(/^\$\{WorkerFunction[^.]*\.Arn\}$/)]);
+      template.hasResourceProperties("AWS::Lambda::Permission", {
+        Action: "lambda:InvokeFunction",
+        Principal: "events.amazonaws.com",
+        SourceArn: { "Fn::GetAtt": [ruleId, "Arn"] },
+      });
+    });
+
     it("gives both functions the configuration the app reads, and no AWS_REGION", () => {
       const required = [
         "BACKEND",
@@ -384,6 +397,17 @@ describe("Enclave stack (default settings)", () => {
       for (const name of ["DIRECTORY_TABLE", "AUDIT_TABLE", "JOBS_TABLE"]) {
         expect(ttl(byEnv[name]), name).toEqual({ AttributeName: "expires_at", Enabled: true });
       }
+      // The recovery sweep's sparse index of documents not settled yet, readable by the functions.
+      expect(tablesById(template)[byEnv.DOCUMENTS_TABLE ?? ""]?.Properties.GlobalSecondaryIndexes).toEqual([
+        expect.objectContaining({
+          IndexName: "unsettled",
+          KeySchema: [
+            { AttributeName: "unsettled", KeyType: "HASH" },
+            { AttributeName: "updatedAt", KeyType: "RANGE" },
+          ],
+          Projection: { ProjectionType: "ALL" },
+        }),
+      ]);
       expect(tablesById(template)[byEnv.DIRECTORY_TABLE ?? ""]?.Properties.GlobalSecondaryIndexes).toEqual([
         expect.objectContaining({
           IndexName: "gsi1",

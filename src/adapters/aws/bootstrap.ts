@@ -9,6 +9,8 @@ import {
   type CreateTableCommandInput,
   DescribeTableCommand,
   DynamoDBClient,
+  type TableDescription,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from "@aws-sdk/client-dynamodb";
 import { CreateBucketCommand, HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
@@ -17,6 +19,7 @@ import type { Config } from "../../config/config.js";
 import { errorName } from "./aws-errors.js";
 import { clientConfig } from "./client-config.js";
 import { TENANT_ATTRIBUTE } from "./cognito-identity-provider.js";
+import { UNSETTLED_INDEX } from "./dynamo-document-catalog.js";
 
 /** Settings that only exist once the resources do (generated ids, emulator URLs): print and set them. */
 export interface BootstrapResult {
@@ -64,22 +67,87 @@ export function tableDefinition(table: string): CreateTableCommandInput {
   };
 }
 
+/** The documents table also has the sparse index of unsettled documents that the recovery sweep reads. */
+export function documentsTableDefinition(table: string): CreateTableCommandInput {
+  const base = tableDefinition(table);
+  return {
+    ...base,
+    AttributeDefinitions: [
+      ...(base.AttributeDefinitions ?? []),
+      { AttributeName: "unsettled", AttributeType: "S" },
+      { AttributeName: "updatedAt", AttributeType: "S" },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: UNSETTLED_INDEX,
+        KeySchema: [
+          { AttributeName: "unsettled", KeyType: "HASH" },
+          { AttributeName: "updatedAt", KeyType: "RANGE" },
+        ],
+        Projection: { ProjectionType: "ALL" },
+      },
+    ],
+  };
+}
+
+/** A documents table made before the recovery sweep existed gets the sweep's index (aws-bootstrap re-run). */
+export async function ensureUnsettledIndex(
+  db: DynamoDBClient,
+  table: string,
+  described: TableDescription | undefined,
+  print: (line: string) => void,
+): Promise<void> {
+  if (described?.GlobalSecondaryIndexes?.some((i) => i.IndexName === UNSETTLED_INDEX)) return;
+  const wanted = documentsTableDefinition(table);
+  await db.send(
+    new UpdateTableCommand({
+      TableName: table,
+      AttributeDefinitions: wanted.AttributeDefinitions,
+      GlobalSecondaryIndexUpdates: (wanted.GlobalSecondaryIndexes ?? []).map((index) => ({
+        // An on-demand table's index has no throughput of its own; a provisioned one gets the table's.
+        Create: { ...index, ...provisionedLike(described) },
+      })),
+    }),
+  );
+  print(`added index ${UNSETTLED_INDEX} to table ${table}`);
+  await waitForActive(db, table);
+}
+
+function provisionedLike(table: TableDescription | undefined) {
+  const t = table?.ProvisionedThroughput;
+  if (table?.BillingModeSummary?.BillingMode === "PAY_PER_REQUEST" || !t?.ReadCapacityUnits || !t.WriteCapacityUnits)
+    return {};
+  return {
+    ProvisionedThroughput: { ReadCapacityUnits: t.ReadCapacityUnits, WriteCapacityUnits: t.WriteCapacityUnits },
+  };
+}
+
+/** The table's description once it (and every index of it) is ACTIVE, or the last one seen. */
+async function waitForActive(db: DynamoDBClient, table: string) {
+  let described: TableDescription | undefined;
+  for (let i = 0; i < 100; i++) {
+    described = (await db.send(new DescribeTableCommand({ TableName: table }))).Table;
+    const indexes = described?.GlobalSecondaryIndexes ?? [];
+    if (described?.TableStatus === "ACTIVE" && indexes.every((x) => x.IndexStatus === "ACTIVE")) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return described;
+}
+
 async function createTables(config: Config, print: (line: string) => void): Promise<void> {
   const db = new DynamoDBClient(clientConfig(config, "dynamodb"));
   try {
     for (const table of [config.DOCUMENTS_TABLE, config.DIRECTORY_TABLE, config.AUDIT_TABLE, config.JOBS_TABLE]) {
       try {
-        await db.send(new CreateTableCommand(tableDefinition(table)));
+        const definition = table === config.DOCUMENTS_TABLE ? documentsTableDefinition(table) : tableDefinition(table);
+        await db.send(new CreateTableCommand(definition));
         print(`created table ${table}`);
       } catch (error) {
         if (errorName(error) !== "ResourceInUseException") throw error;
         print(`table ${table} exists`);
       }
-      for (let i = 0; i < 100; i++) {
-        const described = await db.send(new DescribeTableCommand({ TableName: table }));
-        if (described.Table?.TableStatus === "ACTIVE") break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      const described = await waitForActive(db, table);
+      if (table === config.DOCUMENTS_TABLE) await ensureUnsettledIndex(db, table, described, print);
       if (TTL_TABLES(config).includes(table)) {
         try {
           await db.send(

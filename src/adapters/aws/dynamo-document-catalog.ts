@@ -11,39 +11,38 @@ import type { DocumentRecord } from "../../domain/documents.js";
 import { AppError } from "../../domain/errors.js";
 import type { TenantId } from "../../domain/tenant.js";
 import type { DocumentCatalog, NewDocument, StatusPatch } from "../../ports/document-catalog.js";
+import type { Logger } from "../../ports/logger.js";
+import {
+  documentErrorCodeSchema,
+  documentSourceSchema,
+  documentStatusSchema,
+  parseStored,
+  StoredRecords,
+  tenantIdSchema,
+} from "../shared/stored-records.js";
 import { legacyVisibility, visibilitySchema } from "../shared/stored-visibility.js";
 import { guarded } from "./aws-errors.js";
 import { conditional, isConditionFailure, queryAll, tenantPk } from "./dynamo.js";
 import type { TenantClients } from "./tenant-credentials.js";
 
 const WHAT = "The document catalogue";
-
-const sourceSchema = z.union([
-  z.object({ kind: z.literal("upload") }),
-  z.object({ kind: z.literal("cli") }),
-  z.object({
-    kind: z.literal("slack"),
-    teamId: z.string(),
-    fileId: z.string(),
-    channelId: z.string().optional(),
-    messageTs: z.string().optional(),
-    permalink: z.string().optional(),
-  }),
-]);
+const STORE = "document catalogue";
 
 const itemSchema = z.object({
   sk: z.string(),
-  tenantId: z.string(),
+  tenantId: tenantIdSchema,
   title: z.string(),
   contentType: z.string(),
   sizeBytes: z.number(),
   sha256: z.string(),
-  status: z.enum(["queued", "indexing", "ready", "failed"]),
-  errorCode: z.string().optional(),
+  status: documentStatusSchema,
+  errorCode: documentErrorCodeSchema.optional(),
   errorMessage: z.string().optional(),
   pages: z.number(),
   chunks: z.number(),
-  source: sourceSchema,
+  progressDone: z.number().optional(),
+  progressTotal: z.number().optional(),
+  source: documentSourceSchema,
   visibility: visibilitySchema.optional(),
   scope: z.string().optional(),
   uploadedBy: z.string(),
@@ -58,14 +57,18 @@ const visibilityOf = (i: Item): Visibility => i.visibility ?? legacyVisibility(i
 /** The dedupe scope fixed at creation; an old item's is that of its legacy visibility, whatever it has since. */
 const scopeOf = (i: Item): string => i.scope ?? dedupeScope(legacyVisibility(i.source, i.uploadedBy));
 
-function toRecord(item: unknown): DocumentRecord {
-  return recordOf(itemSchema.parse(item));
+/** Every item has its key (DynamoDB refuses one without), so the key names a damaged item. */
+const parseItem = (item: Record<string, unknown>): Item =>
+  parseStored(itemSchema, item, { store: STORE, key: `${String(item.pk)}/${String(item.sk)}` });
+
+function toRecord(item: Record<string, unknown>): DocumentRecord {
+  return recordOf(parseItem(item));
 }
 
 function recordOf(i: Item): DocumentRecord {
   const record: DocumentRecord = {
     id: i.sk,
-    tenantId: i.tenantId as TenantId,
+    tenantId: i.tenantId,
     title: i.title,
     contentType: i.contentType,
     sizeBytes: i.sizeBytes,
@@ -79,10 +82,16 @@ function recordOf(i: Item): DocumentRecord {
     createdAt: i.createdAt,
     updatedAt: i.updatedAt,
   };
-  if (i.errorCode)
-    record.error = { code: i.errorCode as NonNullable<DocumentRecord["error"]>["code"], message: i.errorMessage ?? "" };
+  if (i.status === "indexing" && i.progressDone !== undefined && i.progressTotal !== undefined)
+    record.progress = { pagesDone: i.progressDone, pagesTotal: i.progressTotal };
+  if (i.errorCode) record.error = { code: i.errorCode, message: i.errorMessage ?? "" };
   return record;
 }
+
+/** The sparse index of documents not settled yet (`queued`, `indexing`), by last change, across tenants. */
+export const UNSETTLED_INDEX = "unsettled";
+const UNSETTLED = "unsettled";
+const UNSETTLED_VALUE = "1";
 
 const slackSk = (teamId: string, fileId: string) => `${teamId}#${fileId}`;
 /** The organisation scope keeps the bare hash, as every marker had before scopes existed. */
@@ -101,10 +110,15 @@ const hashSk = (scope: string, sha256: string) => (scope === dedupeScope(ORGANIS
  * TransactWriteItems: same guarantee here, and the emulator, dynalite, has no transactions.)
  */
 export class DynamoDocumentCatalog implements DocumentCatalog {
+  private readonly stored: StoredRecords;
+
   constructor(
     private readonly clients: TenantClients<DynamoDBDocumentClient>,
     private readonly table: string,
-  ) {}
+    logger?: Logger,
+  ) {
+    this.stored = new StoredRecords(logger);
+  }
 
   private db(tenant: TenantId) {
     return this.clients.forTenant(tenant);
@@ -132,6 +146,7 @@ export class DynamoDocumentCatalog implements DocumentCatalog {
         uploadedBy: doc.uploadedBy,
         createdAt: now,
         updatedAt: now,
+        [UNSETTLED]: UNSETTLED_VALUE,
       };
       await this.db(tenant).send(
         new PutCommand({ TableName: this.table, Item: item, ConditionExpression: "attribute_not_exists(pk)" }),
@@ -203,8 +218,8 @@ export class DynamoDocumentCatalog implements DocumentCatalog {
         KeyConditionExpression: "pk = :pk",
         ExpressionAttributeValues: { ":pk": tenantPk(tenant, "doc") },
       });
-      return items
-        .map(toRecord)
+      return this.stored
+        .each(items, toRecord)
         .sort((x, y) => (x.createdAt === y.createdAt ? (x.id < y.id ? 1 : -1) : x.createdAt < y.createdAt ? 1 : -1));
     });
   }
@@ -242,6 +257,17 @@ export class DynamoDocumentCatalog implements DocumentCatalog {
         values[`:${field}`] = value;
         sets.push(`#${field} = :${field}`);
       }
+      // Only unsettled documents are in the sparse `unsettled` index the recovery sweep reads.
+      if (patch.status === "queued" || patch.status === "indexing") {
+        values[":unsettled"] = UNSETTLED_VALUE;
+        sets.push(`${UNSETTLED} = :unsettled`);
+      } else removes.push(UNSETTLED);
+      // Progress belongs to one run of indexing: any other status clears it.
+      if (patch.status === "indexing" && patch.progress) {
+        values[":progressDone"] = patch.progress.pagesDone;
+        values[":progressTotal"] = patch.progress.pagesTotal;
+        sets.push("progressDone = :progressDone", "progressTotal = :progressTotal");
+      } else if (patch.status !== "indexing") removes.push("progressDone", "progressTotal");
       if (patch.error === null) removes.push("errorCode", "errorMessage");
       else if (patch.error) {
         values[":errorCode"] = patch.error.code;
@@ -267,7 +293,8 @@ export class DynamoDocumentCatalog implements DocumentCatalog {
         throw error;
       }
       if (newHash && before) await this.deleteMarker(tenant, "hash", hashSk(scopeOf(before), before.sha256), id);
-      return attributes ? toRecord(attributes) : undefined;
+      const after = attributes;
+      return after ? this.stored.one(() => toRecord(after)) : undefined;
     });
   }
 
@@ -281,12 +308,26 @@ export class DynamoDocumentCatalog implements DocumentCatalog {
         }),
       );
       if (!result.Attributes) return false;
-      const item = itemSchema.parse(result.Attributes);
+      const old = result.Attributes;
+      const item = this.stored.one(() => parseItem(old));
       const record = recordOf(item);
       await this.deleteMarker(tenant, "hash", hashSk(scopeOf(item), record.sha256), id);
       if (record.source.kind === "slack")
         await this.deleteMarker(tenant, "slackfile", slackSk(record.source.teamId, record.source.fileId), id);
       return true;
+    });
+  }
+
+  async unsettled(before: Date): Promise<DocumentRecord[]> {
+    return guarded(WHAT, async () => {
+      // Across tenants, so with the service's own client: the sweep only reads which records to look at.
+      const items = await queryAll(this.clients.base, {
+        TableName: this.table,
+        IndexName: UNSETTLED_INDEX,
+        KeyConditionExpression: `${UNSETTLED} = :u AND updatedAt < :before`,
+        ExpressionAttributeValues: { ":u": UNSETTLED_VALUE, ":before": before.toISOString() },
+      });
+      return this.stored.each(items, toRecord);
     });
   }
 
@@ -304,7 +345,8 @@ export class DynamoDocumentCatalog implements DocumentCatalog {
             ReturnValues: "ALL_NEW",
           }),
         );
-        return result.Attributes ? toRecord(result.Attributes) : undefined;
+        const after = result.Attributes;
+        return after ? this.stored.one(() => toRecord(after)) : undefined;
       } catch (error) {
         if (isConditionFailure(error)) return undefined;
         throw error;
@@ -314,7 +356,7 @@ export class DynamoDocumentCatalog implements DocumentCatalog {
 
   private async getParsed(tenant: TenantId, id: string): Promise<Item | undefined> {
     const item = await this.getItem(tenant, tenantPk(tenant, "doc"), id);
-    return item ? itemSchema.parse(item) : undefined;
+    return item ? this.stored.one(() => parseItem(item)) : undefined;
   }
 
   private async putSlackMarker(tenant: TenantId, document: DocumentRecord): Promise<void> {

@@ -1,7 +1,18 @@
+import { z } from "zod";
 import { dedupeScope, type Visibility } from "../../domain/access.js";
-import type { DocumentRecord, DocumentSource } from "../../domain/documents.js";
+import type { DocumentRecord } from "../../domain/documents.js";
 import type { TenantId } from "../../domain/tenant.js";
 import type { DocumentCatalog, NewDocument, StatusPatch } from "../../ports/document-catalog.js";
+import type { Logger } from "../../ports/logger.js";
+import {
+  documentErrorCodeSchema,
+  documentSourceSchema,
+  documentStatusSchema,
+  jsonText,
+  parseStored,
+  StoredRecords,
+  tenantIdSchema,
+} from "../shared/stored-records.js";
 import { legacyVisibility, visibilitySchema } from "../shared/stored-visibility.js";
 import { nowIso } from "./sqlite.js";
 import type { TenantDatabases } from "./tenant-databases.js";
@@ -18,6 +29,8 @@ interface Row {
   error_message: string | null;
   pages: number;
   chunks: number;
+  progress_done: number | null;
+  progress_total: number | null;
   source: string;
   visibility: string | null;
   uploaded_by: string;
@@ -25,37 +38,64 @@ interface Row {
   updated_at: string;
 }
 
+const STORE = "document catalogue";
+
+/** A row as read back, every column checked: SQLite stores whatever it is given. */
+const rowSchema = z.object({
+  id: z.string(),
+  tenant_id: tenantIdSchema,
+  title: z.string(),
+  content_type: z.string(),
+  size_bytes: z.number(),
+  sha256: z.string(),
+  status: documentStatusSchema,
+  error_code: documentErrorCodeSchema.nullable(),
+  error_message: z.string().nullable(),
+  pages: z.number(),
+  chunks: z.number(),
+  progress_done: z.number().nullish(),
+  progress_total: z.number().nullish(),
+  source: jsonText(documentSourceSchema),
+  visibility: jsonText(visibilitySchema).nullable(),
+  uploaded_by: z.string(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+
 function toRecord(row: Row): DocumentRecord {
-  const source = JSON.parse(row.source) as DocumentSource;
+  const r = parseStored(rowSchema, row, { store: STORE, key: `${String(row.tenant_id)}/${String(row.id)}` });
   const record: DocumentRecord = {
-    id: row.id,
-    tenantId: row.tenant_id as TenantId,
-    title: row.title,
-    contentType: row.content_type,
-    sizeBytes: row.size_bytes,
-    sha256: row.sha256,
-    status: row.status,
-    pages: row.pages,
-    chunks: row.chunks,
-    source,
-    visibility: row.visibility
-      ? visibilitySchema.parse(JSON.parse(row.visibility))
-      : legacyVisibility(source, row.uploaded_by),
-    uploadedBy: row.uploaded_by,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
+    id: r.id,
+    tenantId: r.tenant_id,
+    title: r.title,
+    contentType: r.content_type,
+    sizeBytes: r.size_bytes,
+    sha256: r.sha256,
+    status: r.status,
+    pages: r.pages,
+    chunks: r.chunks,
+    source: r.source,
+    visibility: r.visibility ?? legacyVisibility(r.source, r.uploaded_by),
+    uploadedBy: r.uploaded_by,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
   };
-  if (row.error_code) {
-    record.error = {
-      code: row.error_code as NonNullable<DocumentRecord["error"]>["code"],
-      message: row.error_message ?? "",
-    };
+  if (r.status === "indexing" && r.progress_total != null && r.progress_done != null) {
+    record.progress = { pagesDone: r.progress_done, pagesTotal: r.progress_total };
   }
+  if (r.error_code) record.error = { code: r.error_code, message: r.error_message ?? "" };
   return record;
 }
 
 export class SqliteDocumentCatalog implements DocumentCatalog {
-  constructor(private readonly dbs: TenantDatabases) {}
+  private readonly stored: StoredRecords;
+
+  constructor(
+    private readonly dbs: TenantDatabases,
+    logger?: Logger,
+  ) {
+    this.stored = new StoredRecords(logger);
+  }
 
   async create(tenant: TenantId, doc: NewDocument): Promise<{ document: DocumentRecord; created: boolean }> {
     const db = this.dbs.get(tenant);
@@ -88,7 +128,7 @@ export class SqliteDocumentCatalog implements DocumentCatalog {
     const row = db
       .prepare("SELECT * FROM documents WHERE tenant_id = ? AND scope = ? AND sha256 = ?")
       .get(tenant, scope, doc.sha256) as Row;
-    return { document: toRecord(row), created: inserted.changes === 1 };
+    return { document: this.stored.one(() => toRecord(row)), created: inserted.changes === 1 };
   }
 
   async get(tenant: TenantId, id: string): Promise<DocumentRecord | undefined> {
@@ -96,7 +136,7 @@ export class SqliteDocumentCatalog implements DocumentCatalog {
       .get(tenant)
       .prepare("SELECT * FROM documents WHERE tenant_id = ? AND id = ?")
       .get(tenant, id) as Row | undefined;
-    return row ? toRecord(row) : undefined;
+    return row ? this.stored.one(() => toRecord(row)) : undefined;
   }
 
   async findBySlackFile(tenant: TenantId, teamId: string, fileId: string): Promise<DocumentRecord | undefined> {
@@ -106,7 +146,7 @@ export class SqliteDocumentCatalog implements DocumentCatalog {
         "SELECT * FROM documents WHERE tenant_id = ? AND slack_team_id = ? AND slack_file_id = ? ORDER BY created_at DESC",
       )
       .get(tenant, teamId, fileId) as Row | undefined;
-    return row ? toRecord(row) : undefined;
+    return row ? this.stored.one(() => toRecord(row)) : undefined;
   }
 
   async list(tenant: TenantId): Promise<DocumentRecord[]> {
@@ -114,7 +154,7 @@ export class SqliteDocumentCatalog implements DocumentCatalog {
       .get(tenant)
       .prepare("SELECT * FROM documents WHERE tenant_id = ? ORDER BY created_at DESC, id DESC")
       .all(tenant) as Row[];
-    return rows.map(toRecord);
+    return this.stored.each(rows, toRecord);
   }
 
   async update(tenant: TenantId, id: string, patch: StatusPatch): Promise<DocumentRecord | undefined> {
@@ -132,6 +172,13 @@ export class SqliteDocumentCatalog implements DocumentCatalog {
         sets.push(`${column} = @${column}`);
         params[column] = value;
       }
+    }
+    // Progress belongs to one run of indexing: any other status clears it.
+    const progress = patch.status === "indexing" ? patch.progress : undefined;
+    if (progress || patch.status !== "indexing") {
+      sets.push("progress_done = @progress_done", "progress_total = @progress_total");
+      params.progress_done = progress?.pagesDone ?? null;
+      params.progress_total = progress?.pagesTotal ?? null;
     }
     if (patch.error !== undefined) {
       sets.push("error_code = @error_code", "error_message = @error_message");
@@ -154,5 +201,19 @@ export class SqliteDocumentCatalog implements DocumentCatalog {
     return (
       this.dbs.get(tenant).prepare("DELETE FROM documents WHERE tenant_id = ? AND id = ?").run(tenant, id).changes > 0
     );
+  }
+
+  async unsettled(before: Date): Promise<DocumentRecord[]> {
+    const out: DocumentRecord[] = [];
+    for (const tenant of this.dbs.tenants()) {
+      const rows = this.dbs
+        .get(tenant)
+        .prepare(
+          "SELECT * FROM documents WHERE status IN ('queued', 'indexing') AND updated_at < ? AND tenant_id = ? ORDER BY updated_at",
+        )
+        .all(before.toISOString(), tenant) as Row[];
+      out.push(...this.stored.each(rows, toRecord));
+    }
+    return out;
   }
 }

@@ -1,4 +1,4 @@
-import { rmSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { isTenantId, type TenantId } from "../../domain/tenant.js";
 import { cjkBigrams } from "../../domain/terms.js";
@@ -144,6 +144,12 @@ const MIGRATIONS = [
       FROM documents d, json_each(d.visibility, '$.conversations') c
      WHERE json_extract(d.visibility, '$.kind') = 'slack_conversation' AND json_extract(c.value, '$.public') = 1;
   `,
+  // Progress of a running ingest, and the recovery sweep's look-up of documents not settled yet.
+  `
+  ALTER TABLE documents ADD COLUMN progress_done INTEGER;
+  ALTER TABLE documents ADD COLUMN progress_total INTEGER;
+  CREATE INDEX documents_unsettled ON documents (status, updated_at) WHERE status IN ('queued', 'indexing');
+  `,
 ];
 
 function registerFunctions(db: Db): void {
@@ -191,6 +197,15 @@ export class TenantDatabases {
     this.open.get(tenant)?.close();
     this.open.delete(tenant);
     rmSync(this.folder(tenant), { recursive: true, force: true });
+  }
+
+  /** Every tenant with a database on disk (the recovery sweep). */
+  tenants(): TenantId[] {
+    const dir = join(this.root, "tenants");
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir).filter(
+      (name): name is TenantId => isTenantId(name) && existsSync(join(dir, name, "tenant.db")),
+    );
   }
 
   openCount(): number {
