@@ -1,4 +1,4 @@
-import { App, ExpressReceiver, type Receiver, SocketModeReceiver } from "@slack/bolt";
+import { App, ErrorCode, ExpressReceiver, type Receiver, type ReceiverEvent, SocketModeReceiver } from "@slack/bolt";
 import { Router } from "express";
 import type { Logger } from "../ports/logger.js";
 import { BoltLoggerAdapter } from "./bolt-logger.js";
@@ -37,9 +37,9 @@ export interface SlackOptions {
   /** Outbound HTTP for response_url posts and file downloads (tests may wrap it). */
   fetch?: FetchFn;
   /**
-   * Answer Slack only after the listeners ran. False in the embedded server (acknowledge first); true
-   * on Lambda, which may freeze the moment the response is sent, before the job is enqueued. The
-   * listeners only claim and enqueue either way, so both stay well within Slack's 3 seconds.
+   * Answer Slack only after the listeners ran (default true): a delivery is acknowledged once its job
+   * is stored, and a listener that could not store it answers 500 so that Slack delivers it again.
+   * Listeners only claim and enqueue, so this stays well within Slack's 3 seconds.
    */
   processBeforeResponse?: boolean;
 }
@@ -93,6 +93,30 @@ export function registerSlackJobs(rt: SlackRuntime): void {
   });
 }
 
+/**
+ * Socket Mode acknowledges an envelope only once the listeners are done, with whatever they acked:
+ * Bolt acks events before its listeners run, so an envelope whose job could not be stored would be
+ * lost. Unacked (a listener failed), Slack sends the envelope again.
+ */
+class DurableAckSocketModeReceiver extends SocketModeReceiver {
+  override init(app: App): void {
+    super.init({
+      processEvent: async (event: ReceiverEvent) => {
+        let acked = false;
+        let response: unknown;
+        await app.processEvent({
+          ...event,
+          ack: async (r?: unknown) => {
+            acked = true;
+            response = r;
+          },
+        });
+        if (acked) await event.ack(response as Parameters<ReceiverEvent["ack"]>[0]);
+      },
+    } as unknown as App);
+  }
+}
+
 /** The Bolt app over the runtime: HTTP (ExpressReceiver) or Socket Mode, chosen by configuration. */
 export function createSlackSurface(deps: SlackDeps, options: SlackOptions = {}): SlackSurface {
   const rt = createSlackRuntime(deps, options);
@@ -106,14 +130,14 @@ export function createSlackSurface(deps: SlackDeps, options: SlackOptions = {}):
       signingSecret: settings.signingSecret ?? "",
       logger: boltLogger,
       endpoints: "/slack/events",
-      // Acknowledge first, work later: listeners only claim and enqueue, so the response leaves at once.
-      processBeforeResponse: options.processBeforeResponse ?? false,
+      // Acknowledge once the job is stored; a delivery whose job could not be stored answers 500.
+      processBeforeResponse: options.processBeforeResponse ?? true,
       bodyLimit: "1mb",
     });
     router.use(express.router);
     receiver = express;
   } else {
-    receiver = new SocketModeReceiver({
+    receiver = new DurableAckSocketModeReceiver({
       appToken: settings.appToken ?? "",
       logger: boltLogger,
       installerOptions: { clientOptions: { slackApiUrl: settings.apiUrl } },
@@ -129,7 +153,15 @@ export function createSlackSurface(deps: SlackDeps, options: SlackOptions = {}):
     convoStore: false,
   });
   app.error(async (error) => {
-    logger.error("slack listener failed", { error });
+    // An unknown or unlinked workspace: nothing to retry, so Slack is answered as usual.
+    if (error.code === ErrorCode.AuthorizationError) {
+      logger.warn("slack request from a workspace that is not installed", { error });
+      return;
+    }
+    // Anything else means the delivery was not taken in (its job not stored): fail it, so that Slack
+    // (HTTP: a 500; Socket Mode: no ack) delivers it again. Its claims were given back.
+    logger.error("slack listener failed; the delivery is left for Slack to retry", { error });
+    throw error;
   });
   const intake = new SlackIntake(rt.services.installations, rt.services.jobs, logger);
   registerCommands(app, intake, logger);

@@ -141,6 +141,12 @@ describe("sharing files", () => {
     await share(file);
     const reply = await replyTo(file, /^Indexed /);
     expect(reply.params.text).toMatch(/^Indexed cafeteria-rules: 1 page, 1 passage$/);
+    // While it was indexed, the sharer saw that it was under way, in the same thread.
+    const note = h.fake
+      .callsTo("chat.postEphemeral")
+      .find((c) => c.params.thread_ts === file.ts && /Indexing cafeteria-rules/.test(FakeSlack.textOf(c.params)));
+    expect(note?.params).toMatchObject({ user: SHARER });
+    expect(note?.at ?? Infinity).toBeLessThanOrEqual(reply.at);
     // Downloaded with the bot token, following the redirect with it (same Slack host).
     const hops = h.fake.downloads.filter((d) => d.path.includes(file.id) || d.path.startsWith("/files-tmp/"));
     expect(hops.map((d) => d.authorization)).toEqual([`Bearer ${team.botToken}`, `Bearer ${team.botToken}`]);

@@ -5,7 +5,7 @@ import { FakeSlack, type FakeTeam, nextTs } from "../support/fake-slack.js";
 import { workspaceLinkToken } from "../support/link-tokens.js";
 import { newOrganisation, startTestServer, type TestServer, waitForDocument } from "../support/server.js";
 import { blockAction, commandForm, mentionEnvelope } from "../support/slack.js";
-import { PUBLIC_URL, whoIn } from "../support/slack-harness.js";
+import { breakableQueue, PUBLIC_URL, whoIn } from "../support/slack-harness.js";
 
 const handbook = readFileSync(
   new URL("../../examples/documents/northwind-employee-handbook.md", import.meta.url),
@@ -97,6 +97,31 @@ describe("Socket Mode against a fake Slack", () => {
     await server.container.runner.drain(10_000);
     expect(fake.callsTo("chat.postMessage").filter((c) => c.params.thread_ts === ts)).toHaveLength(1);
     expect((await org.client.call("GET", "/api/audit?limit=50")).json.records).toHaveLength(1);
+  });
+
+  it("does not acknowledge an envelope whose job could not be stored, and answers the redelivery once", async () => {
+    const queue = breakableQueue(server.container.queue);
+    const ts = nextTs();
+    const event = mentionEnvelope(whoIn(team, "U0SOCK003"), {
+      channel: "C0SOCKET1",
+      text: `<@${team.botUserId}> ${QUESTION}`,
+      ts,
+    });
+    queue.down();
+    const first = fake.socket.send({ type: "events_api", payload: event, retry_attempt: 0, retry_reason: "" });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(fake.socket.ackFor(first)).toBeUndefined();
+    queue.up();
+    // Unacknowledged, Slack sends the event again.
+    const second = fake.socket.send({ type: "events_api", payload: event, retry_attempt: 1, retry_reason: "timeout" });
+    await fake.waitFor(() => fake.socket.ackFor(second), 5000, "ack of the redelivery");
+    await fake.waitFor(
+      () => fake.callsTo("chat.postMessage").find((c) => c.params.thread_ts === ts),
+      15_000,
+      "the answer",
+    );
+    await server.container.runner.drain(10_000);
+    expect(fake.callsTo("chat.postMessage").filter((c) => c.params.thread_ts === ts)).toHaveLength(1);
   });
 
   it("answers /ask through the socket: the ack carries the progress message, the answer goes to response_url", async () => {

@@ -18,8 +18,8 @@ export interface AwsStack {
   cognito: CognitoEmulator;
   sqs: FakeSqs;
   pinecone: FakePinecone;
-  /** Fault-injecting, recording proxies in front of DynamoDB (dynalite) and S3 (s3rver). */
-  proxies: { dynamodb: FaultProxy; s3: FaultProxy };
+  /** Fault-injecting, recording proxies in front of DynamoDB (dynalite), S3 (s3rver) and SQS (the fake). */
+  proxies: { dynamodb: FaultProxy; s3: FaultProxy; sqs: FaultProxy };
   dataDir: string;
   stop(): Promise<void>;
 }
@@ -45,11 +45,12 @@ export async function startAwsStack(
       startFakePinecone(PINECONE_TEST_KEY),
     ]);
     started.push(dynalite, s3rver, cognito, sqs, pinecone);
-    const [dynamoProxy, s3Proxy] = await Promise.all([
+    const [dynamoProxy, s3Proxy, sqsProxy] = await Promise.all([
       startFaultProxy(dynalite.endpoint),
       startFaultProxy(s3rver.endpoint),
+      startFaultProxy(sqs.endpoint),
     ]);
-    started.push(dynamoProxy, s3Proxy);
+    started.push(dynamoProxy, s3Proxy, sqsProxy);
     const suffix = randomBytes(4).toString("hex");
     const dataDir = mkdtempSync(join(tmpdir(), "enclave-aws-"));
     const env: Record<string, string> = {
@@ -66,7 +67,7 @@ export async function startAwsStack(
       AWS_MAX_ATTEMPTS: "3",
       AWS_ENDPOINT_URL_DYNAMODB: dynamoProxy.url,
       AWS_ENDPOINT_URL_S3: s3Proxy.url,
-      AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+      AWS_ENDPOINT_URL_SQS: sqsProxy.url,
       AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER: cognito.endpoint,
       S3_BUCKET: `enclave-${suffix}`,
       DOCUMENTS_TABLE: `enclave-documents-${suffix}`,
@@ -94,7 +95,7 @@ export async function startAwsStack(
       cognito,
       sqs,
       pinecone,
-      proxies: { dynamodb: dynamoProxy, s3: s3Proxy },
+      proxies: { dynamodb: dynamoProxy, s3: s3Proxy, sqs: sqsProxy },
       dataDir,
       stop: async () => {
         await Promise.allSettled(started.reverse().map((s) => s.stop()));

@@ -1,4 +1,6 @@
+import Database from "better-sqlite3";
 import { expect } from "vitest";
+import type { JobQueue } from "../../src/ports/job-queue.js";
 import { FakeSlack, type FakeTeam } from "./fake-slack.js";
 import { type ApiClient, startTestServer, type TestServer } from "./server.js";
 import { commandForm, SlackSender, type Who } from "./slack.js";
@@ -10,7 +12,33 @@ export interface SlackHarness {
   fake: FakeSlack;
   server: TestServer;
   slack: SlackSender;
+  /**
+   * The job queue fails as this shape's queue fails, until `queueUp()`: SQS answers 503 (AWS); the
+   * directory database is locked (embedded, SQLITE_BUSY). Nothing else is touched.
+   */
+  queueDown(): void;
+  queueUp(): void;
+  /** One recovery sweep, as the shape runs it (embedded: in process; AWS: the scheduled worker invocation). */
+  sweep(): Promise<number>;
   stop(): Promise<void>;
+}
+
+/** Makes a queue's enqueue fail as SQLite does when another process holds the write lock too long. */
+export function breakableQueue(queue: JobQueue): { down(): void; up(): void } {
+  const enqueue = queue.enqueue.bind(queue);
+  let broken = false;
+  queue.enqueue = (job, options) => {
+    if (broken) return Promise.reject(new Database.SqliteError("database is locked", "SQLITE_BUSY"));
+    return enqueue(job, options);
+  };
+  return {
+    down: () => {
+      broken = true;
+    },
+    up: () => {
+      broken = false;
+    },
+  };
 }
 
 /**
@@ -33,10 +61,14 @@ export async function startSlackHarness(
     ...slackEnv,
     ...env,
   });
+  const queue = breakableQueue(server.container.queue);
   return {
     fake,
     server,
     slack: new SlackSender(server.url, SIGNING_SECRET),
+    queueDown: queue.down,
+    queueUp: queue.up,
+    sweep: () => server.container.recovery.run(),
     async stop() {
       await server.stop();
       await fake.stop();

@@ -4,7 +4,7 @@ import { AppError, isAppError } from "../../domain/errors.js";
 import type { TenantId } from "../../domain/tenant.js";
 import type { Job } from "../../ports/job-queue.js";
 import { formatBytes } from "../../services/documents.js";
-import { escapeText, type SlackMessage } from "../blocks.js";
+import { escapeText, renderNotice, type SlackMessage } from "../blocks.js";
 import { type FileJob, fileJobSchema } from "../jobs.js";
 import { downloadSlackFile } from "../outbound.js";
 import { fileInfoSchema, type SlackFileInfo } from "../payloads.js";
@@ -126,6 +126,9 @@ async function share(rt: SlackRuntime, ws: Workspace, f: Extract<FileJob, { kind
       await reply(`${escapeText(existing.title)} can now be used in answers for this conversation too.`);
       return;
     }
+    // Shared again while stranded (its job lost): it goes back on the queue.
+    if (existing.status === "queued" || existing.status === "indexing")
+      await rt.services.documents.resume(tenant, existing);
     await reply(alreadyIndexed(existing));
     return;
   }
@@ -145,9 +148,15 @@ async function share(rt: SlackRuntime, ws: Workspace, f: Extract<FileJob, { kind
         ...(file.permalink ? { permalink: file.permalink } : {}),
       },
     });
-    // A new document is indexed by its ingest job, whose outcome is posted by handleIndexed.
+    // A new document is indexed by its ingest job, whose outcome is posted in the thread once it settles
+    // (the `indexed` event job); until then the sharer sees that it is under way.
     if (!created) await reply(alreadyIndexed(document));
-    else log.info("slack file queued for indexing", { tenantId: tenant, documentId: document.id });
+    else {
+      log.info("slack file queued for indexing", { tenantId: tenant, documentId: document.id });
+      await ephemeral(renderNotice(indexingText(document.title))).catch((error: unknown) =>
+        log.warn("could not post the indexing note", { error }),
+      );
+    }
   } catch (error) {
     if (isAppError(error) && error.retryable && job.attempt < job.maxAttempts) throw error;
     log.warn("slack file not indexed", { error, tenantId: tenant });
@@ -213,6 +222,11 @@ function alreadyIndexed(doc: DocumentRecord): string {
   if (doc.status === "failed")
     return `I couldn't index ${title} before: ${escapeText(doc.error?.message ?? "it failed")}`;
   return `${title} is already being indexed.`;
+}
+
+/** The sharer's note while a file is being indexed; the thread reply follows once it settles. */
+export function indexingText(title: string): string {
+  return `:hourglass_flowing_sand: Indexing ${escapeText(title)}… I'll reply in this thread when it is ready.`;
 }
 
 /** Reply in the sharing thread once an ingest job settles for a document that came from Slack. */

@@ -60,6 +60,11 @@ export const FAULTS = {
     headers: { "content-type": "application/xml" },
     body: '<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>',
   },
+  sqsUnavailable: {
+    status: 503,
+    headers: { "content-type": "application/x-amz-json-1.0" },
+    body: JSON.stringify({ __type: "com.amazonaws.sqs#ServiceUnavailable", message: "Service Unavailable" }),
+  },
 } satisfies Record<string, Fault>;
 
 /**
