@@ -1,14 +1,22 @@
 import type { Server } from "node:http";
 import { buildContainer, type Container } from "../composition/container.js";
 import { httpDeps, slackDeps } from "../composition/surfaces.js";
-import { ConfigError, loadConfig } from "../config/config.js";
+import { type Config, ConfigError, loadConfig } from "../config/config.js";
 import { createHttpApp } from "../http/app.js";
 import { webRoutes } from "../http/web-routes.js";
-import { createSlackSurface } from "../slack/surface.js";
+import { createSlackSurface, type SlackSurface } from "../slack/surface.js";
+
+// A signal repeated within this window is the same request to stop: Ctrl-C under `npm start` reaches
+// node twice, from the terminal (the whole process group) and forwarded by npm.
+const REPEATED_SIGNAL_MS = 1000;
+// Past the shutdown timeout: for the runner to hand jobs back, then for everything before exiting anyway.
+const REQUEUE_GRACE_MS = 2000;
+const CLOSE_GRACE_MS = 5000;
 
 /** The embedded (self-hosted) server: REST API, web pages, Slack and the in-process job worker. */
 export async function startServer(env: Record<string, string | undefined> = process.env): Promise<{
   container: Container;
+  config: Config;
   server: Server;
   url: string;
   stop: () => Promise<void>;
@@ -23,6 +31,7 @@ export async function startServer(env: Record<string, string | undefined> = proc
     afterApi: (a) => a.use(webRoutes({ logger: container.logger })),
   });
   container.runner.start();
+  container.recovery.start();
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
     s.once("error", reject);
@@ -45,32 +54,96 @@ export async function startServer(env: Record<string, string | undefined> = proc
       "Slack is off: set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_STATE_SECRET (OAuth), plus SLACK_SIGNING_SECRET (HTTP) or SLACK_APP_TOKEN (Socket Mode)",
     );
   }
-  const stop = async () => {
-    await slack?.stop();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
-    await container.runner.stop();
-    await container.close();
+  let stopping: Promise<void> | undefined;
+  // Idempotent: a second call (a second signal, a test's afterAll) waits for the first.
+  const stop = () => {
+    stopping ??= shutDown(server, slack, container, config.SHUTDOWN_TIMEOUT_MS);
+    return stopping;
   };
-  return { container, server, url, stop };
+  return { container, config, server, url, stop };
+}
+
+/**
+ * Stops taking work (the HTTP listener, Slack), gives requests and jobs in flight up to `timeoutMs`
+ * to finish, leaves the rest queued, closes the databases, then logs "stopped".
+ */
+async function shutDown(
+  server: Server,
+  slack: SlackSurface | undefined,
+  container: Container,
+  timeoutMs: number,
+): Promise<void> {
+  const { logger } = container;
+  const deadline = Date.now() + timeoutMs;
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  // A keep-alive connection goes idle after each response; closing idle ones as they appear lets a
+  // connection finish the request it carries without holding the server open for the next one.
+  server.closeIdleConnections();
+  const idle = setInterval(() => server.closeIdleConnections(), 100);
+  const slackStopped = (slack?.stop() ?? Promise.resolve()).catch((error: unknown) =>
+    logger.warn("Slack did not stop cleanly", { error }),
+  );
+  const sweepStopped = container.recovery.stop();
+  // The runner stops claiming at once and returns jobs still running after the timeout to the queue.
+  const jobsStopped = container.runner
+    .stop(timeoutMs)
+    .catch((error: unknown) => logger.warn("the job worker did not stop cleanly", { error }));
+  const drained = await settlesWithin(Promise.all([closed, slackStopped]), deadline - Date.now());
+  clearInterval(idle);
+  if (!drained) {
+    logger.warn("shutdown timeout reached: closing the connections still open", { timeoutMs });
+    server.closeAllConnections();
+  }
+  // The runner bounds itself; the databases stay open until it has handed its unfinished jobs back.
+  if (!(await settlesWithin(jobsStopped, deadline - Date.now() + REQUEUE_GRACE_MS))) {
+    logger.warn("the job worker did not stop in time; its jobs run again once their leases expire", { timeoutMs });
+  }
+  await settlesWithin(sweepStopped, Math.max(0, deadline - Date.now()));
+  await container.close();
+  logger.info("stopped");
+}
+
+/** True when `work` settles within `ms`. */
+async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, ms));
+  });
+  try {
+    return await Promise.race([work.then(() => true as const), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 const isMain = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("server.ts");
 if (isMain) {
   startServer().then(
-    ({ stop, container }) => {
-      let stopping = false;
-      for (const signal of ["SIGINT", "SIGTERM"] as const) {
-        process.on(signal, () => {
-          if (stopping) return;
-          stopping = true;
-          container.logger.info("shutting down", { signal });
-          stop().then(
-            () => process.exit(0),
-            () => process.exit(1),
-          );
-        });
-      }
+    ({ stop, container, config }) => {
+      const { logger } = container;
+      let firstSignalAt: number | undefined;
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (firstSignalAt !== undefined) {
+          if (Date.now() - firstSignalAt < REPEATED_SIGNAL_MS) return;
+          logger.warn("second signal while stopping: exiting now", { signal });
+          process.exit(1);
+        }
+        firstSignalAt = Date.now();
+        logger.info("shutting down", { signal, timeoutMs: config.SHUTDOWN_TIMEOUT_MS });
+        setTimeout(() => {
+          logger.error("shutdown did not finish in time: exiting now", { timeoutMs: config.SHUTDOWN_TIMEOUT_MS });
+          process.exit(1);
+        }, config.SHUTDOWN_TIMEOUT_MS + CLOSE_GRACE_MS).unref();
+        stop().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            logger.error("shutdown failed", { error });
+            process.exit(1);
+          },
+        );
+      };
+      process.on("SIGINT", onSignal);
+      process.on("SIGTERM", onSignal);
     },
     (error: unknown) => {
       if (error instanceof ConfigError) {

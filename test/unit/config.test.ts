@@ -13,6 +13,7 @@ describe("config", () => {
       VECTOR_STORE: "sqlite",
       CHAT_MODEL: "extractive",
       MAX_FILE_BYTES: 25 * 1024 * 1024,
+      SHUTDOWN_TIMEOUT_MS: 10_000,
     });
     expect(slackMode(c)).toBe("off");
   });
