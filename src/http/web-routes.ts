@@ -79,9 +79,11 @@ function renderPages(root: string, assets: string): Map<string, string> {
 
 /**
  * The web app: server-composed HTML pages plus static ES modules and CSS, no build step. Assets live
- * under `/assets/<version>/` and are cached for a year; HTML is revalidated on every load so a new
- * deployment is picked up at once. The pages hold no data: everything comes from the REST API with
- * the Bearer token kept in sessionStorage.
+ * under `/assets/<version>/` and are cached for a year (they hold no data). The HTML pages are never
+ * stored (`no-store`): a new deployment is picked up at once, and after logging out no copy of an app
+ * page is kept in the HTTP cache. The pages hold no data themselves: everything comes from the REST API
+ * with the Bearer token kept in sessionStorage, and the page scripts re-check the session whenever the
+ * browser shows a page again from its back/forward cache (see public/js/shell.js).
  */
 export function webRoutes(options: WebOptions = {}): Router {
   const root = options.root ?? defaultRoot();
@@ -102,7 +104,7 @@ export function webRoutes(options: WebOptions = {}): Router {
 
   const sendPage = (res: Response, html: string) => {
     res.setHeader("Content-Type", "text/html; charset=utf-8");
-    res.setHeader("Cache-Control", "no-cache");
+    res.setHeader("Cache-Control", "no-store");
     res.send(html);
   };
   for (const [path, html] of pages) {

@@ -107,7 +107,7 @@ describe.skipIf(!hasChromium)("web app in Chromium", () => {
     );
     await page.locator("#docs-status", { hasText: "Zephyr Handbook is ready." }).waitFor();
     expect(await page.locator(".upload progress").evaluate((p) => (p as unknown as { value: number }).value)).toBe(100);
-    expect(await textOf(page, ".upload .upload-state")).toBe("Uploaded. Indexing…");
+    expect(await textOf(page, ".upload .upload-state")).toMatch(/^Ready: 2 pages, \d+ passages?\.$/);
 
     await page.getByRole("link", { name: "Ask", exact: true }).click();
     await page.waitForURL((u) => u.pathname === "/");
@@ -513,10 +513,18 @@ describe.skipIf(!hasChromium)("web app in Chromium", () => {
     const broken = page.locator("#doc-rows tr", { hasText: "Broken scan" });
     await ready.locator(".badge", { hasText: "Ready" }).waitFor();
     await broken.locator(".badge", { hasText: "Failed" }).waitFor();
-    expect((await broken.locator(".error-text").textContent())?.length).toBeGreaterThan(10);
+    const reason = (await broken.locator(".error-text").textContent()) ?? "";
+    expect(reason.length).toBeGreaterThan(10);
     const refused = page.locator(".upload.is-error", { hasText: "photo.png" });
     expect(await refused.locator(".upload-state").textContent()).toMatch(/not supported/);
-    expect(await page.locator(".upload.is-done").count()).toBe(2);
+    // Each upload row ends with its document's final state, like the library.
+    expect(
+      await page.locator(".upload.is-error", { hasText: "Broken scan.pdf" }).locator(".upload-state").textContent(),
+    ).toBe(`Failed: ${reason}`);
+    expect(await page.locator(".upload.is-done").count()).toBe(1);
+    expect(await page.locator(".upload.is-done .upload-state").textContent()).toMatch(
+      /^Ready: 1 page, \d+ passages?\.$/,
+    );
     await page.locator("#docs-status", { hasText: "1 of 3 uploads failed." }).waitFor();
     expect(await textOf(page, "#doc-count")).toBe("2 documents · 1 failed");
 

@@ -23,12 +23,13 @@ afterAll(async () => {
 });
 
 describe("web pages", () => {
-  it("serves every page as HTML that revalidates, under the strict CSP, with no inline script or style", async () => {
+  it("serves every page as HTML that is never stored, under the strict CSP, with no inline script or style", async () => {
     for (const path of PAGES) {
       const res = await fetch(`${server.url}${path}`);
       expect(res.status, path).toBe(200);
       expect(res.headers.get("content-type"), path).toMatch(/^text\/html; charset=utf-8/);
-      expect(res.headers.get("cache-control"), path).toBe("no-cache");
+      // Not even revalidated copies: after logging out, no app page may be kept in the browser's cache.
+      expect(res.headers.get("cache-control"), path).toBe("no-store");
       const csp = res.headers.get("content-security-policy") ?? "";
       expect(csp, path).toContain("script-src 'self'");
       expect(csp, path).toContain("style-src 'self'");
