@@ -22,6 +22,7 @@ import { backoffMs, jobRetryPolicy } from "../../domain/retry.js";
 import type { TenantId } from "../../domain/tenant.js";
 import type { EnqueueOptions, Job, JobHandler, JobInput, JobQueue, JobRunner, JobType } from "../../ports/job-queue.js";
 import type { Logger } from "../../ports/logger.js";
+import { tenantIdSchema } from "../shared/stored-records.js";
 import { unavailable } from "./aws-errors.js";
 import { conditional, epochSeconds, tenantPk } from "./dynamo.js";
 
@@ -31,10 +32,7 @@ const JOB_TYPES = ["ingest", "answer", "slack_file", "slack_event"] as const sat
 const messageSchema = z.object({
   id: z.string().min(1),
   type: z.enum(JOB_TYPES),
-  tenantId: z
-    .string()
-    .regex(/^t_[a-z0-9]{20}$/)
-    .optional(),
+  tenantId: tenantIdSchema.optional(),
   payload: z.unknown(),
   idempotencyKey: z.string().min(1).max(1024),
 });
@@ -103,8 +101,8 @@ export class SqsJobQueue implements JobQueue, JobRunner {
     this.fifo = options.queueUrl.endsWith(".fifo");
   }
 
-  private key(tenantId: string | undefined, idempotencyKey: string) {
-    return { pk: tenantId ? tenantPk(tenantId as TenantId, "job") : "job", sk: idempotencyKey };
+  private key(tenantId: TenantId | undefined, idempotencyKey: string) {
+    return { pk: tenantId ? tenantPk(tenantId, "job") : "job", sk: idempotencyKey };
   }
 
   async enqueue(job: JobInput, options: EnqueueOptions = {}): Promise<boolean> {
@@ -209,7 +207,7 @@ export class SqsJobQueue implements JobQueue, JobRunner {
     const job: Job = {
       id: message.id,
       type: message.type,
-      ...(message.tenantId ? { tenantId: message.tenantId as TenantId } : {}),
+      ...(message.tenantId ? { tenantId: message.tenantId } : {}),
       payload: message.payload,
       idempotencyKey: message.idempotencyKey,
       attempt,

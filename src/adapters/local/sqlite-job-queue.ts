@@ -3,9 +3,9 @@ import { hostname } from "node:os";
 import { z } from "zod";
 import { isAppError } from "../../domain/errors.js";
 import { backoffMs, jobRetryPolicy } from "../../domain/retry.js";
-import { isTenantId, type TenantId } from "../../domain/tenant.js";
 import type { EnqueueOptions, Job, JobHandler, JobInput, JobQueue, JobRunner, JobType } from "../../ports/job-queue.js";
 import type { Logger } from "../../ports/logger.js";
+import { tenantIdSchema } from "../shared/stored-records.js";
 import type { Db } from "./sqlite.js";
 
 export interface SqliteJobQueueOptions {
@@ -22,7 +22,7 @@ const JOB_TYPES = ["ingest", "answer", "slack_file", "slack_event"] as const sat
 const jobRowSchema = z.object({
   id: z.string(),
   type: z.enum(JOB_TYPES),
-  tenant_id: z.string().refine(isTenantId, "not a tenant id").nullable(),
+  tenant_id: tenantIdSchema.nullable(),
   payload: z.string().transform((text, ctx) => {
     try {
       return JSON.parse(text) as unknown;
@@ -266,7 +266,7 @@ export class SqliteJobQueue implements JobQueue, JobRunner {
       return {
         id: r.id,
         type: r.type,
-        ...(r.tenant_id ? { tenantId: r.tenant_id as TenantId } : {}),
+        ...(r.tenant_id ? { tenantId: r.tenant_id } : {}),
         payload: r.payload,
         idempotencyKey: r.idempotency_key,
         attempt: r.attempt,
