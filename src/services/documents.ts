@@ -312,7 +312,10 @@ export class DocumentService {
         ? { code: error.code as IngestFailureCode, message: error.message }
         : {
             code: "internal" as const,
-            message: "Indexing failed because of an internal error. Try again later.",
+            // An AppError's message is written for the user (the PDF reader kept crashing, a store stayed down).
+            message: isAppError(error)
+              ? error.message
+              : "Indexing failed because of an internal error. Try again later.",
           };
       log.warn("document failed", { code: reason.code, error });
       return this.catalog.update(tenant, documentId, {
