@@ -1,7 +1,8 @@
 import type { Server } from "node:http";
-import { buildContainer, type Container } from "../composition/container.js";
+import { buildContainer, type Container, type ContainerOptions } from "../composition/container.js";
 import { httpDeps, slackDeps } from "../composition/surfaces.js";
 import { type Config, ConfigError, loadConfig } from "../config/config.js";
+import { settlesWithin } from "../domain/deadline.js";
 import { createHttpApp } from "../http/app.js";
 import { webRoutes } from "../http/web-routes.js";
 import { createSlackSurface, type SlackSurface } from "../slack/surface.js";
@@ -14,7 +15,10 @@ const REQUEUE_GRACE_MS = 2000;
 const CLOSE_GRACE_MS = 5000;
 
 /** The embedded (self-hosted) server: REST API, web pages, Slack and the in-process job worker. */
-export async function startServer(env: Record<string, string | undefined> = process.env): Promise<{
+export async function startServer(
+  env: Record<string, string | undefined> = process.env,
+  options: ContainerOptions = {},
+): Promise<{
   container: Container;
   config: Config;
   server: Server;
@@ -22,7 +26,7 @@ export async function startServer(env: Record<string, string | undefined> = proc
   stop: () => Promise<void>;
 }> {
   const config = loadConfig(env);
-  const container = await buildContainer(config);
+  const container = await buildContainer(config, options);
   const slackWiring = slackDeps(container);
   const slack = slackWiring ? createSlackSurface(slackWiring) : undefined;
   const app = createHttpApp(httpDeps(container), {
@@ -101,19 +105,6 @@ async function shutDown(
   await settlesWithin(sweepStopped, Math.max(0, deadline - Date.now()));
   await container.close();
   logger.info("stopped");
-}
-
-/** True when `work` settles within `ms`. */
-async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), Math.max(0, ms));
-  });
-  try {
-    return await Promise.race([work.then(() => true as const), timedOut]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 const isMain = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("server.ts");

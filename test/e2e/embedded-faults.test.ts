@@ -1,22 +1,22 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { open, writeFile } from "node:fs/promises";
-import type { Server } from "node:http";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FsObjectStore, type WriteNewFile, writeAndSync } from "../../src/adapters/local/fs-object-store.js";
 import { BUSY_TIMEOUT_MS } from "../../src/adapters/local/sqlite.js";
 import { TenantDatabases } from "../../src/adapters/local/tenant-databases.js";
-import { buildContainer, type Container } from "../../src/composition/container.js";
-import { httpDeps } from "../../src/composition/surfaces.js";
-import { loadConfig } from "../../src/config/config.js";
-import { createHttpApp } from "../../src/http/app.js";
 import { sandboxStats } from "../../src/ingest/child-sandbox.js";
-import { type ApiClient, newOrganisation, waitForDocument } from "../support/server.js";
+import {
+  type ApiClient,
+  newOrganisation,
+  startTestServer,
+  type TestServer,
+  waitForDocument,
+} from "../support/server.js";
 import { childProcessesOf, longPdf } from "../unit/ingest/pdf-fixtures.js";
 
 /**
@@ -44,49 +44,13 @@ const writeNewFile: WriteNewFile = async (path, data) => {
   await writeFile("/dev/full", data, { flag: "r+" });
 };
 
-interface FaultServer {
-  url: string;
-  dataDir: string;
-  container: Container;
-  stop: () => Promise<void>;
-}
-
 /** The embedded server as `npm start` builds it, with the file store swapped through `overrides`. */
-async function startFaultServer(): Promise<FaultServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), "enclave-faults-"));
-  const config = loadConfig({
-    DATA_DIR: dataDir,
-    PORT: "0",
-    HOST: "127.0.0.1",
-    LOG_LEVEL: "silent",
-    JOB_RETRY_BASE_MS: "10",
-    SIGNUP_RATE_LIMIT_PER_HOUR: "10000",
-  });
-  const objects = new FsObjectStore(new TenantDatabases(resolve(dataDir)), { writeNewFile });
-  const container = await buildContainer(config, { overrides: { objects } });
-  const app = createHttpApp(httpDeps(container));
-  container.runner.start();
-  const server = await new Promise<Server>((done, fail) => {
-    const s = app.listen(0, "127.0.0.1", () => done(s));
-    s.once("error", fail);
-  });
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    dataDir,
-    container,
-    stop: async () => {
-      await new Promise<void>((done) => server.close(() => done()));
-      server.closeAllConnections();
-      await container.runner.stop();
-      await container.close();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
+const startFaultServer = () =>
+  startTestServer({}, (dataDir) => ({
+    overrides: { objects: new FsObjectStore(new TenantDatabases(resolve(dataDir)), { writeNewFile }) },
+  }));
 
-let server: FaultServer;
+let server: TestServer;
 
 beforeAll(async () => {
   server = await startFaultServer();

@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -64,6 +64,19 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * A request whose headers never finish: the connection is busy, not idle, so closing idle connections
+ * does not end it.
+ */
+async function halfSentRequest(url: string): Promise<Socket> {
+  const { port } = new URL(url);
+  const socket = connect(Number(port), "127.0.0.1");
+  socket.on("error", () => {});
+  await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+  socket.write("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+  return socket;
 }
 
 async function answers(url: string): Promise<boolean> {
@@ -197,13 +210,7 @@ describe.skipIf(process.platform !== "linux")("stopping npm start", () => {
   it("an open connection holds shutdown no longer than SHUTDOWN_TIMEOUT_MS", async () => {
     const run = await startNpm({ SHUTDOWN_TIMEOUT_MS: "1500" });
     const pids = tree(run.npm.pid ?? -1);
-    // A request whose headers never finish: the connection is busy, not idle, so closing idle ones
-    // does not end it.
-    const { port } = new URL(run.url);
-    const socket = connect(Number(port), "127.0.0.1");
-    socket.on("error", () => {});
-    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
-    socket.write("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    const socket = await halfSentRequest(run.url);
     const socketClosed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
     const signalledAt = Date.now();
     process.kill(scriptProcess(run), "SIGTERM");
@@ -219,11 +226,7 @@ describe.skipIf(process.platform !== "linux")("stopping npm start", () => {
   it("a second signal while stopping exits at once with status 1", async () => {
     const run = await startNpm({ SHUTDOWN_TIMEOUT_MS: "60000" });
     const pids = tree(run.npm.pid ?? -1);
-    const { port } = new URL(run.url);
-    const socket = connect(Number(port), "127.0.0.1");
-    socket.on("error", () => {});
-    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
-    socket.write("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    const socket = await halfSentRequest(run.url);
     const server = scriptProcess(run);
     process.kill(server, "SIGTERM");
     await until("the shutting down log line", EXIT_MS, () =>

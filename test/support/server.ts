@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { ContainerOptions } from "../../src/composition/container.js";
 import { startServer } from "../../src/entrypoints/server.js";
 
 export interface TestServer {
@@ -11,18 +12,25 @@ export interface TestServer {
 }
 
 /** The real embedded server on a loopback port with a fresh data folder. */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(
+  env: Record<string, string> = {},
+  options: ContainerOptions | ((dataDir: string) => ContainerOptions) = {},
+): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), "enclave-test-"));
-  const started = await startServer({
-    DATA_DIR: dataDir,
-    PORT: "0",
-    HOST: "127.0.0.1",
-    LOG_LEVEL: "silent",
-    JOB_RETRY_BASE_MS: "10",
-    // Suites sign up many organisations from one loopback address; the limit itself has its own tests.
-    SIGNUP_RATE_LIMIT_PER_HOUR: "10000",
-    ...env,
-  });
+  const containerOptions = typeof options === "function" ? options(dataDir) : options;
+  const started = await startServer(
+    {
+      DATA_DIR: dataDir,
+      PORT: "0",
+      HOST: "127.0.0.1",
+      LOG_LEVEL: "silent",
+      JOB_RETRY_BASE_MS: "10",
+      // Suites sign up many organisations from one loopback address; the limit itself has its own tests.
+      SIGNUP_RATE_LIMIT_PER_HOUR: "10000",
+      ...env,
+    },
+    containerOptions,
+  );
   return {
     url: started.url,
     dataDir,

@@ -17,6 +17,7 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { z } from "zod";
+import { settlesWithin } from "../../domain/deadline.js";
 import { isAppError } from "../../domain/errors.js";
 import { backoffMs, jobRetryPolicy } from "../../domain/retry.js";
 import type { TenantId } from "../../domain/tenant.js";
@@ -324,14 +325,8 @@ export class SqsJobQueue implements JobQueue, JobRunner {
     this.abort?.abort();
     await this.loop?.catch(() => undefined);
     this.loop = undefined;
-    const settled = Promise.allSettled([...this.active.keys()]).then(() => true);
-    const finished =
-      timeoutMs === undefined
-        ? await settled
-        : await Promise.race([
-            settled,
-            new Promise<false>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref()),
-          ]);
+    const running = Promise.allSettled([...this.active.keys()]);
+    const finished = await settlesWithin(running, timeoutMs ?? Number.POSITIVE_INFINITY);
     if (finished) return;
     // Still running at the deadline: visible again at once, for another worker or the next start.
     const handles = [...this.active.values()];

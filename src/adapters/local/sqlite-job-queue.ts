@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { z } from "zod";
+import { settlesWithin } from "../../domain/deadline.js";
 import { isAppError } from "../../domain/errors.js";
 import { backoffMs, jobRetryPolicy } from "../../domain/retry.js";
 import type { EnqueueOptions, Job, JobHandler, JobInput, JobQueue, JobRunner, JobType } from "../../ports/job-queue.js";
@@ -132,14 +133,8 @@ export class SqliteJobQueue implements JobQueue, JobRunner {
     this.started = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    const settled = Promise.allSettled([...this.active.values()].map((r) => r.work)).then(() => true);
-    const finished =
-      timeoutMs === undefined
-        ? await settled
-        : await Promise.race([
-            settled,
-            new Promise<false>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref()),
-          ]);
+    const running = Promise.allSettled([...this.active.values()].map((r) => r.work));
+    const finished = await settlesWithin(running, timeoutMs ?? Number.POSITIVE_INFINITY);
     if (finished) return;
     // Still running at the deadline: back to the queue, without counting this try, for the next start.
     const ids = [...this.active.keys()];
