@@ -1,8 +1,7 @@
+import type { DocumentProgress } from "../domain/documents.js";
+
 /** How far reading one file has got: `pagesDone` of its `pagesTotal` pages. */
-export interface ExtractProgress {
-  pagesDone: number;
-  pagesTotal: number;
-}
+export type ExtractProgress = DocumentProgress;
 
 export type ProgressListener = (progress: ExtractProgress) => void;
 

@@ -37,7 +37,7 @@ export interface IngestLimits {
 export type TextExtractor = (
   kind: SupportedKind,
   data: Buffer,
-  onProgress?: (p: { pagesDone: number; pagesTotal: number }) => void,
+  onProgress?: (p: DocumentProgress) => void,
 ) => Promise<{ pages: string[] }>;
 export type Chunker = (pages: readonly string[]) => { page: number; text: string }[];
 

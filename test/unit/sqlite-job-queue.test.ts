@@ -119,7 +119,7 @@ describe("SqliteJobQueue leases", () => {
     await q.drain(5_000);
     expect(ran).toEqual(["good"]);
     expect(q.deadJobs()).toEqual([
-      expect.objectContaining({ type: "ingest", lastError: expect.stringContaining("payload is not JSON") }),
+      expect.objectContaining({ type: "ingest", lastError: expect.stringContaining("payload: not valid JSON") }),
     ]);
   });
 });

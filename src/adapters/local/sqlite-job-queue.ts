@@ -6,7 +6,7 @@ import { isAppError } from "../../domain/errors.js";
 import { backoffMs, jobRetryPolicy } from "../../domain/retry.js";
 import type { EnqueueOptions, Job, JobHandler, JobInput, JobQueue, JobRunner, JobType } from "../../ports/job-queue.js";
 import type { Logger } from "../../ports/logger.js";
-import { tenantIdSchema } from "../shared/stored-records.js";
+import { jsonText, tenantIdSchema } from "../shared/stored-records.js";
 import type { Db } from "./sqlite.js";
 
 export interface SqliteJobQueueOptions {
@@ -24,14 +24,7 @@ const jobRowSchema = z.object({
   id: z.string(),
   type: z.enum(JOB_TYPES),
   tenant_id: tenantIdSchema.nullable(),
-  payload: z.string().transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: "custom", message: "payload is not JSON" });
-      return z.NEVER;
-    }
-  }),
+  payload: jsonText(z.unknown()),
   idempotency_key: z.string(),
   attempt: z.number().int(),
   max_attempts: z.number().int(),
