@@ -170,7 +170,8 @@ describe("Pinecone", () => {
     expect(upload.status).toBe(202);
     const doc = await waitForDocument(org.client, upload.json.document.id, 60_000);
     expect(doc).toMatchObject({ status: "failed", error: { code: "internal" } });
-    expect(doc.error.message).toMatch(/Try again later/);
+    // The reason the last try gave, written for the user: what was down, and to try again.
+    expect(doc.error.message).toMatch(/unavailable right now\. Please try again/);
   });
 });
 
