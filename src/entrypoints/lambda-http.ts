@@ -60,11 +60,11 @@ export function createHttpHandler(options: LambdaHttpOptions = {}): HttpHandler 
     ready ??= (async () => {
       const env = await resolveSecretEnv(options.env ?? process.env, options.fetchSecret);
       const container = await buildContainer(loadConfig(env), options.container);
-      // The same surfaces as the embedded server (entrypoints/server.ts); Slack over HTTP only. Lambda
-      // freezes once the response is out, so Slack is answered only after the listeners claimed and
-      // enqueued (they do nothing slower; the ack still carries the listener's text, e.g. /ask's).
+      // The same surfaces as the embedded server (entrypoints/server.ts); Slack over HTTP only. Slack is
+      // answered only after the listeners claimed and enqueued, as on every shape: Lambda freezes once
+      // the response is out.
       const slackWiring = slackDeps(container);
-      const slack = slackWiring ? createSlackSurface(slackWiring, { processBeforeResponse: true }) : undefined;
+      const slack = slackWiring ? createSlackSurface(slackWiring) : undefined;
       if (slack && slack.mode !== "http")
         container.logger.error("Slack Socket Mode cannot run on Lambda; use the Events API (HTTP)");
       const app = createHttpApp(httpDeps(container), {

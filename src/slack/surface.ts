@@ -36,12 +36,6 @@ export interface SlackSurface {
 export interface SlackOptions {
   /** Outbound HTTP for response_url posts and file downloads (tests may wrap it). */
   fetch?: FetchFn;
-  /**
-   * Answer Slack only after the listeners ran (default true): a delivery is acknowledged once its job
-   * is stored, and a listener that could not store it answers 500 so that Slack delivers it again.
-   * Listeners only claim and enqueue, so this stays well within Slack's 3 seconds.
-   */
-  processBeforeResponse?: boolean;
 }
 
 /** What the Slack surface is handed: the services it calls and Slack's clients. */
@@ -130,8 +124,11 @@ export function createSlackSurface(deps: SlackDeps, options: SlackOptions = {}):
       signingSecret: settings.signingSecret ?? "",
       logger: boltLogger,
       endpoints: "/slack/events",
-      // Acknowledge once the job is stored; a delivery whose job could not be stored answers 500.
-      processBeforeResponse: options.processBeforeResponse ?? true,
+      // Answer Slack only after the listeners ran: a delivery is acknowledged once its job is stored, and
+      // one whose job could not be stored answers 500 so that Slack delivers it again. Listeners only
+      // claim and enqueue, so this stays well within Slack's 3 seconds (and Lambda, which freezes once
+      // the response is out, never drops a job).
+      processBeforeResponse: true,
       bodyLimit: "1mb",
     });
     router.use(express.router);

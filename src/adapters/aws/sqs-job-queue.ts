@@ -23,16 +23,14 @@ import { backoffMs, jobRetryPolicy } from "../../domain/retry.js";
 import type { TenantId } from "../../domain/tenant.js";
 import type { EnqueueOptions, Job, JobHandler, JobInput, JobQueue, JobRunner, JobType } from "../../ports/job-queue.js";
 import type { Logger } from "../../ports/logger.js";
-import { tenantIdSchema } from "../shared/stored-records.js";
+import { jobTypeSchema, tenantIdSchema } from "../shared/stored-records.js";
 import { unavailable } from "./aws-errors.js";
 import { conditional, epochSeconds, tenantPk } from "./dynamo.js";
-
-const JOB_TYPES = ["ingest", "answer", "slack_file", "slack_event"] as const satisfies readonly JobType[];
 
 /** The SQS message body. Validated on the way in: a queue is an edge like any other. */
 const messageSchema = z.object({
   id: z.string().min(1),
-  type: z.enum(JOB_TYPES),
+  type: jobTypeSchema,
   tenantId: tenantIdSchema.optional(),
   payload: z.unknown(),
   idempotencyKey: z.string().min(1).max(1024),
@@ -52,12 +50,6 @@ export interface SqsJobQueueOptions {
   pollWaitSeconds?: number;
   /** How long a job record (and so its idempotency key) is kept. */
   recordTtlDays?: number;
-  /**
-   * A queued or running job whose record has not changed for this long is taken for lost (its message
-   * never sent, or its worker gone past every redelivery) and may be revived. Longer than a message
-   * can wait in backoff plus the queue's visibility timeout.
-   */
-  quietAfterMs?: number;
 }
 
 export interface DeadJobRecord {
@@ -70,8 +62,12 @@ export interface DeadJobRecord {
 }
 
 const MAX_VISIBILITY_SECONDS = 12 * 3600;
-// Past the stack's visibility timeout (six worker timeouts) and the longest backoff.
-const DEFAULT_QUIET_AFTER_MS = 2 * 3600_000;
+/**
+ * A queued or running job whose record has not changed for this long is taken for lost (its message
+ * never sent, or its worker gone past every redelivery) and may be revived: past the stack's
+ * visibility timeout (six worker timeouts) and the longest backoff.
+ */
+const QUIET_AFTER_MS = 2 * 3600_000;
 
 /**
  * Jobs over SQS, with a DynamoDB record per job in the jobs table (`<tenant>#job` / idempotency key)
@@ -110,7 +106,7 @@ export class SqsJobQueue implements JobQueue, JobRunner {
     const id = randomUUID();
     const now = new Date();
     const key = this.key(job.tenantId, job.idempotencyKey);
-    const quietSince = new Date(now.getTime() - (this.options.quietAfterMs ?? DEFAULT_QUIET_AFTER_MS)).toISOString();
+    const quietSince = new Date(now.getTime() - QUIET_AFTER_MS).toISOString();
     const claimed = await conditional(() =>
       this.db.send(
         new PutCommand({

@@ -6,7 +6,7 @@ import { isAppError } from "../../domain/errors.js";
 import { backoffMs, jobRetryPolicy } from "../../domain/retry.js";
 import type { EnqueueOptions, Job, JobHandler, JobInput, JobQueue, JobRunner, JobType } from "../../ports/job-queue.js";
 import type { Logger } from "../../ports/logger.js";
-import { jsonText, tenantIdSchema } from "../shared/stored-records.js";
+import { jobTypeSchema, jsonText, tenantIdSchema } from "../shared/stored-records.js";
 import type { Db } from "./sqlite.js";
 
 export interface SqliteJobQueueOptions {
@@ -17,12 +17,10 @@ export interface SqliteJobQueueOptions {
   pollMs?: number;
 }
 
-const JOB_TYPES = ["ingest", "answer", "slack_file", "slack_event"] as const satisfies readonly JobType[];
-
 /** A claimed row, checked before it becomes a job: a damaged row is parked as dead, not run. */
 const jobRowSchema = z.object({
   id: z.string(),
-  type: z.enum(JOB_TYPES),
+  type: jobTypeSchema,
   tenant_id: tenantIdSchema.nullable(),
   payload: jsonText(z.unknown()),
   idempotency_key: z.string(),

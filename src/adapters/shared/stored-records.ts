@@ -3,6 +3,7 @@ import type { AuditRecord, Outcome, Surface } from "../../domain/audit.js";
 import type { DocumentRecord, DocumentSource, DocumentStatus } from "../../domain/documents.js";
 import { AppError, INGEST_FAILURE_CODES } from "../../domain/errors.js";
 import { isTenantId, type Role, type TenantId } from "../../domain/tenant.js";
+import type { JobType } from "../../ports/job-queue.js";
 import type { Logger } from "../../ports/logger.js";
 import { JsonLogger } from "../local/json-logger.js";
 
@@ -120,6 +121,9 @@ const everyOf =
   <T extends string>() =>
   <const V extends readonly [T, ...T[]]>(values: V & ([Exclude<T, V[number]>] extends [never] ? unknown : never)) =>
     z.enum(values);
+
+/** Every kind of background job, as a job queue stores it. */
+export const jobTypeSchema = everyOf<JobType>()(["ingest", "answer", "slack_file", "slack_event"]);
 
 export const tenantIdSchema = z.custom<TenantId>((value) => isTenantId(value), "not a valid tenant id");
 
