@@ -148,6 +148,9 @@ describe.skipIf(!hasChromium)("session end and live indexing in Chromium", () =>
     // back, the page asks who is logged in, is told no one, and goes to log in again.
     await page.getByRole("link", { name: "Ask", exact: true }).click();
     await page.waitForURL((u) => u.pathname === "/");
+    // The Ask page's own session check must be over first: tampered with before it, its /api/me would be
+    // the request told no one is logged in, and this test is about the documents page coming back.
+    await page.waitForLoadState("networkidle");
     await patchSession(page, { tamperToken: true });
     await page.goBack({ waitUntil: "commit" });
     await page.waitForURL(
