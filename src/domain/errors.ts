@@ -27,6 +27,8 @@ export type ErrorCode =
   | "parse_memory"
   | "empty_document"
   | "model_unavailable"
+  /** The model server refused a request with tools; the agent loop retries by retrieving first. */
+  | "tools_unsupported"
   | "dependency_unavailable"
   | "internal";
 

@@ -3,6 +3,8 @@ import {
   BedrockRuntimeClient,
   ConverseCommand,
   type ConverseCommandInput,
+  ConverseStreamCommand,
+  type ConverseStreamOutput,
   InvokeModelCommand,
 } from "@aws-sdk/client-bedrock-runtime";
 import { mockClient } from "aws-sdk-client-mock";
@@ -185,6 +187,37 @@ export function scriptedConverse(input: ConverseCommandInput) {
   return answer("The documents do not cover that.");
 }
 
+/**
+ * The scripted model behind ConverseStream: the same reply as `scriptedConverse`, as Bedrock streams it
+ * (messageStart, per block contentBlockStart/Delta/Stop with text in word-sized pieces and a tool call's
+ * input as JSON text in two pieces, messageStop, metadata).
+ */
+export function scriptedConverseStream(input: ConverseCommandInput): { stream: AsyncIterable<ConverseStreamOutput> } {
+  const reply = scriptedConverse(input);
+  const events: ConverseStreamOutput[] = [{ messageStart: { role: "assistant" } }];
+  reply.output.message.content.forEach((block, contentBlockIndex) => {
+    if ("toolUse" in block && block.toolUse) {
+      const { toolUseId, name, input: toolInput } = block.toolUse;
+      const json = JSON.stringify(toolInput);
+      const half = Math.floor(json.length / 2);
+      events.push({ contentBlockStart: { contentBlockIndex, start: { toolUse: { toolUseId, name } } } });
+      for (const piece of [json.slice(0, half), json.slice(half)])
+        events.push({ contentBlockDelta: { contentBlockIndex, delta: { toolUse: { input: piece } } } });
+    } else if ("text" in block) {
+      for (const piece of block.text.split(/(?<= )/))
+        events.push({ contentBlockDelta: { contentBlockIndex, delta: { text: piece } } });
+    }
+    events.push({ contentBlockStop: { contentBlockIndex } });
+  });
+  events.push({ messageStop: { stopReason: reply.stopReason } });
+  events.push({ metadata: { usage: reply.usage, metrics: reply.metrics } });
+  return {
+    stream: (async function* () {
+      for (const event of events) yield event;
+    })(),
+  };
+}
+
 export interface BedrockMockOptions {
   dimensions: number;
 }
@@ -217,6 +250,10 @@ export function installBedrockMock(options: BedrockMockOptions) {
   mock.on(ConverseCommand).callsFake((input: ConverseCommandInput) => {
     calls.converse.push(input);
     return scriptedConverse(input);
+  });
+  mock.on(ConverseStreamCommand).callsFake((input: ConverseCommandInput) => {
+    calls.converse.push(input);
+    return scriptedConverseStream(input);
   });
   return { mock, calls, restore: () => mock.restore() };
 }

@@ -4,10 +4,19 @@ import {
   type BedrockRuntimeClient,
   ConverseCommand,
   type ConverseCommandInput,
+  ConverseStreamCommand,
+  type ConverseStreamOutput,
 } from "@aws-sdk/client-bedrock-runtime";
 import { z } from "zod";
 import { AppError } from "../../domain/errors.js";
-import type { ChatMessage, ChatModel, ChatRequest, ChatResponse, ContentBlock } from "../../ports/chat-model.js";
+import type {
+  ChatMessage,
+  ChatModel,
+  ChatRequest,
+  ChatResponse,
+  ContentBlock,
+  TextSink,
+} from "../../ports/chat-model.js";
 import type { Logger } from "../../ports/logger.js";
 import { errorName, isTransient } from "./aws-errors.js";
 
@@ -51,6 +60,7 @@ const UNAVAILABLE = new Set([
  */
 export class BedrockChatModel implements ChatModel {
   readonly generative = true;
+  readonly toolUse = true;
   readonly modelId: string;
 
   constructor(
@@ -67,19 +77,7 @@ export class BedrockChatModel implements ChatModel {
     try {
       raw = await this.client.send(new ConverseCommand(input));
     } catch (error) {
-      const name = errorName(error);
-      if (isTransient(error) || UNAVAILABLE.has(name)) {
-        this.logger.warn("bedrock converse failed", { model: this.modelId, error: name });
-        throw new AppError("model_unavailable", MODEL_UNAVAILABLE_MESSAGE, {
-          retryable: true,
-          cause: error,
-          detail: name,
-        });
-      }
-      throw new AppError("internal", "Something went wrong on our side. Please try again.", {
-        cause: error,
-        detail: `converse: ${name}`,
-      });
+      throw this.failure(error, "converse");
     }
     const parsed = responseSchema.safeParse(raw);
     if (!parsed.success) {
@@ -100,6 +98,99 @@ export class BedrockChatModel implements ChatModel {
         });
     }
     return { message: { role: "assistant", content }, stopReason: stopReasonOf(parsed.data.stopReason) };
+  }
+
+  /**
+   * ConverseStream: text deltas go to `onText` as they arrive; a tool call's input arrives as JSON text
+   * in pieces and is parsed once its block stops. Errors inside the stream (throttling, a model error)
+   * end it like a failed request.
+   */
+  async converseStream(request: ChatRequest, onText: TextSink): Promise<ChatResponse> {
+    const input = toConverseInput(request, this.options);
+    const blocks = new Map<number, { text: string } | { id: string; name: string; json: string }>();
+    let stopReason: string | undefined;
+    try {
+      const response = await this.client.send(new ConverseStreamCommand(input));
+      if (!response.stream) throw new AppError("model_unavailable", MODEL_UNAVAILABLE_MESSAGE, { detail: "no stream" });
+      for await (const event of response.stream) {
+        streamFailure(event);
+        if (event.contentBlockStart?.start?.toolUse) {
+          const { toolUseId = "", name = "" } = event.contentBlockStart.start.toolUse;
+          blocks.set(event.contentBlockStart.contentBlockIndex ?? blocks.size, { id: toolUseId, name, json: "" });
+        } else if (event.contentBlockDelta?.delta) {
+          const index = event.contentBlockDelta.contentBlockIndex ?? 0;
+          const { delta } = event.contentBlockDelta;
+          const block = blocks.get(index);
+          if (delta.text !== undefined) {
+            if (block && "text" in block) block.text += delta.text;
+            else blocks.set(index, { text: delta.text });
+            if (delta.text) onText(delta.text);
+          } else if (delta.toolUse?.input !== undefined && block && "json" in block) {
+            block.json += delta.toolUse.input;
+          }
+        } else if (event.messageStop) {
+          stopReason = event.messageStop.stopReason;
+        }
+      }
+    } catch (error) {
+      throw this.failure(error, "converse stream");
+    }
+    const content: ContentBlock[] = [...blocks.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([, block]) =>
+        "text" in block
+          ? { type: "text" as const, text: block.text }
+          : { type: "tool_use" as const, id: block.id, name: block.name, input: parseToolInput(block.json) },
+      );
+    return { message: { role: "assistant", content }, stopReason: stopReasonOf(stopReason) };
+  }
+
+  private failure(error: unknown, operation: string): AppError {
+    if (error instanceof AppError) return error;
+    const name = errorName(error);
+    if (isTransient(error) || UNAVAILABLE.has(name)) {
+      this.logger.warn(`bedrock ${operation} failed`, { model: this.modelId, error: name });
+      return new AppError("model_unavailable", MODEL_UNAVAILABLE_MESSAGE, {
+        retryable: true,
+        cause: error,
+        detail: name,
+      });
+    }
+    return new AppError("internal", "Something went wrong on our side. Please try again.", {
+      cause: error,
+      detail: `${operation}: ${name}`,
+    });
+  }
+}
+
+/** ConverseStream reports failures after the response started as events in the stream; raise them. */
+function streamFailure(event: ConverseStreamOutput): void {
+  const failure =
+    event.throttlingException ??
+    event.serviceUnavailableException ??
+    event.internalServerException ??
+    event.modelStreamErrorException ??
+    event.validationException;
+  if (!failure) return;
+  const name = event.throttlingException
+    ? "ThrottlingException"
+    : event.serviceUnavailableException
+      ? "ServiceUnavailableException"
+      : event.internalServerException
+        ? "InternalServerException"
+        : event.modelStreamErrorException
+          ? "ModelErrorException"
+          : "ValidationException";
+  throw Object.assign(new Error(failure.message ?? name), { name });
+}
+
+/** A streamed tool call's input, sent as JSON text in pieces; an empty or broken one becomes `{}`. */
+function parseToolInput(json: string): unknown {
+  if (!json.trim()) return {};
+  try {
+    return JSON.parse(json) as unknown;
+  } catch {
+    return {};
   }
 }
 

@@ -1,10 +1,7 @@
 import { z } from "zod";
 import { queryTerms, termSet } from "../../domain/terms.js";
 import { splitSentences } from "../../ingest/chunk.js";
-import type { ChatMessage, ChatModel, ChatRequest, ChatResponse } from "../../ports/chat-model.js";
-
-export const NO_MODEL_NOTICE =
-  "No language model is configured, so this answer quotes the most relevant sentences of your documents.";
+import type { ChatMessage, ChatModel, ChatRequest, ChatResponse, TextSink } from "../../ports/chat-model.js";
 
 const toolResultSchema = z.object({
   passages: z.array(z.object({ n: z.number(), title: z.string(), page: z.number(), text: z.string() })),
@@ -22,6 +19,17 @@ const MAX_ANSWER_CHARS = 1200;
 export class ExtractiveChatModel implements ChatModel {
   readonly modelId = "extractive";
   readonly generative = false;
+  readonly toolUse = true;
+
+  /** Extraction has nothing to wait for; the answer is handed over a line (one quoted sentence) at a time. */
+  async converseStream(request: ChatRequest, onText: TextSink): Promise<ChatResponse> {
+    const response = await this.converse(request);
+    for (const block of response.message.content) {
+      if (block.type !== "text") continue;
+      for (const line of block.text.split(/(?<=\n)/)) onText(line);
+    }
+    return response;
+  }
 
   async converse(request: ChatRequest): Promise<ChatResponse> {
     const last = request.messages.at(-1);
@@ -104,5 +112,5 @@ function compose(question: string, passages: z.infer<typeof toolResultSchema>["p
   }
   if (chosen.length === 0) return "I could not find an answer to that in your documents.";
   const lines = chosen.map((c) => `• ${c.sentence} [${c.n}]`);
-  return `${NO_MODEL_NOTICE}\n\n${lines.join("\n")}`;
+  return lines.join("\n");
 }
