@@ -132,13 +132,14 @@ async function run(c: Container, command: string, values: Options, args: string[
       const tenant = requireTenant(values);
       const question = args.join(" ");
       // The operator reads what every member may read: the organisation's documents, no one's private files.
-      const result = await c.services.answers.ask({
-        actor: c.services.access.operatorActor(tenant),
-        audience: { kind: "asker" },
-        question,
-      });
-      process.stdout.write(`${result.answer}\n`);
+      // The answer is printed as it is written; sources and the note follow once it is complete.
+      const result = await c.services.answers.ask(
+        { actor: c.services.access.operatorActor(tenant), audience: { kind: "asker" }, question },
+        { onText: (text) => process.stdout.write(text) },
+      );
+      process.stdout.write("\n");
       for (const s of result.sources) process.stdout.write(`  [${s.n}] ${s.title}, page ${s.page}\n`);
+      if (result.note) process.stdout.write(`(${result.note})\n`);
       process.stdout.write(`(${result.outcome}, audit ${result.auditId})\n`);
       return 0;
     }

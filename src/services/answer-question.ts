@@ -339,11 +339,16 @@ export class AnswerService {
     const text = new AnswerText((n) => n >= 1 && n <= retrieved.length);
     if (retrieved.length === 0) return { text, retrieved };
     const quoted = retrieved
-      .map((r) => `<passage n="${r.n}" title=${JSON.stringify(r.hit.title)} page="${r.hit.page}">\n${r.hit.text}\n</passage>`)
+      .map(
+        (r) =>
+          `<passage n="${r.n}" title=${JSON.stringify(r.hit.title)} page="${r.hit.page}">\n${r.hit.text}\n</passage>`,
+      )
       .join("\n");
     messages.push({
       role: "user",
-      content: [{ type: "text", text: `Passages from the organisation's documents:\n${quoted}\n\nQuestion: ${question}` }],
+      content: [
+        { type: "text", text: `Passages from the organisation's documents:\n${quoted}\n\nQuestion: ${question}` },
+      ],
     });
     await this.reply({ system: PASSAGES_SYSTEM_PROMPT, messages, tools: [] }, text, retrieved, progress);
     this.emit(text.end(), progress);

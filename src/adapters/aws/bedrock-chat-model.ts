@@ -50,6 +50,7 @@ const UNAVAILABLE = new Set([
   "ResourceNotFoundException",
   "ServiceQuotaExceededException",
   "ModelErrorException",
+  "ModelStreamErrorException",
 ]);
 
 /**
@@ -179,7 +180,7 @@ function streamFailure(event: ConverseStreamOutput): void {
       : event.internalServerException
         ? "InternalServerException"
         : event.modelStreamErrorException
-          ? "ModelErrorException"
+          ? "ModelStreamErrorException"
           : "ValidationException";
   throw Object.assign(new Error(failure.message ?? name), { name });
 }
