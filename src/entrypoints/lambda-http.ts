@@ -17,6 +17,7 @@ const TEXT_TYPES = new Set([
   "application/javascript",
   "image/svg+xml",
   "text/csv",
+  "text/event-stream",
 ]);
 
 /**

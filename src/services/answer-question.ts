@@ -167,10 +167,24 @@ export class AnswerService {
     let answer: string;
     let sources: Source[] = [];
     let outcome: Outcome;
-    let streamed = "";
+    let streamed = false;
+    // Streams only when the surface asked for it (the loop calls converseStream then).
+    const shown: AskProgress = {
+      ...progress,
+      onText: (text) => {
+        streamed = true;
+        progress.onText?.(text);
+      },
+    };
     try {
-      const result = await this.runLoop(tenant, readable, question, input.history ?? [], log, progress);
-      streamed = result.text.text;
+      const result = await this.runLoop(
+        tenant,
+        readable,
+        question,
+        input.history ?? [],
+        log,
+        progress.onText ? shown : progress,
+      );
       if (result.retrieved.length === 0) {
         answer = NO_CONTEXT_ANSWER;
         outcome = "no_context";
@@ -185,7 +199,10 @@ export class AnswerService {
       answer = MODEL_UNAVAILABLE_ANSWER;
       outcome = "model_unavailable";
     }
+    // What was not streamed as it was written comes in one piece; an answer broken off by the model
+    // going away is followed by the reason (the final answer, which surfaces show in its place).
     if (!streamed) progress.onText?.(answer);
+    else if (outcome === "model_unavailable") progress.onText?.(`\n\n${answer}`);
     const note = outcome === "answered" && !this.model.generative ? NO_MODEL_NOTE : undefined;
     const now = new Date();
     const record: AuditRecord = {

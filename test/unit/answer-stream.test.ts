@@ -164,7 +164,22 @@ describe("AnswerService streaming", () => {
     expect(deltas).toEqual([NO_CONTEXT_ANSWER]);
   });
 
-  it("says the model is unavailable when it fails mid-answer, and the final answer replaces what was streamed", async () => {
+  it("follows a broken-off answer with the reason, and the final answer is the reason", async () => {
+    const model = new (class extends ScriptedModel {
+      override async converseStream(request: ChatRequest, onText: TextSink): Promise<ChatResponse> {
+        if (this.requests.length === 0) return super.converseStream(request, onText);
+        this.requests.push(request);
+        onText("Hotel costs are");
+        throw new AppError("model_unavailable", "The language model is unavailable right now.");
+      }
+    })([{ search: "hotel costs reimbursed" }]);
+    const deltas: string[] = [];
+    const result = await ask(service(model).answers, "How much of my hotel costs is reimbursed?", deltas);
+    expect(result).toMatchObject({ outcome: "model_unavailable", answer: MODEL_UNAVAILABLE_ANSWER });
+    expect(deltas).toEqual(["Hotel costs are", `\n\n${MODEL_UNAVAILABLE_ANSWER}`]);
+  });
+
+  it("says the model is unavailable when it fails before answering", async () => {
     const model = new ScriptedModel([
       { search: "hotel costs reimbursed" },
       { fail: new AppError("model_unavailable", "The language model is unavailable right now.") },
