@@ -6,9 +6,12 @@ import type { Visibility } from "../domain/access.js";
 import type { AuditRecord } from "../domain/audit.js";
 import type { DocumentRecord } from "../domain/documents.js";
 import { AppError } from "../domain/errors.js";
+import type { Logger } from "../ports/logger.js";
 import type { SlackIdentityLink } from "../ports/tenant-directory.js";
+import type { AskInput, AskResult } from "../services/answer-question.js";
 import type { Services } from "../services/services.js";
 import { actorOf, requireAuth } from "./auth.js";
+import { EventStream, wantsEventStream } from "./sse.js";
 import { parseBody } from "./validate.js";
 
 export function visibilityJson(v: Visibility) {
@@ -80,6 +83,24 @@ export function auditJson(r: AuditRecord) {
   };
 }
 
+/** The body of an answer: POST /api/ask's JSON, and its `done` event when streamed. */
+export function answerJson(r: AskResult) {
+  return {
+    answer: r.answer,
+    ...(r.note ? { note: r.note } : {}),
+    sources: r.sources.map(sourceJson),
+    outcome: r.outcome,
+    audit_id: r.auditId,
+  };
+}
+
+/** The first `max` characters, without leaving half of a surrogate pair at the end. */
+function clip(text: string, max = HISTORY_TURN_CHARS): string {
+  if (text.length <= max) return text;
+  const end = /[\uD800-\uDBFF]/.test(text.charAt(max - 1)) ? max - 1 : max;
+  return text.slice(0, end);
+}
+
 const sourceJson = (s: AuditRecord["sources"][number]) => ({
   n: s.n,
   document_id: s.documentId,
@@ -90,9 +111,23 @@ const sourceJson = (s: AuditRecord["sources"][number]) => ({
   ...(s.link ? { link: s.link } : {}),
 });
 
-// The web app says it is the web app, so the audit log can tell it from other API clients. Only a
-// label: it changes nothing about who asked or which tenant answers.
-const askBody = z.object({ question: z.string(), surface: z.enum(["api", "web"]).optional() });
+const HISTORY_TURNS = 12;
+const HISTORY_TURN_CHARS = 2000;
+/**
+ * Earlier turns of a web conversation, oldest first, as Slack threads pass theirs: only the most
+ * recent 12 are kept and each text is cut to its first 2,000 characters (context, so a long earlier
+ * answer is shortened rather than the question refused).
+ */
+const historyBody = z
+  .array(z.object({ role: z.enum(["user", "assistant"]), text: z.string().transform((t) => clip(t)) }))
+  .transform((turns) => turns.slice(-HISTORY_TURNS));
+const askBody = z.object({
+  question: z.string(),
+  // The web app says it is the web app, so the audit log can tell it from other API clients. Only a
+  // label: it changes nothing about who asked or which tenant answers.
+  surface: z.enum(["api", "web"]).optional(),
+  history: historyBody.optional(),
+});
 const feedbackBody = z.object({ value: z.enum(["up", "down"]) });
 const inviteBody = z.object({ role: z.enum(["admin", "member"]).optional() }).optional();
 const auditQuery = z.object({
@@ -232,19 +267,37 @@ export function apiRoutes(services: ApiServices, limits: ApiLimits): Router {
     res.status(204).end();
   });
 
+  // JSON, or with `Accept: text/event-stream` the answer as it is written: `delta` events, then `done`
+  // with the JSON body. Whatever refuses the question (validation, limits) is refused before the
+  // stream starts, so it is an ordinary HTTP error either way.
   router.post("/ask", async (req, res) => {
-    const { question, surface } = parseBody(askBody, req.body);
-    const result = await answers.ask({
-      actor: { ...actorOf(res), surface: surface ?? "api" },
+    const body = parseBody(askBody, req.body);
+    const actor = { ...actorOf(res), surface: body.surface ?? "api" };
+    const question = answers.validateQuestion(body.question);
+    await answers.admit(actor);
+    const input: AskInput = {
+      actor,
       audience: { kind: "asker" },
       question,
-    });
-    res.json({
-      answer: result.answer,
-      sources: result.sources.map(sourceJson),
-      outcome: result.outcome,
-      audit_id: result.auditId,
-    });
+      ...(body.history?.length ? { history: body.history } : {}),
+      admitted: true,
+    };
+    if (!wantsEventStream(req)) {
+      res.json(answerJson(await answers.ask(input)));
+      return;
+    }
+    const stream = new EventStream(res);
+    try {
+      const result = await answers.ask(input, {
+        onSearching: () => stream.send("status", { status: "searching" }),
+        onText: (text) => stream.send("delta", { text }),
+      });
+      stream.send("done", answerJson(result));
+      stream.end();
+    } catch (error) {
+      if (!stream.started) throw error;
+      stream.fail(error, res.locals.logger as Logger | undefined, req.path);
+    }
   });
 
   router.post("/audit/:id/feedback", async (req, res) => {

@@ -49,6 +49,8 @@ export function startSession(login) {
   /** @type {Session} */
   const s = { token: login.id_token, expiresAt: Date.now() + login.expires_in * 1000 };
   sessionStorage.setItem(KEY, JSON.stringify(s));
+  // Logging in over someone else's session (without logging out) must not hand them its data.
+  forgetUserData(sessionUserId());
   return s;
 }
 
@@ -68,8 +70,53 @@ export async function logIn(email, password) {
   return startSession(login);
 }
 
+/** Ends the session, and with it everything pages kept for its user (the Ask page's conversation). */
 export function endSession() {
   sessionStorage.removeItem(KEY);
+  forgetUserData(null);
+}
+
+/** What pages keep for one user in this tab: `enclave.user.<user id>.<name>`. */
+const USER_DATA = "enclave.user.";
+
+/**
+ * The logged-in user's id: the `sub` claim of the ID token (which is the client's to read; the server
+ * still checks the token on every call). Null without a session or a readable claim.
+ * @returns {string | null}
+ */
+export function sessionUserId() {
+  const token = getSession()?.token ?? "";
+  try {
+    const part = (token.split(".")[1] ?? "").replace(/-/g, "+").replace(/_/g, "/");
+    const bytes = Uint8Array.from(atob(part.padEnd(Math.ceil(part.length / 4) * 4, "=")), (c) => c.charCodeAt(0));
+    const sub = JSON.parse(new TextDecoder().decode(bytes))?.sub;
+    return typeof sub === "string" && sub ? sub : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The sessionStorage key under which a page keeps `name` for the logged-in user, or null when there is
+ * no user to keep it for. Another user logging in on this tab never reads it: it is forgotten then.
+ * @param {string} name
+ */
+export function userDataKey(name) {
+  const id = sessionUserId();
+  return id ? `${USER_DATA}${encodeURIComponent(id)}.${name}` : null;
+}
+
+/** @param {string | null} keepUserId whose data stays (null: nobody's) */
+function forgetUserData(keepUserId) {
+  const keep = keepUserId ? `${USER_DATA}${encodeURIComponent(keepUserId)}.` : null;
+  try {
+    for (let i = sessionStorage.length - 1; i >= 0; i--) {
+      const key = sessionStorage.key(i);
+      if (key?.startsWith(USER_DATA) && !(keep && key.startsWith(keep))) sessionStorage.removeItem(key);
+    }
+  } catch {
+    // storage unavailable: nothing was kept either
+  }
 }
 
 /**
@@ -161,6 +208,128 @@ export async function api(path, options = {}) {
   const text = await res.text();
   if (!res.ok) throw failure(res.status, text);
   return text ? JSON.parse(text) : undefined;
+}
+
+/**
+ * POSTs to an endpoint that answers with Server-Sent Events (`Accept: text/event-stream`), handing each
+ * event to `onEvent` as it arrives, and resolves with the data of its `done` event. A refusal before
+ * the stream starts is an ordinary JSON error, handled as `api` does (a 401 ends the session); an
+ * `error` event becomes an ApiError with its code and message. A JSON answer instead of a stream (a
+ * proxy that dropped the Accept header) is taken as the done event.
+ * @param {string} path
+ * @param {{ body: unknown, signal?: AbortSignal, onEvent?: (event: string, data: any) => void }} options
+ * @returns {Promise<any>}
+ */
+export async function apiStream(path, options) {
+  const { body, signal, onEvent } = options;
+  let res;
+  try {
+    res = await fetch(path, {
+      method: "POST",
+      headers: authHeaders({ "content-type": "application/json", accept: "text/event-stream" }),
+      body: JSON.stringify(body),
+      credentials: "omit",
+      cache: "no-store",
+      signal,
+    });
+  } catch (error) {
+    if (error instanceof DOMException && error.name === "AbortError") throw error;
+    throw failure(0, "");
+  }
+  if (!res.ok) throw failure(res.status, await res.text());
+  if (!res.body || !(res.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
+    const text = await res.text();
+    return text ? JSON.parse(text) : undefined;
+  }
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  /** @type {{ data: any } | undefined} */
+  let done;
+  /** @type {ApiError | undefined} */
+  let failed;
+  const parser = eventStreamParser((event, raw) => {
+    if (done || failed) return;
+    let data;
+    try {
+      data = JSON.parse(raw);
+    } catch {
+      return; // not one of ours
+    }
+    if (event === "done") done = { data };
+    else if (event === "error")
+      failed = new ApiError(
+        res.status,
+        String(data?.error?.code ?? "stream_error"),
+        String(data?.error?.message ?? "Something went wrong. Please try again."),
+      );
+    else onEvent?.(event, data);
+  });
+  try {
+    while (!done && !failed) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      parser.push(decoder.decode(chunk.value, { stream: true }));
+    }
+    parser.push(decoder.decode());
+    parser.end();
+  } catch (error) {
+    if (error instanceof DOMException && error.name === "AbortError") throw error;
+    throw new ApiError(0, "stream_cut", "The connection broke before the answer was complete. Please ask again.");
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+  if (failed) throw failed;
+  if (!done) throw new ApiError(0, "stream_cut", "The answer was cut off before it was complete. Please ask again.");
+  return done.data;
+}
+
+/**
+ * Splits Server-Sent Events text, fed in any pieces, into events as the HTML standard's EventSource
+ * does: `event:` and `data:` fields (several data lines joined by line breaks), a blank line ends an
+ * event, comment lines (`:`) and other fields are skipped.
+ * @param {(event: string, data: string) => void} dispatch
+ */
+export function eventStreamParser(dispatch) {
+  let buffer = "";
+  let event = "";
+  /** @type {string[]} */
+  let data = [];
+  /** @param {string} line */
+  const take = (line) => {
+    if (line === "") {
+      if (data.length) dispatch(event || "message", data.join("\n"));
+      event = "";
+      data = [];
+      return;
+    }
+    if (line.startsWith(":")) return;
+    const colon = line.indexOf(":");
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? "" : line.slice(colon + 1);
+    if (value.startsWith(" ")) value = value.slice(1);
+    if (field === "event") event = value;
+    else if (field === "data") data.push(value);
+  };
+  return {
+    /** @param {string} text */
+    push(text) {
+      buffer += text;
+      for (;;) {
+        const end = buffer.search(/\r\n|\r|\n/);
+        // A CR at the very end may be the first half of a CRLF still on its way.
+        if (end < 0 || (end === buffer.length - 1 && buffer.endsWith("\r"))) return;
+        const breakLength = buffer.startsWith("\r\n", end) ? 2 : 1;
+        const line = buffer.slice(0, end);
+        buffer = buffer.slice(end + breakLength);
+        take(line);
+      }
+    },
+    /** The stream ended: an event without its closing blank line is dropped, as EventSource does. */
+    end() {
+      if (buffer.endsWith("\r")) take(buffer.slice(0, -1));
+      buffer = "";
+    },
+  };
 }
 
 /**
