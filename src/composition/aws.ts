@@ -121,7 +121,9 @@ export async function buildAwsAdapters(
   const chat: ChatModel =
     config.CHAT_MODEL === "bedrock"
       ? new BedrockChatModel(bedrock, { modelId: config.BEDROCK_CHAT_MODEL_ID }, log)
-      : new ExtractiveChatModel();
+      : config.CHAT_MODEL === "openai"
+        ? (await import("./openai.js")).buildOpenAiChatModel(config, logger)
+        : new ExtractiveChatModel();
 
   const sqs = watch(new SQSClient(clientConfig(config, "sqs")), "sqs", false);
   const queueUrl = need("SQS_QUEUE_URL", config.SQS_QUEUE_URL);

@@ -11,6 +11,7 @@ import { SqliteTenantDirectory } from "../adapters/local/sqlite-tenant-directory
 import { TenantDatabases } from "../adapters/local/tenant-databases.js";
 import type { TokenCipher } from "../adapters/shared/token-cipher.js";
 import type { Config } from "../config/config.js";
+import type { ChatModel } from "../ports/chat-model.js";
 import type { Logger } from "../ports/logger.js";
 import type { Adapters } from "./container.js";
 
@@ -41,10 +42,7 @@ export async function buildLocalAdapters(config: Config, logger: Logger, cipher:
     },
     storeLog,
   );
-  const chat =
-    config.CHAT_MODEL === "bedrock"
-      ? await (await import("./aws.js")).buildBedrockChatModel(config, logger)
-      : new ExtractiveChatModel();
+  const chat = await chatModel(config, logger);
   return {
     identity,
     jwks: identity.jwks,
@@ -71,4 +69,11 @@ export async function buildLocalAdapters(config: Config, logger: Logger, cipher:
       directoryDb.close();
     },
   };
+}
+
+/** The model behind answers; cloud SDKs are loaded only when configured. */
+async function chatModel(config: Config, logger: Logger): Promise<ChatModel> {
+  if (config.CHAT_MODEL === "bedrock") return (await import("./aws.js")).buildBedrockChatModel(config, logger);
+  if (config.CHAT_MODEL === "openai") return (await import("./openai.js")).buildOpenAiChatModel(config, logger);
+  return new ExtractiveChatModel();
 }

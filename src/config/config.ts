@@ -38,7 +38,7 @@ export const configSchema = z.object({
 
   BACKEND: z.enum(["local", "aws"]).default("local"),
   VECTOR_STORE: z.enum(["sqlite", "pinecone"]).default("sqlite"),
-  CHAT_MODEL: z.enum(["extractive", "bedrock"]).default("extractive"),
+  CHAT_MODEL: z.enum(["extractive", "bedrock", "openai"]).default("extractive"),
 
   MAX_FILE_BYTES: int(25 * 1024 * 1024, 1),
   MAX_PAGES: int(2000, 1),
@@ -115,6 +115,19 @@ export const configSchema = z.object({
   PINECONE_INDEX: optionalString,
   PINECONE_INDEX_HOST: optionalUrl,
 
+  /**
+   * CHAT_MODEL=openai: any server speaking the OpenAI Chat Completions API (OpenAI, Ollama, vLLM,
+   * llama.cpp, LM Studio). Local servers need no key. OPENAI_TOOLS=false for models that cannot call
+   * tools: the passages are then searched first and quoted in the prompt.
+   */
+  OPENAI_BASE_URL: url("https://api.openai.com/v1"),
+  OPENAI_API_KEY: optionalString,
+  OPENAI_MODEL: optionalString,
+  OPENAI_TOOLS: bool(true),
+  /** Per attempt; the client retries timeouts, 408/409/429/5xx and connection errors OPENAI_MAX_RETRIES times. */
+  OPENAI_TIMEOUT_MS: int(60_000, 1, 10 * 60_000),
+  OPENAI_MAX_RETRIES: int(2, 0, 10),
+
   /** Server-only Cognito app client (with a secret) that may write custom:tenant_id at sign-up. */
   COGNITO_SIGNUP_CLIENT_ID: optionalString,
   COGNITO_SIGNUP_CLIENT_SECRET: optionalString,
@@ -189,6 +202,10 @@ function crossFieldProblems(c: Config): string[] {
       if (!value) out.push(`${name}: required when BACKEND=aws`);
     }
   }
+  if (c.CHAT_MODEL === "openai" && !c.OPENAI_MODEL)
+    out.push(
+      "OPENAI_MODEL: required when CHAT_MODEL=openai (the model name the server knows, e.g. llama3.1 or gpt-4o-mini)",
+    );
   if (c.VECTOR_STORE === "pinecone") {
     if (!c.PINECONE_API_KEY) out.push("PINECONE_API_KEY: required when VECTOR_STORE=pinecone");
     if (!c.PINECONE_INDEX && !c.PINECONE_INDEX_HOST)

@@ -37,6 +37,27 @@ describe("config", () => {
     expect(slackMode(loadConfig({ SLACK_BOT_TOKEN: "xoxb-1", SLACK_APP_TOKEN: "xapp-1" }))).toBe("socket");
   });
 
+  it("needs only a model name for an OpenAI-compatible server, and says so when it is missing", () => {
+    expect(loadConfig({ CHAT_MODEL: "openai", OPENAI_MODEL: "llama3.1" })).toMatchObject({
+      OPENAI_BASE_URL: "https://api.openai.com/v1",
+      OPENAI_TOOLS: true,
+      OPENAI_TIMEOUT_MS: 60_000,
+      OPENAI_MAX_RETRIES: 2,
+    });
+    expect(
+      loadConfig({
+        CHAT_MODEL: "openai",
+        OPENAI_MODEL: "m",
+        OPENAI_BASE_URL: "http://localhost:11434/v1/",
+        OPENAI_TOOLS: "false",
+      }),
+    ).toMatchObject({ OPENAI_BASE_URL: "http://localhost:11434/v1", OPENAI_TOOLS: false });
+    expect(() => loadConfig({ CHAT_MODEL: "openai" })).toThrow(/OPENAI_MODEL: required when CHAT_MODEL=openai/);
+    expect(() => loadConfig({ CHAT_MODEL: "openai", OPENAI_MODEL: "m", OPENAI_BASE_URL: "localhost" })).toThrow(
+      /OPENAI_BASE_URL/,
+    );
+  });
+
   it("documents every setting in .env.example, with values that load", () => {
     const example = readFileSync(new URL("../../.env.example", import.meta.url), "utf8");
     const documented = Object.fromEntries(
