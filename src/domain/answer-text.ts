@@ -1,7 +1,8 @@
 /**
  * Turns a model's raw answer text into the text readers see, piece by piece as it streams: passage
  * markers `[n]` are renumbered 1.. in order of first citation (markers naming no passage are dropped),
- * a model's `<thinking>…</thinking>` aside is left out, leading whitespace and spaces before a line
+ * a model's reasoning aside (`<thinking>…</thinking>` from Nova, `<think>…</think>` from DeepSeek-R1 and Qwen
+ * on Ollama) is left out, leading whitespace and spaces before a line
  * break are trimmed. Fed the whole text at once it gives the same result as fed in any pieces, so a
  * streamed answer and the stored one are the same text.
  */
@@ -12,7 +13,8 @@ export class AnswerText {
   private held = "";
   private spaces = "";
   private started = false;
-  private thinking = false;
+  /** The closing tag of the aside being skipped, if any. */
+  private thinking: string | undefined;
   private out = "";
 
   /** @param known whether a passage number names a retrieved passage (asked when the marker arrives). */
@@ -24,13 +26,14 @@ export class AnswerText {
     let emitted = "";
     for (;;) {
       if (this.thinking) {
-        const end = this.held.indexOf(THINK_CLOSE);
+        const close = this.thinking;
+        const end = this.held.indexOf(close);
         if (end < 0) {
-          this.held = this.held.slice(Math.max(0, this.held.length - THINK_CLOSE.length + 1));
+          this.held = this.held.slice(Math.max(0, this.held.length - close.length + 1));
           return this.record(emitted);
         }
-        this.held = this.held.slice(end + THINK_CLOSE.length);
-        this.thinking = false;
+        this.held = this.held.slice(end + close.length);
+        this.thinking = undefined;
         continue;
       }
       const special = this.held.search(/[[<]/);
@@ -42,12 +45,13 @@ export class AnswerText {
       emitted += this.plain(this.held.slice(0, special));
       this.held = this.held.slice(special);
       if (this.held.startsWith("<")) {
-        if (this.held.startsWith(THINK_OPEN)) {
-          this.held = this.held.slice(THINK_OPEN.length);
-          this.thinking = true;
+        const open = ASIDES.find((tag) => this.held.startsWith(tag));
+        if (open) {
+          this.held = this.held.slice(open.length);
+          this.thinking = `</${open.slice(1)}`;
           continue;
         }
-        if (THINK_OPEN.startsWith(this.held)) return this.record(emitted); // may still become the tag
+        if (ASIDES.some((tag) => tag.startsWith(this.held))) return this.record(emitted); // may still become a tag
         emitted += this.plain("<");
         this.held = this.held.slice(1);
         continue;
@@ -69,7 +73,7 @@ export class AnswerText {
     const rest = this.thinking ? "" : this.plain(this.held);
     this.held = "";
     this.spaces = "";
-    this.thinking = false;
+    this.thinking = undefined;
     return this.record(rest);
   }
 
@@ -113,5 +117,4 @@ export class AnswerText {
   }
 }
 
-const THINK_OPEN = "<thinking>";
-const THINK_CLOSE = "</thinking>";
+const ASIDES = ["<thinking>", "<think>"];

@@ -44,6 +44,11 @@ describe("AnswerText", () => {
     expect(text.end()).toBe("");
   });
 
+  it("leaves out <think> asides too, however they are cut", () => {
+    const raw = "<think>The user wants [1]</think>\n\nHotels: 180 euros [1].";
+    for (const pieces of cuts(raw)) expect(feed(pieces).text.text).toBe("Hotels: 180 euros [1].");
+  });
+
   it("leaves out an unfinished thinking aside at the end", () => {
     const { text } = feed(["Answer [1]. <thinking>never shown"]);
     expect(text.text).toBe("Answer [1].");
