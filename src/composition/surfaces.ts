@@ -18,9 +18,9 @@ export function httpDeps(c: Container): HttpDeps {
 /** What the Slack surface is handed, when Slack is configured. */
 export function slackDeps(c: Container): SlackDeps | undefined {
   if (!c.slack) return undefined;
-  const { access, answers, documents, feedback, links, installations, jobs } = c.services;
+  const { access, answers, audit, documents, feedback, links, installations, jobs } = c.services;
   return {
-    services: { access, answers, documents, feedback, links, installations, jobs },
+    services: { access, answers, audit, documents, feedback, links, installations, jobs },
     settings: c.slack.settings,
     workspaces: c.slack.workspaces,
     logger: c.logger,

@@ -88,6 +88,8 @@ export const eventJobSchema = z.discriminatedUnion("kind", [
   }),
   z.object({ kind: z.literal("linked"), teamId: id, slackUserId: id, tenantName: z.string().max(200) }),
   z.object({ kind: z.literal("installed"), teamId: id, userId: id }),
+  /** The user opened the app's Home tab: publish it for them. */
+  z.object({ kind: z.literal("home"), teamId: id, enterpriseId: id.optional(), userId: id }),
   z.object({ kind: z.literal("indexed"), tenantId: id, documentId: id }),
 ]);
 export type EventJob = z.infer<typeof eventJobSchema>;

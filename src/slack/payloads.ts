@@ -65,6 +65,14 @@ export const messageSchema = z.looseObject({
   files: z.array(z.looseObject({ id })).optional(),
 });
 
+/** `app_home_opened`: the user opened one of the app's tabs (`home`, `messages`, `about`). */
+export const appHomeOpenedSchema = z.looseObject({
+  type: z.literal("app_home_opened"),
+  user: id,
+  tab: z.string().max(64).optional(),
+  channel: id.optional(),
+});
+
 export const fileSharedSchema = z.looseObject({
   type: z.literal("file_shared"),
   file_id: id,

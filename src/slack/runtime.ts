@@ -13,7 +13,7 @@ import type { SlackWorkspaces, TeamAuth } from "./workspaces.js";
 /** The services the Slack surface calls. */
 export type SlackServices = Pick<
   Services,
-  "access" | "answers" | "documents" | "feedback" | "links" | "installations" | "jobs"
+  "access" | "answers" | "audit" | "documents" | "feedback" | "links" | "installations" | "jobs"
 >;
 
 /** What the Slack job handlers share. No Bolt here: the same handlers run in any worker. */

@@ -10,6 +10,7 @@ import { SlackIntake } from "./jobs.js";
 import { registerActions } from "./listeners/actions.js";
 import { registerCommands } from "./listeners/commands.js";
 import { registerFiles } from "./listeners/files.js";
+import { registerHome } from "./listeners/home.js";
 import { registerLifecycle } from "./listeners/lifecycle.js";
 import { registerMessages } from "./listeners/messages.js";
 import { oauthRoutes } from "./oauth.js";
@@ -166,6 +167,7 @@ export function createSlackSurface(deps: SlackDeps, options: SlackOptions = {}):
   registerFiles(app, intake);
   registerActions(app, intake, logger);
   registerLifecycle(app, intake);
+  registerHome(app, intake, logger);
 
   if (settings.oauth) {
     router.use(

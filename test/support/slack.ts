@@ -16,7 +16,7 @@ let warned = false;
 function base(relative: string): string {
   const shared = join(SHARED_SLACK, relative);
   if (existsSync(shared)) return readFileSync(shared, "utf8");
-  if (!warned) {
+  if (!warned && !hasSharedSlack) {
     warned = true;
     console.warn(
       `../shared/data/slack is absent: using the self-contained payload shapes in test/fixtures/slack instead.`,
@@ -250,6 +250,26 @@ export function fileEventEnvelope(
       : e.type === "file_change"
         ? { type: "file_change", file_id: e.fileId, file: { id: e.fileId } }
         : { type: "file_deleted", file_id: e.fileId, event_ts: ts, ...(e.channel ? { channel_ids: [e.channel] } : {}) };
+  return p;
+}
+
+/**
+ * `app_home_opened`: the user opened one of the app's tabs. No Slack SDK repository has a sample, so
+ * the shape is Slack's documented one (test/fixtures/slack/events_api/app_home_opened.json).
+ */
+export function homeOpenedEnvelope(
+  who: Who,
+  e: { tab?: "home" | "messages"; channel?: string } & EnvelopeOptions = {},
+) {
+  const p = envelope("events_api/app_home_opened.json", who, e);
+  p.event_time = Math.floor(Date.now() / 1000);
+  Object.assign(p.event, {
+    user: who.userId,
+    channel: e.channel ?? `D${who.userId.slice(1)}`,
+    tab: e.tab ?? "home",
+    event_ts: `${Math.floor(Date.now() / 1000)}.000100`,
+  });
+  delete p.is_ext_shared_channel;
   return p;
 }
 

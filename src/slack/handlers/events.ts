@@ -7,6 +7,7 @@ import { type EventJob, eventJobSchema } from "../jobs.js";
 import { postToResponseUrl } from "../outbound.js";
 import { linkOffer, openWorkspace, plural, type SlackRuntime, slackActor, type Workspace } from "../runtime.js";
 import { indexedText } from "./files.js";
+import { publishHome } from "./home.js";
 
 type Of<K extends EventJob["kind"]> = Extract<EventJob, { kind: K }>;
 
@@ -28,6 +29,8 @@ export async function handleEventJob(rt: SlackRuntime, job: Job): Promise<void> 
       return installed(rt, e);
     case "indexed":
       return indexed(rt, e);
+    case "home":
+      return publishHome(rt, e);
   }
 }
 

@@ -1,0 +1,3 @@
+/** The Home tab suite, unchanged, on the AWS shape (Lambda handlers over the emulators). */
+process.env.ENCLAVE_TEST_SHAPE = "aws";
+await import("./slack-home.test.js");
