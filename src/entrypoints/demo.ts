@@ -243,7 +243,7 @@ class Demo {
     say(`   ${dim(`[${team.name}] ${hash(channel)}`)} ${at(who.userId)}: ${bold(`@Enclave ${question}`)}`);
     this.fake.addUserMessage(team.id, { channel, user: who.userId, text: `<@${team.botUserId}> ${question}`, ts });
     await this.slack.event(mentionEnvelope(who, { channel, text: `<@${team.botUserId}> ${question}`, ts }));
-    return this.threadAnswer(team, ts, "Enclave (in the thread, for the channel):");
+    return this.threadAnswer(team, channel, ts, "Enclave (in the thread, for the channel):");
   }
 
   async dm(team: FakeTeam, who: Who, question: string): Promise<string> {
@@ -252,34 +252,26 @@ class Demo {
     say();
     say(`   ${dim(`[${team.name}] DM`)} ${at(who.userId)} → Enclave: ${bold(question)}`);
     await this.slack.event(messageEnvelope(who, { channel, text: question, ts }));
-    return this.threadAnswer(team, undefined, "Enclave (DM):", channel);
+    return this.threadAnswer(team, channel, ts, "Enclave (DM, in the thread of the question):");
   }
 
-  private async threadAnswer(
-    team: FakeTeam,
-    threadTs: string | undefined,
-    label: string,
-    channel?: string,
-  ): Promise<string> {
-    const placeholder = await this.fake.waitFor(
+  /** The answer streamed into the thread: its markdown, then the sources and buttons it ended with. */
+  private async threadAnswer(team: FakeTeam, channel: string, threadTs: string, label: string): Promise<string> {
+    const message = await this.fake.waitFor(
       () =>
         this.fake
-          .callsTo("chat.postMessage", team.id)
-          .findLast(
-            (c) =>
-              /Searching/.test(c.params.text ?? "") &&
-              (threadTs ? c.params.thread_ts === threadTs : c.params.channel === channel),
-          ),
-      20_000,
-      "placeholder",
-    );
-    const update = await this.fake.waitFor(
-      () => this.fake.callsTo("chat.update", team.id).find((c) => c.params.ts === placeholder.result?.ts),
+          .botMessages(channel, threadTs, team.id)
+          .find((m) => (m.stream ? m.stream.state === "stopped" : !/Searching/.test(m.text))),
       20_000,
       "answer",
     );
-    say(`     ${label} ${dim('(replaced "Searching your documents…")')}`);
-    const text = readable(update.params);
+    say(
+      `     ${label} ${dim(message.stream ? "(streamed as it was written)" : '(replaced "Searching your documents…")')}`,
+    );
+    const text = [
+      ...(message.stream ? [message.stream.markdown.replaceAll("\u2060", "")] : []),
+      readable({ ...(message.stream ? {} : { text: message.text }), blocks: (message.blocks ?? []) as Block[] }),
+    ].join("\n");
     say(indent(text, "       "));
     return text;
   }

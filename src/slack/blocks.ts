@@ -27,6 +27,24 @@ export function escapeText(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
+const WORD_JOINER = "\u2060";
+
+/**
+ * Untrusted text for a streamed message's `markdown_text`. Slack documents markdown_text as standard
+ * markdown and says nothing of how it treats `<!channel>`, `<@U…>`, `<url|label>` or entities, so this
+ * does not rely on either reading: an invisible word joiner after every `<` and `&` means no `<…>`
+ * sequence (mention, link, autolink) and no entity can form, and one between `]` and `(`, `[` or `:`
+ * keeps `[label](url)`, `![…](…)` and reference links from forming. The text reads the same.
+ * `previous` is the text already streamed, for a `](` split across two pieces.
+ */
+export function neutralizeMarkdown(text: string, previous = ""): string {
+  const safe = text.replace(/[<&]/g, `$&${WORD_JOINER}`).replace(/\](?=[([:])/g, `]${WORD_JOINER}`);
+  return previous.endsWith("]") && /^[([:]/.test(text) ? `${WORD_JOINER}${safe}` : safe;
+}
+
+/** Text as a reader sees it: without the word joiners `neutralizeMarkdown` put in. */
+export const withoutJoiners = (text: string): string => text.replaceAll(WORD_JOINER, "");
+
 /** Splits text into pieces of at most `limit` characters, preferring paragraph, line, then word ends. */
 export function splitText(text: string, limit = SECTION_LIMIT): string[] {
   const pieces: string[] = [];
@@ -76,12 +94,15 @@ export interface AnswerView {
   askedBy?: string;
   /** The "Share to channel" button, for answers only the asker sees. */
   shareable?: boolean;
+  /** A remark about how the answer was made, shown as a context line under it. */
+  note?: string;
 }
 
 /**
- * An answer as Block Kit: the answer text, numbered sources (title, page, link to the Slack file it came
- * from), then 👍/👎 (and "Share to channel" for a private answer). Long answers are split into sections of
- * at most 3,000 characters and into several messages of at most 50 blocks; the buttons go on the last.
+ * An answer as Block Kit: the answer text, the note (if any) as a context line, numbered sources (title,
+ * page, link to the Slack file it came from), then 👍/👎 (and "Share to channel" for a private answer).
+ * Long answers are split into sections of at most 3,000 characters and into several messages of at most
+ * 50 blocks; the buttons go on the last.
  */
 export function renderAnswer(view: AnswerView): SlackMessage[] {
   const blocks: KnownBlock[] = [];
@@ -90,6 +111,20 @@ export function renderAnswer(view: AnswerView): SlackMessage[] {
     blocks.push(context(`${who}: _${escapeText(view.question.slice(0, 500))}_`));
   }
   for (const piece of splitText(escapeText(view.answer))) blocks.push(section(piece));
+  return paginate(view, [...blocks, ...answerFooter(view)]);
+}
+
+/**
+ * What follows the answer text, for an answer whose text was streamed: the note, the sources and the
+ * buttons, as blocks for `chat.stopStream` (at most 50) and, if more, follow-up messages.
+ */
+export function renderAnswerFooter(view: AnswerView): SlackMessage[] {
+  return paginate(view, answerFooter(view));
+}
+
+function answerFooter(view: AnswerView): KnownBlock[] {
+  const blocks: KnownBlock[] = [];
+  if (view.note) blocks.push(context(escapeText(view.note)));
   if (view.sources.length > 0) {
     blocks.push({ type: "divider" });
     blocks.push(context(view.sources.length === 1 ? "*Source*" : "*Sources*"));
@@ -98,6 +133,11 @@ export function renderAnswer(view: AnswerView): SlackMessage[] {
       blocks.push(section(`${sourceLine(s)}${snippet}`.slice(0, SECTION_LIMIT)));
     }
   }
+  return blocks;
+}
+
+/** Blocks into messages of at most 50 blocks, the feedback buttons on the last. */
+function paginate(view: AnswerView, blocks: readonly KnownBlock[]): SlackMessage[] {
   const buttons: KnownBlock = {
     type: "actions",
     block_id: "enclave_answer_actions",
@@ -133,6 +173,7 @@ export function renderAnswer(view: AnswerView): SlackMessage[] {
   }
   const last = messages.at(-1);
   if (last?.blocks) last.blocks.push(buttons);
+  else messages.push({ text: fallback, blocks: [buttons] });
   return messages.map((m, i) => (i === 0 ? m : { ...m, text: `${fallback.slice(0, 60)}… (continued)` }));
 }
 

@@ -1,20 +1,28 @@
 import type { WebClient } from "@slack/web-api";
-import { renderNotice, type SlackMessage } from "./blocks.js";
+import { type AnswerView, renderAnswer, renderNotice, type SlackMessage } from "./blocks.js";
 import { type FetchFn, postToResponseUrl } from "./outbound.js";
 
 /**
  * Where an answer goes and how progress shows, per surface:
  * - a slash command answers privately through its `response_url` (the acknowledgement already said
  *   "Searching…" and the answer replaces it);
- * - a mention or DM gets a placeholder message that the answer (or the error) replaces in place.
+ * - a mention or DM streams the answer into its thread as it is written (StreamingReplier), or, where
+ *   Slack does not stream, gets a placeholder message that the answer (or the error) replaces in place.
  */
 export interface Replier {
   /** Shows that the bot is working. */
   start(): Promise<void>;
-  /** The final messages; the first replaces the progress indicator. */
+  /** The documents are being searched. */
+  searching(): void;
+  /** The next piece of the answer text, as it is written; surfaces that do not stream ignore it. */
+  write(text: string): void;
+  /** The answer, in place of the progress (and of what was streamed). */
+  answer(view: AnswerView): Promise<void>;
+  /** The final messages; the first replaces the progress indicator (or what was streamed). */
   finish(messages: readonly SlackMessage[]): Promise<void>;
   /** Something only the asking user should see (not linked, slow down). */
   notice(message: SlackMessage): Promise<void>;
+  /** Something is visible in the conversation: a failure from here on must not be retried. */
   readonly started: boolean;
 }
 
@@ -27,6 +35,14 @@ export class ResponseUrlReplier implements Replier {
   ) {}
 
   async start(): Promise<void> {}
+
+  searching(): void {}
+
+  write(): void {}
+
+  answer(view: AnswerView): Promise<void> {
+    return this.finish(renderAnswer(view));
+  }
 
   async finish(messages: readonly SlackMessage[]): Promise<void> {
     let first = true;
@@ -62,6 +78,14 @@ export class ConversationReplier implements Replier {
 
   get started(): boolean {
     return this.placeholderTs !== undefined;
+  }
+
+  searching(): void {}
+
+  write(): void {}
+
+  answer(view: AnswerView): Promise<void> {
+    return this.finish(renderAnswer(view));
   }
 
   async start(): Promise<void> {

@@ -16,6 +16,8 @@ import { type Config, type SlackMode, slackMode } from "../config/config.js";
  */
 export const BOT_SCOPES = [
   "app_mentions:read",
+  // assistant.threads.setStatus: "Searching your documents…" under a question while it is answered.
+  "assistant:write",
   "channels:history",
   "channels:read",
   "chat:write",
@@ -38,6 +40,7 @@ export const BOT_EVENTS = [
   "file_deleted",
   "app_uninstalled",
   "tokens_revoked",
+  "app_home_opened",
 ] as const;
 
 export const SLASH_COMMAND = "/ask";

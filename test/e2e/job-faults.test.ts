@@ -7,7 +7,7 @@ import { FakeSlack, type FakeTeam, nextTs } from "../support/fake-slack.js";
 import { workspaceLinkToken } from "../support/link-tokens.js";
 import { newOrganisation, waitForDocument } from "../support/server.js";
 import { commandForm, mentionEnvelope, messageEnvelope } from "../support/slack.js";
-import { type SlackHarness, settle, startSlackHarness, whoIn } from "../support/slack-harness.js";
+import { type SlackHarness, settle, startSlackHarness, waitForReply, whoIn } from "../support/slack-harness.js";
 
 /**
  * The job queue down while work is accepted (SQS answering 503 on AWS, the directory database locked
@@ -131,13 +131,9 @@ describe("Slack while the job queue is down", () => {
     expect(retry.status).toBe(200);
     // And a late duplicate retry changes nothing.
     expect((await h.slack.event(envelope, { retryNum: 2 })).status).toBe(200);
-    await h.fake.waitFor(
-      () => h.fake.callsTo("chat.update").find((c) => FakeSlack.textOf(c.params).includes("27 days")),
-      20_000,
-      "the answer",
-    );
+    await waitForReply(h.fake, { channel: CHANNEL, threadTs: ts }, "27 days", 20_000);
     await settle(h);
-    expect(h.fake.callsTo("chat.postMessage").filter((c) => c.params.thread_ts === ts)).toHaveLength(1);
+    expect(h.fake.botMessages(CHANNEL, ts)).toHaveLength(1);
   });
 
   it("fails a DM's delivery the same way, and answers Slack's retry once", async () => {
@@ -147,16 +143,10 @@ describe("Slack while the job queue is down", () => {
     expect((await h.slack.event(envelope)).status).toBeGreaterThanOrEqual(500);
     h.queueUp();
     expect((await h.slack.event(envelope, { retryNum: 1 })).status).toBe(200);
-    await h.fake.waitFor(
-      () =>
-        h.fake
-          .callsTo("chat.update")
-          .find((c) => c.params.channel === "D0FAULT01" && FakeSlack.textOf(c.params).includes("27 days")),
-      20_000,
-      "the DM answer",
-    );
+    // A DM's answer streams in the thread of its message.
+    await waitForReply(h.fake, { channel: "D0FAULT01", threadTs: ts }, "27 days", 20_000);
     await settle(h);
-    expect(h.fake.callsTo("chat.postMessage").filter((c) => c.params.channel === "D0FAULT01")).toHaveLength(1);
+    expect(h.fake.botMessages("D0FAULT01", ts)).toHaveLength(1);
   });
 
   it("tells the user of /ask why it could not take the question, and takes it when asked again", async () => {

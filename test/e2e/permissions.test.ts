@@ -16,6 +16,7 @@ import {
   settle,
   startSlackHarness,
   tokenOf,
+  visible,
   whoIn,
 } from "../support/slack-harness.js";
 
@@ -145,10 +146,15 @@ async function outbound(act: () => Promise<unknown>): Promise<string> {
   const responses = h.fake.responses.length;
   await act();
   await settle(h);
-  const sent = h.fake.calls
-    .slice(calls)
+  const made = h.fake.calls.slice(calls);
+  const sent = made
     .filter((c) => ["chat.postMessage", "chat.update", "chat.postEphemeral"].includes(c.method))
     .map((c) => FakeSlack.textOf(c.params));
+  // A streamed answer, whole: what its stream calls added up to.
+  for (const start of made.filter((c) => c.method === "chat.startStream")) {
+    const message = h.fake.messages.find((m) => m.ts === start.result?.ts && m.channel === start.params.channel);
+    sent.push(visible(FakeSlack.textOf(message ?? start.params)));
+  }
   const posted = h.fake.responses.slice(responses).map((r) => FakeSlack.textOf(r.body));
   return [...sent, ...posted].join("\n");
 }

@@ -20,6 +20,8 @@ import {
   settle,
   startSlackHarness,
   tokenOf,
+  visible,
+  waitForReply,
   whoIn,
 } from "../support/slack-harness.js";
 
@@ -65,10 +67,13 @@ afterAll(async () => {
   await h?.stop();
 });
 
-/** The ts of the placeholder the bot posted in the thread of `threadTs`. */
-const placeholderTs = (threadTs: string): string | undefined =>
-  h.fake.callsTo("chat.postMessage").find((c) => c.params.thread_ts === threadTs && /Searching/.test(c.params.text))
-    ?.result?.ts;
+/** The chat.stopStream that finished the answer streamed into the thread of `threadTs`. */
+const stopIn = (channel: string, threadTs: string) => {
+  const ts = h.fake
+    .callsTo("chat.startStream")
+    .find((c) => c.params.channel === channel && c.params.thread_ts === threadTs)?.result?.ts;
+  return ts ? h.fake.callsTo("chat.stopStream").find((c) => c.params.ts === ts) : undefined;
+};
 
 const audit = async (client = org.client) => (await client.call("GET", "/api/audit?limit=200")).json.records as any[];
 
@@ -232,23 +237,15 @@ describe("asking in a linked workspace", () => {
       }),
     );
     expect(res.status).toBe(200);
-    const placeholder = await h.fake.waitFor(
-      () => h.fake.callsTo("chat.postMessage").find((c) => c.params.thread_ts === ts),
-      10_000,
-      "placeholder",
-    );
-    expect(placeholder.params.channel).toBe(CHANNEL);
-    expect(placeholder.params.text).toMatch(/Searching/);
-    const update = await h.fake
-      .waitFor(() => h.fake.callsTo("chat.update").find((c) => c.params.ts === placeholderTs(ts)), 10_000, "answer")
-      .catch((e) => {
-        throw e;
-      });
-    expect(FakeSlack.textOf(update.params)).toContain("27 days");
-    const text = FakeSlack.textOf(update.params);
+    // Streamed into the mention's thread, for the asker to watch; the channel sees the finished message.
+    const message = await waitForReply(h.fake, { channel: CHANNEL, threadTs: ts }, "27 days");
+    const start = h.fake.callsTo("chat.startStream").find((c) => c.params.thread_ts === ts);
+    expect(start?.params).toMatchObject({ channel: CHANNEL, recipient_user_id: ASKER, recipient_team_id: team.id });
+    const stop = stopIn(CHANNEL, ts);
+    const text = visible(FakeSlack.textOf(message));
     expect(text).toMatch(/\[1\]/);
     expect(text).toMatch(/\*\[1\]\* \*Employee Handbook\*, page 1/);
-    const actions = (update.params.blocks as any[]).find((b) => b.type === "actions");
+    const actions = ((stop?.params.blocks ?? []) as any[]).find((b) => b.type === "actions");
     expect(actions.elements.map((e: any) => e.action_id)).toEqual(["enclave_feedback_up", "enclave_feedback_down"]);
     const records = await audit();
     const record = records.find((r) => r.id === actions.elements[0].value);
@@ -263,7 +260,6 @@ describe("asking in a linked workspace", () => {
 
   it("answers an event delivered four times (Slack retries) once, with one audit row, acknowledging each fast", async () => {
     const before = (await audit()).length;
-    const updatesBefore = h.fake.callsTo("chat.update").length;
     const ts = nextTs();
     const envelope = mentionEnvelope(asker(), {
       channel: CHANNEL,
@@ -279,8 +275,8 @@ describe("asking in a linked workspace", () => {
     await settle(h);
     await new Promise((r) => setTimeout(r, 300));
     await settle(h);
-    expect(h.fake.callsTo("chat.update").length - updatesBefore).toBe(1);
-    expect(h.fake.callsTo("chat.postMessage").filter((c) => c.params.thread_ts === ts)).toHaveLength(1);
+    expect(h.fake.callsTo("chat.startStream").filter((c) => c.params.thread_ts === ts)).toHaveLength(1);
+    expect(h.fake.botMessages(CHANNEL, ts)).toHaveLength(1);
     expect((await audit()).length - before).toBe(1);
   });
 
@@ -329,24 +325,13 @@ describe("asking in a linked workspace", () => {
     expect(records.every((r) => r.question === "When do laptops get replaced?")).toBe(true);
   });
 
-  it("answers every DM as a question, in the DM", async () => {
+  it("answers every DM as a question, in the DM (in the thread of the question, where it streams)", async () => {
     const ts = nextTs();
     await h.slack.event(
       messageEnvelope(asker(), { channel: "D0ASKER01", text: "What is the daily meal allowance during travel?", ts }),
     );
-    const update = await h.fake.waitFor(
-      () =>
-        h.fake
-          .callsTo("chat.update")
-          .find((c) => c.params.channel === "D0ASKER01" && FakeSlack.textOf(c.params).includes("45 euros")),
-      10_000,
-      "dm answer",
-    );
-    const placeholder = h.fake
-      .callsTo("chat.postMessage")
-      .find((c) => c.params.channel === "D0ASKER01" && c.params.text?.includes("Searching"));
-    expect(placeholder?.params.thread_ts).toBeUndefined();
-    expect(update.params.ts).toBeDefined();
+    await waitForReply(h.fake, { channel: "D0ASKER01", threadTs: ts }, "45 euros");
+    expect(stopIn("D0ASKER01", ts)).toBeDefined();
   });
 
   it("uses the thread's earlier messages as context for a follow-up mention", async () => {
@@ -383,11 +368,8 @@ describe("asking in a linked workspace", () => {
           threadTs: root.ts,
         }),
       );
-      await h.fake.waitFor(
-        () => h.fake.callsTo("chat.update").find((c) => FakeSlack.textOf(c.params).includes("carried over")),
-        10_000,
-        "follow-up answer",
-      );
+      // The answer goes to the existing thread.
+      await waitForReply(h.fake, { channel: CHANNEL, threadTs: root.ts }, "carried over");
       const input = ask.mock.calls.at(-1)?.[0];
       expect(input?.history).toEqual([
         { role: "user", text: "How many vacation days do we get?" },
@@ -395,14 +377,13 @@ describe("asking in a linked workspace", () => {
       ]);
       expect(input?.slack).toMatchObject({ teamId: team.id, channelId: CHANNEL, threadTs: root.ts });
       expect(h.fake.callsTo("conversations.replies").at(-1)?.params).toMatchObject({ channel: CHANNEL, ts: root.ts });
-      // The answer goes to the existing thread.
-      expect(h.fake.callsTo("chat.postMessage").find((c) => c.params.thread_ts === root.ts)).toBeDefined();
+      expect(h.fake.callsTo("chat.startStream").find((c) => c.params.thread_ts === root.ts)).toBeDefined();
     } finally {
       ask.mockRestore();
     }
   });
 
-  it("replaces the placeholder with the reason when answering fails", async () => {
+  it("answers with the reason when answering fails", async () => {
     const ask = vi
       .spyOn(h.server.container.services.answers, "ask")
       .mockRejectedValueOnce(new Error("database on fire"));
@@ -411,20 +392,18 @@ describe("asking in a linked workspace", () => {
       await h.slack.event(
         mentionEnvelope(asker(), { channel: CHANNEL, text: `<@${team.botUserId}> anything about parental leave?`, ts }),
       );
-      const update = await h.fake.waitFor(
-        () => h.fake.callsTo("chat.update").find((c) => /went wrong/.test(c.params.text ?? "")),
-        10_000,
-        "error",
-      );
-      expect(update.params.text).toMatch(/:warning: Something went wrong on my side/);
-      expect(update.params.text).not.toMatch(/fire/);
+      // Nothing was streamed yet, so the reason is the thread's one reply.
+      const reply = await waitForReply(h.fake, { channel: CHANNEL, threadTs: ts }, /went wrong/);
+      expect(reply.text).toMatch(/:warning: Something went wrong on my side/);
+      expect(FakeSlack.textOf(reply)).not.toMatch(/fire/);
+      expect(h.fake.botMessages(CHANNEL, ts)).toHaveLength(1);
     } finally {
       ask.mockRestore();
     }
   });
 
   it("acknowledges within 3 s even when answering takes longer", async () => {
-    h.fake.delay("chat.postMessage", 3500);
+    h.fake.delay("chat.startStream", 3500);
     try {
       const ts = nextTs();
       const started = Date.now();
@@ -437,15 +416,11 @@ describe("asking in a linked workspace", () => {
       );
       expect(ack.status).toBe(200);
       expect(ack.ms).toBeLessThan(2500); // Slack gives up at 3 s
-      const update = await h.fake.waitFor(
-        () => h.fake.callsTo("chat.update").find((c) => c.params.ts === placeholderTs(ts)),
-        20_000,
-        "slow answer",
-      );
-      expect(FakeSlack.textOf(update.params)).toContain("six weeks");
+      const reply = await waitForReply(h.fake, { channel: CHANNEL, threadTs: ts }, "six weeks", 20_000);
+      expect(FakeSlack.textOf(reply)).toContain("six weeks");
       expect(Date.now() - started).toBeGreaterThan(3000);
     } finally {
-      h.fake.delay("chat.postMessage", 0);
+      h.fake.delay("chat.startStream", 0);
     }
   });
 });

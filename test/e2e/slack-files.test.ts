@@ -5,7 +5,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FakeFile, FakeSlack, type FakeTeam, nextTs } from "../support/fake-slack.js";
 import { newOrganisation } from "../support/server.js";
 import { commandForm, fileEventEnvelope, fileShareEnvelope, mentionEnvelope } from "../support/slack.js";
-import { linkOverHttp, type SlackHarness, settle, startSlackHarness, whoIn } from "../support/slack-harness.js";
+import {
+  linkOverHttp,
+  type SlackHarness,
+  settle,
+  startSlackHarness,
+  visible,
+  waitForReply,
+  whoIn,
+} from "../support/slack-harness.js";
 
 const PDFS = resolve(process.cwd(), "../shared/data/pdfs");
 const hasPdfs = existsSync(join(PDFS, "crazyones-pdfa.pdf"));
@@ -92,17 +100,8 @@ function replyTo(file: FakeFile, pattern: RegExp, timeoutMs = 30_000) {
 async function ask(question: string): Promise<string> {
   const ts = nextTs();
   await h.slack.event(mentionEnvelope(sharer(), { channel: CHANNEL, text: `<@${team.botUserId}> ${question}`, ts }));
-  const placeholder = await h.fake.waitFor(
-    () => h.fake.callsTo("chat.postMessage").find((c) => c.params.thread_ts === ts && /Searching/.test(c.params.text)),
-    15_000,
-    "placeholder",
-  );
-  const update = await h.fake.waitFor(
-    () => h.fake.callsTo("chat.update").find((c) => c.params.ts === placeholder.result?.ts),
-    15_000,
-    "answer",
-  );
-  return FakeSlack.textOf(update.params);
+  const answer = await waitForReply(h.fake, { channel: CHANNEL, threadTs: ts }, undefined, 15_000);
+  return visible(FakeSlack.textOf(answer));
 }
 
 async function generatedPdf(lines: string[]): Promise<Buffer> {

@@ -56,6 +56,9 @@ describe("manifest.json", () => {
       messages_tab_enabled: true,
       messages_tab_read_only_enabled: false,
     });
+    // The Home tab is published for each user who opens it (app_home_opened).
+    expect(manifest.features.app_home.home_tab_enabled).toBe(true);
+    expect(manifest.settings.event_subscriptions.bot_events).toContain("app_home_opened");
   });
 
   it("asks for exactly the scopes the code uses, each one used", () => {
@@ -67,6 +70,7 @@ describe("manifest.json", () => {
     // Each scope and the calls or events that need it.
     const uses: Record<string, RegExp> = {
       "app_mentions:read": /"app_mention"/,
+      "assistant:write": /assistant\.threads\.setStatus/,
       "channels:history": /conversations\.replies/,
       "groups:history": /conversations\.replies/,
       "mpim:history": /conversations\.replies/,
@@ -81,6 +85,8 @@ describe("manifest.json", () => {
       "im:read": /conversations\.info/,
     };
     for (const scope of BOT_SCOPES) expect(code, scope).toMatch(uses[scope] ?? /^$/);
+    // Slack grants assistant:write only to an app with the assistant view (Agents & AI Apps) turned on.
+    expect(manifest.features.assistant_view?.assistant_description).toEqual(expect.any(String));
     // And nothing broader sneaks in.
     for (const broad of [
       "chat:write.public",

@@ -13,6 +13,8 @@ import {
   settle,
   startSlackHarness,
   tokenOf,
+  visible,
+  waitForReply,
   whoIn,
 } from "../support/slack-harness.js";
 
@@ -101,20 +103,8 @@ async function ask(team: FakeTeam, user: string, question: string): Promise<stri
   await h.slack.event(
     mentionEnvelope(whoIn(team, user), { channel: "C0SHARED1", text: `<@${team.botUserId}> ${question}`, ts }),
   );
-  const placeholder = await h.fake.waitFor(
-    () =>
-      h.fake
-        .callsTo("chat.postMessage", team.id)
-        .find((c) => c.params.thread_ts === ts && /Searching/.test(c.params.text)),
-    10_000,
-    "placeholder",
-  );
-  const update = await h.fake.waitFor(
-    () => h.fake.callsTo("chat.update", team.id).find((c) => c.params.ts === placeholder.result?.ts),
-    10_000,
-    "answer",
-  );
-  return FakeSlack.textOf(update.params);
+  const answer = await waitForReply(h.fake, { channel: "C0SHARED1", threadTs: ts, teamId: team.id });
+  return visible(FakeSlack.textOf(answer));
 }
 
 describe("OAuth installation", () => {

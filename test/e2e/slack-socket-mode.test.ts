@@ -5,7 +5,7 @@ import { FakeSlack, type FakeTeam, nextTs } from "../support/fake-slack.js";
 import { workspaceLinkToken } from "../support/link-tokens.js";
 import { newOrganisation, startTestServer, type TestServer, waitForDocument } from "../support/server.js";
 import { blockAction, commandForm, mentionEnvelope } from "../support/slack.js";
-import { breakableQueue, PUBLIC_URL, whoIn } from "../support/slack-harness.js";
+import { breakableQueue, PUBLIC_URL, waitForReply, whoIn } from "../support/slack-harness.js";
 
 const handbook = readFileSync(
   new URL("../../examples/documents/northwind-employee-handbook.md", import.meta.url),
@@ -89,13 +89,9 @@ describe("Socket Mode against a fake Slack", () => {
     // Slack redelivers the same event in a new envelope when it thinks the ack was late.
     const second = fake.socket.send({ type: "events_api", payload: event, retry_attempt: 1, retry_reason: "timeout" });
     await fake.waitFor(() => fake.socket.ackFor(second), 5000, "second ack");
-    await fake.waitFor(
-      () => fake.callsTo("chat.update").find((c) => FakeSlack.textOf(c.params).includes("27 days")),
-      15_000,
-      "answer",
-    );
+    await waitForReply(fake, { channel: "C0SOCKET1", threadTs: ts }, "27 days");
     await server.container.runner.drain(10_000);
-    expect(fake.callsTo("chat.postMessage").filter((c) => c.params.thread_ts === ts)).toHaveLength(1);
+    expect(fake.botMessages("C0SOCKET1", ts)).toHaveLength(1);
     expect((await org.client.call("GET", "/api/audit?limit=50")).json.records).toHaveLength(1);
   });
 
@@ -115,13 +111,9 @@ describe("Socket Mode against a fake Slack", () => {
     // Unacknowledged, Slack sends the event again.
     const second = fake.socket.send({ type: "events_api", payload: event, retry_attempt: 1, retry_reason: "timeout" });
     await fake.waitFor(() => fake.socket.ackFor(second), 5000, "ack of the redelivery");
-    await fake.waitFor(
-      () => fake.callsTo("chat.postMessage").find((c) => c.params.thread_ts === ts),
-      15_000,
-      "the answer",
-    );
+    await waitForReply(fake, { channel: "C0SOCKET1", threadTs: ts });
     await server.container.runner.drain(10_000);
-    expect(fake.callsTo("chat.postMessage").filter((c) => c.params.thread_ts === ts)).toHaveLength(1);
+    expect(fake.botMessages("C0SOCKET1", ts)).toHaveLength(1);
   });
 
   it("answers /ask through the socket: the ack carries the progress message, the answer goes to response_url", async () => {

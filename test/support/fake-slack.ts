@@ -7,7 +7,9 @@ import { FakeSocketModeServer } from "./fake-socket-mode.js";
  * A fake Slack for tests and the demo: the Web API methods the bot uses (under /api, so SLACK_API_URL is
  * `${url}/api`), response_url endpoints, file downloads behind a redirect that check the bot token,
  * the OAuth authorize page and oauth.v2.access, and Socket Mode (apps.connections.open + a WebSocket).
- * Every call is recorded; failures (429 with Retry-After, slow methods) can be injected.
+ * Every call is recorded; failures (429 with Retry-After, slow methods, standing refusals) can be injected.
+ * Streamed answers (chat.startStream/appendStream/stopStream) are messages too, whose text grows with
+ * each call; assistant.threads.setStatus is recorded and accepted.
  *
  * People and conversations (users.info, conversations.info, conversations.members, users.conversations)
  * answer as Slack answers a bot token: a private channel, group DM or DM the bot is not in does not exist
@@ -124,6 +126,14 @@ export interface FakeMessage {
   user?: string;
   botId?: string;
   teamId: string;
+  /** A message made with chat.startStream: its markdown so far, and whether it is still streaming. */
+  stream?: { markdown: string; state: "streaming" | "stopped"; recipientUserId?: string; recipientTeamId?: string };
+}
+
+/** A standing refusal of a method (see `refuse`). */
+interface Refusal {
+  error: string;
+  when?: (params: Record<string, any>) => boolean;
 }
 
 export interface RecordedCall {
@@ -155,7 +165,7 @@ interface Injected {
   times: number;
 }
 
-const JSON_FIELDS = new Set(["blocks", "attachments", "metadata"]);
+const JSON_FIELDS = new Set(["blocks", "attachments", "metadata", "view", "chunks"]);
 
 let tsCounter = 0;
 export function nextTs(): string {
@@ -170,6 +180,8 @@ export class FakeSlack {
   readonly messages: FakeMessage[] = [];
   readonly teams = new Map<string, FakeTeam>();
   readonly files = new Map<string, FakeFile>();
+  /** The Home tab views published with views.publish, per `team:user`, oldest first. */
+  readonly homeViews = new Map<string, { view: { type: "home"; blocks: unknown[] }; at: number }[]>();
   readonly socket = new FakeSocketModeServer();
   /** Set by the test: who installs the app on the next OAuth authorize. */
   installingUser = "U0INSTALL1";
@@ -181,6 +193,7 @@ export class FakeSlack {
   /** A conversation id that was not added: `channel_not_found` instead of a public channel or DM. */
   strictConversations = false;
   private readonly injected = new Map<string, Injected>();
+  private readonly refusals = new Map<string, Refusal>();
   private readonly delays = new Map<string, number>();
   private readonly codes = new Map<string, string>();
   private readonly revoked = new Set<string>();
@@ -366,6 +379,35 @@ export class FakeSlack {
     this.injected.set(method, { status: failure.status ?? 200, times: failure.times ?? 1, ...failure } as Injected);
   }
 
+  /**
+   * Makes every call of `method` (or those whose params satisfy `when`) answer `{ ok: false, error }`
+   * until `allow(method)`, as Slack refuses chat.startStream outside the conversations it supports
+   * (`not_allowed`, `method_not_supported_for_channel_type`) or without a scope (`missing_scope`).
+   */
+  refuse(method: string, error: string, when?: (params: Record<string, any>) => boolean): void {
+    this.refusals.set(method, { error, ...(when ? { when } : {}) });
+  }
+
+  allow(method: string): void {
+    this.refusals.delete(method);
+  }
+
+  /**
+   * The bot's messages in a thread (`threadTs`), or at the top level of the conversation when it is
+   * undefined, oldest first; streamed ones included.
+   */
+  botMessages(channel: string, threadTs: string | undefined, teamId?: string): FakeMessage[] {
+    return this.messages
+      .filter(
+        (m) =>
+          m.botId &&
+          m.channel === channel &&
+          (teamId === undefined || m.teamId === teamId) &&
+          (threadTs === undefined ? m.threadTs === undefined : m.threadTs === threadTs),
+      )
+      .sort((a, b) => Number(a.ts) - Number(b.ts));
+  }
+
   delay(method: string, ms: number): void {
     this.delays.set(method, ms);
   }
@@ -389,9 +431,19 @@ export class FakeSlack {
     }
   }
 
-  /** The text of a message: its top-level text plus every mrkdwn/plain text in its blocks. */
-  static textOf(message: { text?: string; blocks?: unknown }): string {
-    const parts: string[] = [message.text ?? ""];
+  /**
+   * The text of a message: its top-level text plus every mrkdwn/plain text in its blocks. For a streamed
+   * message (or the params of a chat.startStream/appendStream/stopStream call), its markdown text too.
+   */
+  static textOf(message: {
+    text?: string;
+    blocks?: unknown;
+    stream?: { markdown: string };
+    markdown_text?: unknown;
+    chunks?: unknown;
+  }): string {
+    const markdown = message.stream ? message.stream.markdown : markdownOf(message);
+    const parts: string[] = markdown ? [...(message.text ? [message.text] : []), markdown] : [message.text ?? ""];
     const walk = (node: unknown) => {
       if (Array.isArray(node)) node.forEach(walk);
       else if (node && typeof node === "object") {
@@ -402,6 +454,31 @@ export class FakeSlack {
     };
     walk(message.blocks);
     return parts.join("\n");
+  }
+
+  /** The last Home tab view published for a user of a team. */
+  lastHomeView(teamId: string, userId: string): { type: "home"; blocks: unknown[] } | undefined {
+    return this.homeViews.get(`${teamId}:${userId}`)?.at(-1)?.view;
+  }
+
+  /** The text of the last Home tab view published for a user ("" when none was). */
+  homeText(teamId: string, userId: string): string {
+    const view = this.lastHomeView(teamId, userId);
+    return view ? FakeSlack.textOf({ blocks: view.blocks }) : "";
+  }
+
+  /** Waits for a Home tab view published for the user after `since` (a count of views published before). */
+  async waitForHome(teamId: string, userId: string, since: number, timeoutMs = 15_000): Promise<string> {
+    await this.waitFor(
+      () => (this.homeViews.get(`${teamId}:${userId}`)?.length ?? 0) > since,
+      timeoutMs,
+      `home view for ${userId}`,
+    );
+    return this.homeText(teamId, userId);
+  }
+
+  homeViewCount(teamId: string, userId: string): number {
+    return this.homeViews.get(`${teamId}:${userId}`)?.length ?? 0;
   }
 
   private teamOfToken(token: string | undefined): FakeTeam | undefined {
@@ -431,6 +508,8 @@ export class FakeSlack {
     this.calls.push(call);
     const delay = this.delays.get(method);
     if (delay) await new Promise((r) => setTimeout(r, delay));
+    const refusal = this.refusals.get(method);
+    if (refusal && (!refusal.when || refusal.when(params))) return json(res, { ok: false, error: refusal.error });
     const injected = this.injected.get(method);
     if (injected && injected.times > 0) {
       injected.times--;
@@ -485,8 +564,66 @@ export class FakeSlack {
         if (!message) return json(res, { ok: false, error: "message_not_found" });
         message.text = String(params.text ?? "");
         if (Array.isArray(params.blocks)) message.blocks = params.blocks;
+        // An update replaces a streamed message's content as well.
+        delete message.stream;
         return json(res, { ok: true, channel: message.channel, ts: message.ts });
       }
+      case "chat.startStream": {
+        const channel = String(params.channel ?? "");
+        if (!params.thread_ts)
+          return json(res, {
+            ok: false,
+            error: "invalid_arguments",
+            response_metadata: { messages: ["[ERROR] missing required field: thread_ts"] },
+          });
+        const im = this.conversationOf(t, channel)?.kind === "im";
+        if (!im && (!params.recipient_user_id || !params.recipient_team_id))
+          return json(res, {
+            ok: false,
+            error: "invalid_arguments",
+            response_metadata: {
+              messages: ["[ERROR] recipient_user_id and recipient_team_id are required outside of a DM"],
+            },
+          });
+        const ts = nextTs();
+        const message: FakeMessage = {
+          channel,
+          ts,
+          threadTs: String(params.thread_ts),
+          text: "",
+          user: t.botUserId,
+          botId: t.botId,
+          teamId: t.id,
+          stream: {
+            markdown: markdownOf(params),
+            state: "streaming",
+            ...(params.recipient_user_id ? { recipientUserId: String(params.recipient_user_id) } : {}),
+            ...(params.recipient_team_id ? { recipientTeamId: String(params.recipient_team_id) } : {}),
+          },
+        };
+        this.messages.push(message);
+        call.result = { ts, channel };
+        return json(res, { ok: true, channel, ts });
+      }
+      case "chat.appendStream":
+      case "chat.stopStream": {
+        const message = this.messages.find(
+          (m) => m.teamId === t.id && m.channel === params.channel && m.ts === params.ts,
+        );
+        if (!message) return json(res, { ok: false, error: "message_not_found" });
+        if (message.stream?.state !== "streaming")
+          return json(res, { ok: false, error: "message_not_in_streaming_state" });
+        message.stream.markdown += markdownOf(params);
+        if (method === "chat.stopStream") {
+          message.stream.state = "stopped";
+          if (Array.isArray(params.blocks)) message.blocks = params.blocks;
+        }
+        return json(res, { ok: true, channel: message.channel, ts: message.ts });
+      }
+      case "assistant.threads.setStatus":
+        if (!params.channel_id || !params.thread_ts || params.status === undefined)
+          return json(res, { ok: false, error: "invalid_arguments" });
+        return json(res, { ok: true });
       case "chat.postEphemeral":
         return json(res, { ok: true, message_ts: nextTs() });
       case "chat.delete":
@@ -506,7 +643,8 @@ export class FakeSlack {
           .map((m) => ({
             type: "message",
             ts: m.ts,
-            text: m.text,
+            // A streamed message's text is the markdown it was streamed.
+            text: m.stream ? m.stream.markdown : m.text,
             ...(m.user ? { user: m.user } : {}),
             ...(m.botId ? { bot_id: m.botId } : {}),
             ...(m.threadTs ? { thread_ts: m.threadTs } : { thread_ts: root }),
@@ -550,6 +688,19 @@ export class FakeSlack {
           channels: page.items.map((c) => this.conversationJson(t, c, false)),
           response_metadata: { next_cursor: page.next },
         });
+      }
+      case "views.publish": {
+        const userId = String(params.user_id ?? "");
+        if (!userId || !this.findUser(t, userId)) return json(res, { ok: false, error: "user_not_found" });
+        const problem = homeViewProblem(params.view);
+        if (problem)
+          return json(res, { ok: false, error: problem.error, response_metadata: { messages: [problem.message] } });
+        const view = params.view as { type: "home"; blocks: unknown[] };
+        const key = `${t.id}:${userId}`;
+        const published = this.homeViews.get(key) ?? [];
+        published.push({ view, at: Date.now() });
+        this.homeViews.set(key, published);
+        return json(res, { ok: true, view: { id: `V0${published.length}`, team_id: t.id, ...view } });
       }
       case "team.info":
         return json(res, { ok: true, team: { id: t.id, name: t.name, domain: t.domain } });
@@ -945,6 +1096,42 @@ export class FakeSlack {
       is_enterprise_install: false,
     });
   }
+}
+
+/**
+ * Slack's checks of a published Home tab: a `home` view with at most 100 blocks, section texts of at
+ * most 3,000 characters, header texts of at most 150.
+ */
+function homeViewProblem(view: unknown): { error: string; message: string } | undefined {
+  if (!view || typeof view !== "object")
+    return { error: "invalid_arguments", message: "[ERROR] missing required field: view" };
+  const v = view as { type?: unknown; blocks?: unknown };
+  if (v.type !== "home")
+    return { error: "invalid_arguments", message: "[ERROR] must be 'home' [json-pointer:/view/type]" };
+  if (!Array.isArray(v.blocks))
+    return { error: "invalid_arguments", message: "[ERROR] missing required field: blocks" };
+  if (v.blocks.length > 100)
+    return { error: "invalid_blocks", message: "[ERROR] no more than 100 items allowed [json-pointer:/view/blocks]" };
+  for (const [i, block] of v.blocks.entries()) {
+    const b = block as { type?: unknown; text?: { text?: unknown } };
+    const text = typeof b.text?.text === "string" ? b.text.text : "";
+    const max = b.type === "header" ? 150 : b.type === "section" ? 3000 : Number.POSITIVE_INFINITY;
+    if (text.length > max)
+      return {
+        error: "invalid_blocks",
+        message: `[ERROR] must be less than ${max} characters [json-pointer:/view/blocks/${i}/text]`,
+      };
+  }
+  return undefined;
+}
+
+/** The markdown a chat.startStream/appendStream/stopStream call carries: `markdown_text`, then its chunks'. */
+function markdownOf(params: { markdown_text?: unknown; chunks?: unknown }): string {
+  const chunks = Array.isArray(params.chunks) ? params.chunks : [];
+  const texts = chunks.flatMap((c: { type?: unknown; text?: unknown }) =>
+    c?.type === "markdown_text" && typeof c.text === "string" ? [c.text] : [],
+  );
+  return `${typeof params.markdown_text === "string" ? params.markdown_text : ""}${texts.join("")}`;
 }
 
 function json(res: ServerResponse, body: unknown): void {

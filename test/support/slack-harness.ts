@@ -1,7 +1,7 @@
 import Database from "better-sqlite3";
 import { expect } from "vitest";
 import type { JobQueue } from "../../src/ports/job-queue.js";
-import { FakeSlack, type FakeTeam } from "./fake-slack.js";
+import { type FakeMessage, FakeSlack, type FakeTeam } from "./fake-slack.js";
 import { type ApiClient, startTestServer, type TestServer } from "./server.js";
 import { commandForm, SlackSender, type Who } from "./slack.js";
 
@@ -118,6 +118,39 @@ export async function linkOverHttp(
   const linked = await admin.call("POST", "/api/links", { token: tokenOf(url) });
   expect(linked.status, JSON.stringify(linked.json)).toBe(201);
   return { url };
+}
+
+/** The placeholder a mention or DM shows where Slack does not stream the answer. */
+export const PLACEHOLDER = /Searching your documents/;
+
+/** A streamed answer's text reads without the invisible word joiners that keep document text inert. */
+export const visible = (text: string): string => text.replaceAll("\u2060", "");
+
+/**
+ * The bot's finished reply in a thread (`threadTs`; undefined: the top level of the conversation) whose
+ * visible text matches `match`: a streamed message once stopped, or a posted one that is no longer the
+ * placeholder. However it was made (streamed, or placeholder then chat.update), it is one message.
+ */
+export function replyIn(
+  fake: FakeSlack,
+  where: { channel: string; threadTs: string | undefined; teamId?: string },
+  match: RegExp | string = /\S/,
+): FakeMessage | undefined {
+  return fake.botMessages(where.channel, where.threadTs, where.teamId).find((m) => {
+    if (m.stream?.state === "streaming") return false;
+    const text = visible(FakeSlack.textOf(m));
+    if (PLACEHOLDER.test(m.text)) return false;
+    return typeof match === "string" ? text.includes(match) : match.test(text);
+  });
+}
+
+export function waitForReply(
+  fake: FakeSlack,
+  where: { channel: string; threadTs: string | undefined; teamId?: string },
+  match?: RegExp | string,
+  timeoutMs = 15_000,
+): Promise<FakeMessage> {
+  return fake.waitFor(() => replyIn(fake, where, match), timeoutMs, `reply ${match ?? ""} in ${where.channel}`);
 }
 
 export async function settle(h: SlackHarness): Promise<void> {

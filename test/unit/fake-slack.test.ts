@@ -283,6 +283,90 @@ describe("files", () => {
   });
 });
 
+describe("streamed messages", () => {
+  it("streams as Slack does: start in a thread, append, stop with blocks; the text is every chunk's", async () => {
+    const thread = "1700000000.000100";
+    const streamer = client.chatStream({
+      channel: "C0STREAMS",
+      thread_ts: thread,
+      recipient_user_id: ALICE,
+      recipient_team_id: team.id,
+      buffer_size: 5,
+    });
+    await streamer.append({ markdown_text: "Hello " });
+    await streamer.append({ markdown_text: "streamed " });
+    await streamer.append({ markdown_text: "world" });
+    const blocks = [{ type: "section", text: { type: "mrkdwn", text: "*Sources*" } }];
+    await streamer.stop({ blocks });
+    const ts = streamer.ts as string;
+    expect(fake.callsTo("chat.startStream").at(-1)?.result).toEqual({ ts, channel: "C0STREAMS" });
+    expect(fake.callsTo("chat.appendStream").filter((c) => c.params.ts === ts)).toHaveLength(2);
+    const [message] = fake.botMessages("C0STREAMS", thread);
+    expect(message).toMatchObject({
+      ts,
+      threadTs: thread,
+      stream: { markdown: "Hello streamed world", state: "stopped", recipientUserId: ALICE, recipientTeamId: team.id },
+      blocks,
+    });
+    expect(FakeSlack.textOf(message ?? {})).toContain("Hello streamed world\n*Sources*");
+    // Stopped: nothing more can be added.
+    expect(await slackError(client.chat.appendStream({ channel: "C0STREAMS", ts, markdown_text: "more" }))).toBe(
+      "message_not_in_streaming_state",
+    );
+    expect(await slackError(client.chat.stopStream({ channel: "C0STREAMS", ts: "1.000000" }))).toBe(
+      "message_not_found",
+    );
+    // An update replaces a streamed message's content.
+    await client.chat.update({ channel: "C0STREAMS", ts, text: "replaced", blocks: [] });
+    expect(FakeSlack.textOf(fake.botMessages("C0STREAMS", thread)[0] ?? {})).toBe("replaced");
+  });
+
+  it("needs a thread, and outside a DM the recipient; refuses when told to", async () => {
+    expect(
+      await slackError(
+        client.chat.startStream({ channel: "C0STREAMS", markdown_text: "x" } as Parameters<
+          typeof client.chat.startStream
+        >[0]),
+      ),
+    ).toBe("invalid_arguments");
+    expect(
+      await slackError(client.chat.startStream({ channel: "C0STREAMS", thread_ts: "1.1", markdown_text: "x" })),
+    ).toBe("invalid_arguments");
+    // In a DM the recipient is known.
+    const dm = await client.chat.startStream({ channel: "D0ALICE01", thread_ts: "1.2", markdown_text: "hi" });
+    expect(dm.ok).toBe(true);
+
+    fake.refuse("chat.startStream", "not_allowed", (p) => p.channel === "C0REFUSES");
+    try {
+      const args = { thread_ts: "1.3", recipient_user_id: ALICE, recipient_team_id: team.id, markdown_text: "x" };
+      expect(await slackError(client.chat.startStream({ channel: "C0REFUSES", ...args }))).toBe("not_allowed");
+      expect((await client.chat.startStream({ channel: "C0STREAMS", ...args })).ok).toBe(true);
+    } finally {
+      fake.allow("chat.startStream");
+    }
+    expect(
+      (
+        await client.chat.startStream({
+          channel: "C0REFUSES",
+          thread_ts: "1.4",
+          recipient_user_id: ALICE,
+          recipient_team_id: team.id,
+          markdown_text: "x",
+        })
+      ).ok,
+    ).toBe(true);
+  });
+
+  it("records assistant statuses", async () => {
+    await client.assistant.threads.setStatus({ channel_id: "C0STREAMS", thread_ts: "1.5", status: "Searching…" });
+    expect(fake.callsTo("assistant.threads.setStatus").at(-1)?.params).toMatchObject({
+      channel_id: "C0STREAMS",
+      thread_ts: "1.5",
+      status: "Searching…",
+    });
+  });
+});
+
 describe("envelopes", () => {
   const who: Who = { teamId: "T0HOME001", userId: ALICE, botUserId: "U0BOTHOME" };
 

@@ -7,7 +7,16 @@ import type { TenantId } from "../../src/domain/tenant.js";
 import type { SlackDirectory, SlackUserInfo } from "../../src/ports/slack-directory.js";
 import type { TenantDirectory, WorkspaceLink } from "../../src/ports/tenant-directory.js";
 import { LinkService } from "../../src/services/link-workspace.js";
-import { BLOCKS_LIMIT, escapeText, renderAnswer, SECTION_LIMIT, splitText } from "../../src/slack/blocks.js";
+import {
+  BLOCKS_LIMIT,
+  escapeText,
+  neutralizeMarkdown,
+  renderAnswer,
+  renderAnswerFooter,
+  SECTION_LIMIT,
+  splitText,
+  withoutJoiners,
+} from "../../src/slack/blocks.js";
 import { BoltLoggerAdapter, scrubTokens } from "../../src/slack/bolt-logger.js";
 import { cleanQuestion } from "../../src/slack/handlers/question.js";
 import { SlackIntake } from "../../src/slack/jobs.js";
@@ -80,6 +89,62 @@ describe("Block Kit rendering", () => {
     expect(json).toContain("*Doc 3*, page 3");
     expect(escapeText("a & b")).toBe("a &amp; b");
   });
+
+  it("puts the note as a context line between the answer and the sources, streamed or not", () => {
+    const view = {
+      answer: "Quoted [1]",
+      note: "No language model is configured <here>",
+      sources: [source(1)],
+      outcome: "answered" as const,
+      auditId: "a1",
+    };
+    const [m] = renderAnswer(view);
+    expect(m?.blocks?.map((b) => b.type)).toEqual(["section", "context", "divider", "context", "section", "actions"]);
+    expect(JSON.stringify(m?.blocks?.[1])).toContain("No language model is configured &lt;here&gt;");
+    // After a streamed answer text: the same blocks without the answer's sections.
+    const [footer] = renderAnswerFooter(view);
+    expect(footer?.blocks).toEqual(m?.blocks?.slice(1));
+    expect(renderAnswer({ ...view, note: undefined })[0]?.blocks?.map((b) => b.type)).toEqual([
+      "section",
+      "divider",
+      "context",
+      "section",
+      "actions",
+    ]);
+  });
+
+  it("gives a streamed answer with too many sources for one message the rest in more messages, buttons last", () => {
+    const messages = renderAnswerFooter({
+      answer: "x",
+      sources: Array.from({ length: 60 }, (_, i) => source(i + 1)),
+      outcome: "answered",
+      auditId: "a1",
+    });
+    expect(messages).toHaveLength(2);
+    for (const m of messages) expect(m.blocks?.length).toBeLessThanOrEqual(BLOCKS_LIMIT);
+    expect(messages[1]?.blocks?.at(-1)?.type).toBe("actions");
+    expect(renderAnswerFooter({ answer: "x", sources: [], outcome: "no_context", auditId: "a2" })).toEqual([
+      { text: "x", blocks: [expect.objectContaining({ type: "actions" })] },
+    ]);
+  });
+
+  it("keeps streamed markdown from mentioning anyone or linking anywhere, however it is cut, and reads the same", () => {
+    const hostile =
+      "Hi <!channel> <!here> <@U123> <#C1> <!subteam^S1> <https://evil.example|safe> <https://evil.example> [safe](https://evil.example) ![i](https://evil.example/i.png) [1][2] [1]: https://evil.example &lt;!channel&gt; &#60;";
+    for (const size of [1, 2, 3, 5, hostile.length]) {
+      let streamed = "";
+      let raw = "";
+      for (let i = 0; i < hostile.length; i += size) {
+        const piece = hostile.slice(i, i + size);
+        streamed += neutralizeMarkdown(piece, raw);
+        raw += piece;
+      }
+      for (const inert of ["<!", "<@", "<#", "<h", "](", "][", "]:", "&l", "&#"])
+        expect(streamed, `${size}`).not.toContain(inert);
+      expect(withoutJoiners(streamed)).toBe(hostile);
+    }
+    expect(neutralizeMarkdown("27 days of paid vacation [1].")).toBe("27 days of paid vacation [1].");
+  });
 });
 
 describe("reading what users send", () => {
@@ -103,6 +168,8 @@ describe("reading what users send", () => {
       "ask <@UOTHER> about #travel",
     );
     expect(cleanQuestion("see <https://x.example|the page>", "UBOT")).toBe("see the page");
+    // A streamed answer read back as a thread's earlier turn.
+    expect(cleanQuestion(neutralizeMarkdown("a <b> & [1](c)"), "UBOT")).toBe("a <b> & [1](c)");
   });
 });
 

@@ -2,19 +2,21 @@ import { ASKER, type Audience } from "../../domain/access.js";
 import { isAppError } from "../../domain/errors.js";
 import type { Job } from "../../ports/job-queue.js";
 import { REFUSAL_MESSAGES } from "../../services/access.js";
-import { escapeText, HELP_TEXT, renderAnswer, renderNotice } from "../blocks.js";
+import { escapeText, HELP_TEXT, renderNotice, withoutJoiners } from "../blocks.js";
 import { type QuestionJob, questionJobSchema } from "../jobs.js";
 import { repliesSchema } from "../payloads.js";
 import { ConversationReplier, type Replier, ResponseUrlReplier } from "../replier.js";
 import { openWorkspace, type SlackRuntime, slackActor, type Workspace } from "../runtime.js";
+import { StreamingReplier } from "../streaming-replier.js";
 
 const HISTORY_TURNS = 12;
 const HISTORY_TURN_CHARS = 2000;
 
 export function cleanQuestion(text: string, botUserId?: string): string {
   const withoutBot = botUserId ? text.replace(new RegExp(`<@${botUserId}(?:\\|[^>]*)?>`, "g"), " ") : text;
-  // Other mentions stay as readable ids; links and channel references keep their label.
-  return withoutBot
+  // Other mentions stay as readable ids; links and channel references keep their label. A streamed
+  // answer read back from the thread loses the invisible joiners that kept it inert.
+  return withoutJoiners(withoutBot)
     .replace(/<(?:https?:[^|>]+)\|([^>]+)>/g, "$1")
     .replace(/<#[A-Z0-9]+\|([^>]+)>/g, "#$1")
     .replace(/&lt;/g, "<")
@@ -27,23 +29,35 @@ export function cleanQuestion(text: string, botUserId?: string): string {
 /**
  * Answers a question asked with /ask, an @mention or a DM: resolves the workspace's tenant (or offers
  * the link), applies the rate limits, shows progress, asks the answer service (audited there) with the
- * thread's earlier messages as history, and replaces the progress with the answer, or with the reason
- * it could not answer. Never silent.
+ * thread's earlier messages as history, and streams the answer into the thread (a mention or DM) or
+ * replaces the progress with it (/ask), or with the reason it could not answer. Never silent.
  */
 export async function handleQuestion(rt: SlackRuntime, job: Job): Promise<void> {
   const q = questionJobSchema.parse(job.payload);
   const log = rt.logger.child({ slackTeam: q.teamId, surface: q.surface, jobId: job.id });
   const ws = await openWorkspace(rt, q.teamId);
   if (!ws) return;
+  // Where the answer goes without streaming: a mention's thread; a DM's own thread, or its top level.
+  const replyThread = q.surface === "slack_mention" ? (q.threadTs ?? q.ts) : q.threadTs;
+  // A stream needs a thread: a DM that was not in one is answered in the thread of its message.
+  const streamThread = q.threadTs ?? q.ts;
   const replier: Replier =
     q.surface === "slack_command" && q.responseUrl
       ? new ResponseUrlReplier(q.responseUrl, rt.fetch)
-      : new ConversationReplier(
-          ws.client,
-          q.channelId,
-          q.surface === "slack_mention" ? (q.threadTs ?? q.ts) : q.threadTs,
-          q.userId,
-        );
+      : q.surface !== "slack_command" && streamThread
+        ? new StreamingReplier(
+            ws.client,
+            {
+              channel: q.channelId,
+              threadTs: streamThread,
+              replyThreadTs: replyThread,
+              userId: q.userId,
+              userTeamId: q.userTeamId ?? q.teamId,
+            },
+            log,
+          )
+        : new ConversationReplier(ws.client, q.channelId, replyThread, q.userId);
+  const answerThread = replier instanceof StreamingReplier ? streamThread : replyThread;
 
   if (q.foreignTeamId) {
     // Never answered from this installation's organisation, whoever the author is.
@@ -83,35 +97,36 @@ export async function handleQuestion(rt: SlackRuntime, job: Job): Promise<void> 
     return;
   }
 
-  // Before anything is posted a failure may be retried safely; after the placeholder it must not be,
-  // or the user would see two answers.
+  // Before anything is posted a failure may be retried safely; once something shows (a placeholder, a
+  // started stream) it must not be, or the user would see two answers.
   await replier.start();
   try {
     const history = await threadHistory(rt, ws, q);
-    const replyThread = q.surface === "slack_mention" ? (q.threadTs ?? q.ts) : q.threadTs;
-    const result = await rt.services.answers.ask({
-      actor,
-      audience,
-      question,
-      history,
-      admitted: true,
-      slack: {
-        teamId: q.teamId,
-        channelId: q.channelId,
-        ...(replyThread ? { threadTs: replyThread } : {}),
-        ...(q.enterpriseId ? { enterpriseId: q.enterpriseId } : {}),
+    const result = await rt.services.answers.ask(
+      {
+        actor,
+        audience,
+        question,
+        history,
+        admitted: true,
+        slack: {
+          teamId: q.teamId,
+          channelId: q.channelId,
+          ...(answerThread ? { threadTs: answerThread } : {}),
+          ...(q.enterpriseId ? { enterpriseId: q.enterpriseId } : {}),
+        },
       },
-    });
-    log.info("slack question answered", { tenantId: tenant, outcome: result.outcome, auditId: result.auditId });
-    await replier.finish(
-      renderAnswer({
-        answer: result.answer,
-        sources: result.sources,
-        outcome: result.outcome,
-        auditId: result.auditId,
-        ...(q.surface === "slack_command" ? { question, shareable: true } : {}),
-      }),
+      { onSearching: () => replier.searching(), onText: (text) => replier.write(text) },
     );
+    log.info("slack question answered", { tenantId: tenant, outcome: result.outcome, auditId: result.auditId });
+    await replier.answer({
+      answer: result.answer,
+      sources: result.sources,
+      outcome: result.outcome,
+      auditId: result.auditId,
+      ...(result.note ? { note: result.note } : {}),
+      ...(q.surface === "slack_command" ? { question, shareable: true } : {}),
+    });
   } catch (error) {
     const reason =
       isAppError(error) && error.status < 500
@@ -120,9 +135,13 @@ export async function handleQuestion(rt: SlackRuntime, job: Job): Promise<void> 
           ? error.message
           : "Something went wrong on my side while answering. Please try again in a minute.";
     log.error("slack question failed", { error, tenantId: tenant });
-    await replier
-      .finish([renderNotice(`:warning: ${escapeText(reason)}`)])
-      .catch((e: unknown) => log.error("could not report the failure", { error: e }));
+    try {
+      await replier.finish([renderNotice(`:warning: ${escapeText(reason)}`)]);
+    } catch (e) {
+      log.error("could not report the failure", { error: e });
+      // Nothing reached the conversation: the job runs again rather than leave the asker without a word.
+      if (!replier.started) throw error;
+    }
   }
 }
 
