@@ -20,6 +20,10 @@ const STOP_WORDS = new Set(
     "s t d ll m o re ve y etc eg ie vs via per " +
     "explain explains describe describes tell tells say says know give show list summarize summarise " +
     "please thanks thank hi hello hey anything something everything anyone someone mean means meaning " +
+    "happen happens happened " +
+    // Contractions as words() leaves them, apostrophe folded ("I'm" -> "im"); not "id", "ill", "well", "wed".
+    "im ive youre youve youd youll theyre theyve weve hes shes isnt arent wasnt werent dont doesnt didnt cant " +
+    "couldnt wont wouldnt shouldnt hasnt havent hadnt mustnt shant lets thats theres whats whos wheres hows heres " +
     "find get got us lot lots thing things kind sort many much often"
   ).split(/\s+/),
 );

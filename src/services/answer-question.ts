@@ -185,7 +185,8 @@ export class AnswerService {
         log,
         progress.onText ? shown : progress,
       );
-      if (result.retrieved.length === 0) {
+      // Nothing relevant was found, or the model found nothing in it to say: no context either way.
+      if (result.retrieved.length === 0 || !result.text.text) {
         answer = NO_CONTEXT_ANSWER;
         outcome = "no_context";
       } else {

@@ -1,20 +1,17 @@
 import { z } from "zod";
-import { queryTerms, termSet } from "../../domain/terms.js";
-import { splitSentences } from "../../ingest/chunk.js";
+import { queryTerms } from "../../domain/terms.js";
 import type { ChatMessage, ChatModel, ChatRequest, ChatResponse, TextSink } from "../../ports/chat-model.js";
+import { pickSentences } from "./extractive-answer.js";
 
 const toolResultSchema = z.object({
   passages: z.array(z.object({ n: z.number(), title: z.string(), page: z.number(), text: z.string() })),
 });
 
-const MAX_SENTENCES = 4;
-const MAX_ANSWER_CHARS = 1200;
-
 /**
  * The embedded default "model": no generation, only extraction. It asks the search tool once with the
- * user's question, then answers with the retrieved sentences that best cover the question's terms,
- * each cited as [n]. It speaks the same tool-use protocol as a real model, so the agent loop in
- * services/answer-question is exercised the same way in both shapes.
+ * user's question, then answers with the retrieved sentences that hold the fact asked for (see
+ * extractive-answer.ts), one a line, each cited as [n]. It speaks the same tool-use protocol as a
+ * real model, so the agent loop in services/answer-question is exercised the same way in both shapes.
  */
 export class ExtractiveChatModel implements ChatModel {
   readonly modelId = "extractive";
@@ -74,43 +71,9 @@ function latestQuestion(messages: readonly ChatMessage[]): string {
   return previous && queryTerms(latest).length <= FOLLOW_UP_TERMS ? `${latest} ${previous}` : latest;
 }
 
-interface Candidate {
-  n: number;
-  sentence: string;
-  score: number;
-  order: number;
-}
-
 function compose(question: string, passages: z.infer<typeof toolResultSchema>["passages"]): string {
-  const terms = queryTerms(question);
-  const candidates: Candidate[] = [];
-  passages.forEach((p, rank) => {
-    splitSentences(p.text).forEach((sentence, i) => {
-      if (sentence.split(/\s+/).length < 4) return;
-      const present = termSet(sentence);
-      const hits = terms.filter((t) => present.has(t)).length;
-      if (hits === 0) return;
-      // Coverage of the question first; among equals, prefer better-ranked passages and earlier sentences.
-      candidates.push({ n: p.n, sentence, score: hits / terms.length - rank * 0.01, order: rank * 1000 + i });
-    });
-  });
-  candidates.sort((a, b) => b.score - a.score || a.order - b.order);
-  // Sentences far weaker than the best one are noise (they share one incidental word).
-  const floor = (candidates[0]?.score ?? 0) / 2;
-  const chosen: Candidate[] = [];
-  const seen = new Set<string>();
-  let length = 0;
-  for (const c of candidates) {
-    const key = c.sentence.toLowerCase();
-    if (c.score < floor) break;
-    if (seen.has(key)) continue;
-    if (chosen.length > 0 && length + c.sentence.length > MAX_ANSWER_CHARS) continue;
-    seen.add(key);
-    chosen.push(c);
-    length += c.sentence.length;
-    if (chosen.length >= MAX_SENTENCES) break;
-  }
-  if (chosen.length === 0) return "I could not find an answer to that in your documents.";
-  const lines = chosen.map((c) => `• ${c.sentence} [${c.n}]`);
-  return lines.join("\n");
+  const picked = pickSentences(question, passages);
+  // No sentence answers: an empty reply, which the answer service reports as no context.
+  if (picked.length === 0) return "";
+  return picked.map((p) => `• ${p.sentence} [${p.n}]`).join("\n");
 }
