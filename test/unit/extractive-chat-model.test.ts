@@ -95,6 +95,18 @@ describe("extractive answerer", () => {
     expect(text).toBe("• Hotel costs are reimbursed up to 180 euros per night. [1]");
   });
 
+  it("keeps short fragments with the sentence they continue, so a quoted line is found", async () => {
+    const text = await answer("Here's to the crazy ones, the misfits and the rebels?", [
+      {
+        n: 1,
+        title: "The Crazy Ones",
+        page: 1,
+        text: "Heres to the crazy ones. The misfits. The rebels. The troublemakers.\nThey push the human race forward.",
+      },
+    ]);
+    expect(text).toBe("• Heres to the crazy ones. The misfits. The rebels. The troublemakers. [1]");
+  });
+
   it("says nothing (the service then answers no_context) when the passages only share a word with the question", async () => {
     const text = await answer("Can I bring my dog to the office?", [
       { n: 1, title: "FAQ", page: 1, text: "Bring a broken laptop to the IT desk. The desk is open from 9:00." },

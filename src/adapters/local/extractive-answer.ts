@@ -115,19 +115,24 @@ function sentencesOf(p: RetrievedPassage, rank: number): Sentence[] {
     let lead = "";
     let asked = "";
     let carry = "";
+    let previous: Sentence | undefined;
     for (const part of paragraphSentences(block)) {
       const text = carry ? `${carry} ${part}` : part;
       carry = "";
       if (isQuestion(text)) {
         asked = text;
+        previous = undefined;
         continue;
       }
       if (wordCount(text) < MIN_WORDS) {
         if (SHORT_ANSWER.test(text)) carry = text;
+        // After a sentence, a fragment goes on with it ("Here's to the crazy ones. The misfits."); before
+        // any, it is a run-in heading ("Paging. …").
+        else if (previous) previous.text = `${previous.text} ${text}`;
         else lead = text;
         continue;
       }
-      out.push({
+      previous = {
         n: p.n,
         text,
         context: [heading, lead, asked].filter(Boolean).join(" "),
@@ -135,7 +140,8 @@ function sentencesOf(p: RetrievedPassage, rank: number): Sentence[] {
         rank,
         paragraph,
         order: rank * 1000 + out.length,
-      });
+      };
+      out.push(previous);
     }
   });
   return out;
