@@ -197,7 +197,8 @@ export class AnswerService {
     } catch (error) {
       if (!isAppError(error) || error.code !== "model_unavailable") throw error;
       log.warn("model unavailable", { error });
-      answer = MODEL_UNAVAILABLE_ANSWER;
+      // The adapter's message says why (timed out, unreachable, refused the key), for the user to read.
+      answer = error.message || MODEL_UNAVAILABLE_ANSWER;
       outcome = "model_unavailable";
     }
     // What was not streamed as it was written comes in one piece; an answer broken off by the model

@@ -124,7 +124,9 @@ describe("answers through an OpenAI-compatible model server", () => {
       const res = await aurora.client.call("POST", "/api/ask", { question: QUESTION });
       expect(res.status).toBe(200);
       expect(res.json.outcome).toBe("model_unavailable");
-      expect(res.json.answer).toMatch(/language model is unavailable/);
+      expect(res.json.answer).toMatch(
+        /language model is unavailable right now \(the model server failed with HTTP 503\)/,
+      );
       const record = await aurora.client.call("GET", `/api/audit/${res.json.audit_id}`);
       expect(record.json).toMatchObject({ outcome: "model_unavailable", question: QUESTION, model: "tiny" });
     } finally {

@@ -170,19 +170,20 @@ describe("AnswerService streaming", () => {
         if (this.requests.length === 0) return super.converseStream(request, onText);
         this.requests.push(request);
         onText("Hotel costs are");
-        throw new AppError("model_unavailable", "The language model is unavailable right now.");
+        throw new AppError("model_unavailable", "The language model is unavailable right now (it stopped answering).");
       }
     })([{ search: "hotel costs reimbursed" }]);
     const deltas: string[] = [];
     const result = await ask(service(model).answers, "How much of my hotel costs is reimbursed?", deltas);
-    expect(result).toMatchObject({ outcome: "model_unavailable", answer: MODEL_UNAVAILABLE_ANSWER });
-    expect(deltas).toEqual(["Hotel costs are", `\n\n${MODEL_UNAVAILABLE_ANSWER}`]);
+    const reason = "The language model is unavailable right now (it stopped answering).";
+    expect(result).toMatchObject({ outcome: "model_unavailable", answer: reason });
+    expect(deltas).toEqual(["Hotel costs are", `\n\n${reason}`]);
   });
 
   it("says the model is unavailable when it fails before answering", async () => {
     const model = new ScriptedModel([
       { search: "hotel costs reimbursed" },
-      { fail: new AppError("model_unavailable", "The language model is unavailable right now.") },
+      { fail: new AppError("model_unavailable", "") },
     ]);
     const { answers, audited } = service(model);
     const deltas: string[] = [];
