@@ -10,6 +10,7 @@ import {
 import { mockClient } from "aws-sdk-client-mock";
 import { z } from "zod";
 import { queryTerms } from "../../src/domain/terms.js";
+import { bestSentence } from "./scripted-answer.js";
 
 /**
  * A deterministic stand-in for Titan Text Embeddings v2: hashed bag of stemmed terms, L2-normalised, so
@@ -150,17 +151,7 @@ export function scriptedConverse(input: ConverseCommandInput) {
     const passages = results.flatMap((r) =>
       r.content.flatMap((c) => ("json" in c ? (passagesSchema.safeParse(c.json).data?.passages ?? []) : [])),
     );
-    const terms = queryTerms(question ?? "");
-    let best: { n: number; sentence: string; hits: number } | undefined;
-    for (const p of passages) {
-      for (const sentence of p.text.split(/(?<=[.!?])\s+|\n+/)) {
-        const present = new Set(queryTerms(sentence));
-        const hits = terms.filter((t) => present.has(t)).length;
-        if (hits > 0 && (!best || hits > best.hits)) best = { n: p.n, sentence: sentence.trim(), hits };
-      }
-    }
-    if (!best) return answer("The documents do not cover that.");
-    return answer(`${best.sentence} [${best.n}]`);
+    return answer(bestSentence(question ?? "", passages));
   }
   if (request.toolConfig?.tools.some((t) => t.toolSpec.name === "search_documents")) {
     return {

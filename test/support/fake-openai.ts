@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
-import { queryTerms } from "../../src/domain/terms.js";
+import { bestSentence } from "./scripted-answer.js";
 
 const textPart = z.object({ type: z.literal("text"), text: z.string() }).strict();
 const textContent = z.union([z.string(), z.array(textPart).min(1)]);
@@ -115,20 +115,6 @@ interface ScriptedReply {
 
 const textOf = (content: z.infer<typeof textContent> | null | undefined): string =>
   typeof content === "string" ? content : (content ?? []).map((p) => p.text).join("");
-
-/** The sentence of the passages sharing most terms with the question, cited [n]. */
-function bestSentence(question: string, passages: readonly Passage[]): string {
-  const terms = queryTerms(question);
-  let best: { n: number; sentence: string; hits: number } | undefined;
-  for (const p of passages) {
-    for (const sentence of p.text.split(/(?<=[.!?])\s+|\n+/)) {
-      const present = new Set(queryTerms(sentence));
-      const hits = terms.filter((t) => present.has(t)).length;
-      if (hits > 0 && (!best || hits > best.hits)) best = { n: p.n, sentence: sentence.trim(), hits };
-    }
-  }
-  return best ? `${best.sentence} [${best.n}]` : "The documents do not cover that.";
-}
 
 /** The retrieve-first prompt: `<passage n=.. title=.. page=..>text</passage>` blocks, then "Question: ...". */
 function quotedPassages(text: string): { passages: Passage[]; question: string } | undefined {

@@ -184,18 +184,19 @@ function authHeaders(headers = {}) {
 }
 
 /**
- * Calls the JSON API.
+ * One authenticated request; a network failure becomes ApiError status 0, an abort stays an AbortError.
  * @param {string} path
- * @param {{ method?: string, body?: unknown, signal?: AbortSignal }} [options]
- * @returns {Promise<any>}
+ * @param {string} method
+ * @param {unknown} body
+ * @param {Record<string, string>} headers
+ * @param {AbortSignal | undefined} signal
+ * @returns {Promise<Response>}
  */
-export async function api(path, options = {}) {
-  const { method = options.body === undefined ? "GET" : "POST", body, signal } = options;
-  let res;
+async function send(path, method, body, headers, signal) {
   try {
-    res = await fetch(path, {
+    return await fetch(path, {
       method,
-      headers: authHeaders(body === undefined ? {} : { "content-type": "application/json" }),
+      headers: authHeaders(headers),
       body: body === undefined ? undefined : JSON.stringify(body),
       credentials: "omit",
       cache: "no-store",
@@ -205,6 +206,17 @@ export async function api(path, options = {}) {
     if (error instanceof DOMException && error.name === "AbortError") throw error;
     throw failure(0, "");
   }
+}
+
+/**
+ * Calls the JSON API.
+ * @param {string} path
+ * @param {{ method?: string, body?: unknown, signal?: AbortSignal }} [options]
+ * @returns {Promise<any>}
+ */
+export async function api(path, options = {}) {
+  const { method = options.body === undefined ? "GET" : "POST", body, signal } = options;
+  const res = await send(path, method, body, body === undefined ? {} : { "content-type": "application/json" }, signal);
   const text = await res.text();
   if (!res.ok) throw failure(res.status, text);
   return text ? JSON.parse(text) : undefined;
@@ -222,20 +234,13 @@ export async function api(path, options = {}) {
  */
 export async function apiStream(path, options) {
   const { body, signal, onEvent } = options;
-  let res;
-  try {
-    res = await fetch(path, {
-      method: "POST",
-      headers: authHeaders({ "content-type": "application/json", accept: "text/event-stream" }),
-      body: JSON.stringify(body),
-      credentials: "omit",
-      cache: "no-store",
-      signal,
-    });
-  } catch (error) {
-    if (error instanceof DOMException && error.name === "AbortError") throw error;
-    throw failure(0, "");
-  }
+  const res = await send(
+    path,
+    "POST",
+    body,
+    { "content-type": "application/json", accept: "text/event-stream" },
+    signal,
+  );
   if (!res.ok) throw failure(res.status, await res.text());
   if (!res.body || !(res.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
     const text = await res.text();
