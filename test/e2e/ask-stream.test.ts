@@ -227,9 +227,10 @@ describe("POST /api/ask as an event stream", () => {
     }
   });
 
-  it.skipIf(process.env.ENCLAVE_TEST_SHAPE === "aws")(
-    "stops writing when the client goes away, and the exchange is still audited",
-    async () => {
+  // Only where a client can leave mid-stream: behind API Gateway the Lambda's response is sent whole,
+  // so the AWS shape has no such case to test.
+  if (process.env.ENCLAVE_TEST_SHAPE !== "aws")
+    it("stops writing when the client goes away, and the exchange is still audited", async () => {
       const question = "When is the office kitchen cleaned?";
       let clientGone!: () => void;
       const gone = new Promise<void>((resolve) => {
@@ -276,8 +277,7 @@ describe("POST /api/ask as an event stream", () => {
       } finally {
         slow.mockRestore();
       }
-    },
-  );
+    });
 });
 
 describe("conversations: history on POST /api/ask", () => {
