@@ -94,13 +94,6 @@ export function answerJson(r: AskResult) {
   };
 }
 
-/** The first `max` characters, without leaving half of a surrogate pair at the end. */
-function clip(text: string, max = HISTORY_TURN_CHARS): string {
-  if (text.length <= max) return text;
-  const end = /[\uD800-\uDBFF]/.test(text.charAt(max - 1)) ? max - 1 : max;
-  return text.slice(0, end);
-}
-
 const sourceJson = (s: AuditRecord["sources"][number]) => ({
   n: s.n,
   document_id: s.documentId,
@@ -111,16 +104,8 @@ const sourceJson = (s: AuditRecord["sources"][number]) => ({
   ...(s.link ? { link: s.link } : {}),
 });
 
-const HISTORY_TURNS = 12;
-const HISTORY_TURN_CHARS = 2000;
-/**
- * Earlier turns of a web conversation, oldest first, as Slack threads pass theirs: only the most
- * recent 12 are kept and each text is cut to its first 2,000 characters (context, so a long earlier
- * answer is shortened rather than the question refused).
- */
-const historyBody = z
-  .array(z.object({ role: z.enum(["user", "assistant"]), text: z.string().transform((t) => clip(t)) }))
-  .transform((turns) => turns.slice(-HISTORY_TURNS));
+/** Earlier turns of a web conversation, oldest first, as Slack threads pass theirs (the service bounds them). */
+const historyBody = z.array(z.object({ role: z.enum(["user", "assistant"]), text: z.string() }));
 const askBody = z.object({
   question: z.string(),
   // The web app says it is the web app, so the audit log can tell it from other API clients. Only a

@@ -49,12 +49,27 @@ const SEARCH_TOOL: ToolSpec = {
 
 const searchInput = z.object({ query: z.string().min(1).max(2000) });
 
+/**
+ * The earlier turns a question is answered with, whichever surface sent them (a Slack thread, a web
+ * conversation): the most recent 12, each cut to its first 2,000 characters: context, so a long
+ * earlier answer is shortened rather than the question refused.
+ */
+export const HISTORY_TURNS = 12;
+export const HISTORY_TURN_CHARS = 2000;
+
+/** The first `max` characters, without leaving half of a surrogate pair at the end. */
+function clip(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const end = /[\uD800-\uDBFF]/.test(text.charAt(max - 1)) ? max - 1 : max;
+  return text.slice(0, end);
+}
+
 export interface AskInput {
   actor: Actor;
   /** Who will read the answer: it uses only what every one of them may read. */
   audience: Audience;
   question: string;
-  /** Earlier turns of a conversation (a Slack thread), oldest first. */
+  /** Earlier turns of a conversation (a Slack thread, a web conversation), oldest first; see HISTORY_TURNS. */
   history?: { role: "user" | "assistant"; text: string }[];
   slack?: AuditRecord["slack"];
   /** Already counted against the question limits with `admit` (a surface that refuses before showing progress). */
@@ -286,7 +301,8 @@ export class AnswerService {
   ): Promise<{ text: AnswerText; retrieved: Retrieved[] }> {
     const messages: ChatMessage[] = history
       .filter((t) => t.text.trim())
-      .map((t) => ({ role: t.role, content: [{ type: "text", text: t.text }] }));
+      .slice(-HISTORY_TURNS)
+      .map((t) => ({ role: t.role, content: [{ type: "text", text: clip(t.text, HISTORY_TURN_CHARS) }] }));
     const retrieved: Retrieved[] = [];
     const text = new AnswerText((n) => n >= 1 && n <= retrieved.length);
     const speak = (step: ChatRequest) => this.reply(step, text, retrieved, progress);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { AppError } from "../../src/domain/errors.js";
+import type { ChatModel, ChatRequest } from "../../src/ports/chat-model.js";
 import type { AnswerService } from "../../src/services/answer-question.js";
 import { type ApiClient, apiClient, newOrganisation, startTestServer, waitForDocument } from "../support/server.js";
 
@@ -56,6 +57,7 @@ function parseEventStream(body: string): SseEvent[] {
 let baseUrl: string;
 let transport: typeof fetch;
 let answers: AnswerService;
+let model: ChatModel;
 let client: ApiClient;
 let docId: string;
 let stop: () => Promise<void>;
@@ -70,7 +72,9 @@ beforeAll(async () => {
     const app = await startLambdaApp(stack.env);
     baseUrl = app.baseUrl;
     transport = app.fetch;
-    answers = (await app.http.container()).services.answers;
+    const container = await app.http.container();
+    answers = container.services.answers;
+    model = container.chat;
     client = (
       await newOrganisation(baseUrl, "Streamline", {
         transport,
@@ -87,6 +91,7 @@ beforeAll(async () => {
     baseUrl = server.url;
     transport = fetch;
     answers = server.container.services.answers;
+    model = server.container.chat;
     client = (await newOrganisation(baseUrl, "Streamline")).client;
     stop = () => server.stop();
   }
@@ -311,23 +316,44 @@ describe("conversations: history on POST /api/ask", () => {
       role: i % 2 === 0 ? "user" : "assistant",
       text: `Turn ${i + 1}: ${i === 12 ? "x".repeat(5000) : "about vacation days"}`,
     }));
-    const seen = vi.spyOn(answers, "ask");
+    // What the model is given at the first turn of each answer: the earlier turns, then the question
+    // (copied when asked: the agent loop goes on adding to its conversation).
+    const firstTurns: string[][] = [];
+    const record = (request: ChatRequest) => {
+      if (request.messages.at(-1)?.content.some((b) => b.type === "tool_result")) return;
+      firstTurns.push(
+        request.messages
+          .slice(0, -1)
+          .map((m) => m.content.flatMap((b) => (b.type === "text" ? [b.text] : [])).join("")),
+      );
+    };
+    const whole = model.converse.bind(model);
+    const streaming = model.converseStream.bind(model);
+    const spies = [
+      vi.spyOn(model, "converse").mockImplementation((request) => {
+        record(request);
+        return whole(request);
+      }),
+      vi.spyOn(model, "converseStream").mockImplementation((request, onText) => {
+        record(request);
+        return streaming(request, onText);
+      }),
+    ];
     try {
       const res = await client.call("POST", "/api/ask", { question: FIRST, history: turns });
       expect(res.status).toBe(200);
       expect(res.json.outcome).toBe("answered");
       const streamed = await askStream({ question: FIRST, history: turns });
       expect(answerOf(streamed.events).done.outcome).toBe("answered");
-      expect(seen).toHaveBeenCalledTimes(2);
-      for (const [input] of seen.mock.calls) {
-        const history = input.history ?? [];
+      expect(firstTurns.length).toBeGreaterThanOrEqual(2);
+      for (const history of firstTurns) {
         expect(history).toHaveLength(12);
-        expect(history[0]?.text).toBe("Turn 2: about vacation days");
-        expect(history[11]?.text).toHaveLength(2000);
-        expect(history[11]?.text.startsWith("Turn 13: xxx")).toBe(true);
+        expect(history[0]).toBe("Turn 2: about vacation days");
+        expect(history[11]).toHaveLength(2000);
+        expect(history[11]?.startsWith("Turn 13: xxx")).toBe(true);
       }
     } finally {
-      seen.mockRestore();
+      for (const spy of spies) spy.mockRestore();
     }
   });
 

@@ -1,6 +1,7 @@
 import Database from "better-sqlite3";
 import { expect } from "vitest";
 import type { JobQueue } from "../../src/ports/job-queue.js";
+import { withoutJoiners } from "../../src/slack/blocks.js";
 import { type FakeMessage, FakeSlack, type FakeTeam } from "./fake-slack.js";
 import { type ApiClient, startTestServer, type TestServer } from "./server.js";
 import { commandForm, SlackSender, type Who } from "./slack.js";
@@ -124,7 +125,7 @@ export async function linkOverHttp(
 export const PLACEHOLDER = /Searching your documents/;
 
 /** A streamed answer's text reads without the invisible word joiners that keep document text inert. */
-export const visible = (text: string): string => text.replaceAll("\u2060", "");
+export const visible = withoutJoiners;
 
 /**
  * The bot's finished reply in a thread (`threadTs`; undefined: the top level of the conversation) whose

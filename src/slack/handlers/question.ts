@@ -9,9 +9,6 @@ import { ConversationReplier, type Replier, ResponseUrlReplier } from "../replie
 import { openWorkspace, type SlackRuntime, slackActor, type Workspace } from "../runtime.js";
 import { StreamingReplier } from "../streaming-replier.js";
 
-const HISTORY_TURNS = 12;
-const HISTORY_TURN_CHARS = 2000;
-
 export function cleanQuestion(text: string, botUserId?: string): string {
   const withoutBot = botUserId ? text.replace(new RegExp(`<@${botUserId}(?:\\|[^>]*)?>`, "g"), " ") : text;
   // Other mentions stay as readable ids; links and channel references keep their label. A streamed
@@ -145,7 +142,7 @@ export async function handleQuestion(rt: SlackRuntime, job: Job): Promise<void> 
   }
 }
 
-/** Earlier messages of the thread, oldest first: the bot's as the assistant's turns. */
+/** Earlier messages of the thread, oldest first: the bot's as the assistant's turns (the answer service keeps the latest). */
 async function threadHistory(
   rt: SlackRuntime,
   ws: Workspace,
@@ -156,20 +153,19 @@ async function threadHistory(
     const res = repliesSchema.parse(
       await ws.client.conversations.replies({ channel: q.channelId, ts: q.threadTs, limit: 50 }),
     );
-    const turns = res.messages
+    return res.messages
       .filter((m) => !q.ts || Number(m.ts) < Number(q.ts))
       .filter((m) => m.subtype === undefined || m.subtype === "bot_message" || m.subtype === "thread_broadcast")
       .map((m) => {
         const mine =
           (ws.auth.botUserId && m.user === ws.auth.botUserId) || (ws.auth.botId && m.bot_id === ws.auth.botId);
         if (!mine && m.bot_id) return undefined; // other bots are not part of the conversation
-        const text = cleanQuestion(m.text ?? "", ws.auth.botUserId).slice(0, HISTORY_TURN_CHARS);
+        const text = cleanQuestion(m.text ?? "", ws.auth.botUserId);
         return text && !text.startsWith(":hourglass")
           ? { role: mine ? ("assistant" as const) : ("user" as const), text }
           : undefined;
       })
       .filter((t): t is { role: "user" | "assistant"; text: string } => t !== undefined);
-    return turns.slice(-HISTORY_TURNS);
   } catch (error) {
     // Without history the question is still answered; a missing *:history scope should not silence the bot.
     rt.logger.warn("could not read the thread", { error, slackTeam: q.teamId });
