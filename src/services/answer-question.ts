@@ -472,18 +472,6 @@ function citedSources(
   return { answer: text.text || NO_CONTEXT_ANSWER, sources };
 }
 
-/** Maps the [n] markers of a whole answer to sources; see `citedSources`. */
-export function cite(
-  raw: string,
-  retrieved: readonly Retrieved[],
-  linkFor?: (documentId: string) => string | undefined,
-): { answer: string; sources: Source[] } {
-  const text = new AnswerText((n) => retrieved.some((r) => r.n === n));
-  text.push(raw);
-  text.end();
-  return citedSources(text, retrieved, linkFor);
-}
-
 const SNIPPET_CHARS = 240;
 
 /** The sentence of a passage that best covers the query, shortened to a readable length. */
