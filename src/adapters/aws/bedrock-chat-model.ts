@@ -164,25 +164,21 @@ export class BedrockChatModel implements ChatModel {
   }
 }
 
+/** The failures ConverseStream reports inside the stream, and the SDK error names they stand for. */
+const STREAM_FAILURES = [
+  ["throttlingException", "ThrottlingException"],
+  ["serviceUnavailableException", "ServiceUnavailableException"],
+  ["internalServerException", "InternalServerException"],
+  ["modelStreamErrorException", "ModelStreamErrorException"],
+  ["validationException", "ValidationException"],
+] as const;
+
 /** ConverseStream reports failures after the response started as events in the stream; raise them. */
 function streamFailure(event: ConverseStreamOutput): void {
-  const failure =
-    event.throttlingException ??
-    event.serviceUnavailableException ??
-    event.internalServerException ??
-    event.modelStreamErrorException ??
-    event.validationException;
-  if (!failure) return;
-  const name = event.throttlingException
-    ? "ThrottlingException"
-    : event.serviceUnavailableException
-      ? "ServiceUnavailableException"
-      : event.internalServerException
-        ? "InternalServerException"
-        : event.modelStreamErrorException
-          ? "ModelStreamErrorException"
-          : "ValidationException";
-  throw Object.assign(new Error(failure.message ?? name), { name });
+  for (const [member, name] of STREAM_FAILURES) {
+    const failure = event[member];
+    if (failure) throw Object.assign(new Error(failure.message ?? name), { name });
+  }
 }
 
 /** A streamed tool call's input, sent as JSON text in pieces; an empty or broken one becomes `{}`. */
