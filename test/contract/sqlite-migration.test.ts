@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { SqliteChunkIndex } from "../../src/adapters/local/sqlite-chunk-index.js";
 import { SqliteDocumentCatalog } from "../../src/adapters/local/sqlite-document-catalog.js";
 import { openTenantDatabase, TenantDatabases } from "../../src/adapters/local/tenant-databases.js";
+import { ORG_KEY } from "../../src/domain/access.js";
 import type { DocumentSource } from "../../src/domain/documents.js";
 import { newTenantId } from "../../src/domain/tenant.js";
 import { newDoc } from "./document-catalog.contract.js";
@@ -87,6 +88,65 @@ describe("tenant database migration to visibilities", () => {
       visibility: { kind: "slack_conversation", conversations: [{ teamId: "T1", channelId: "C1", public: true }] },
     });
     expect(await catalog.create(tenant, sameChannel)).toMatchObject({ created: false, document: { id: "d-channel" } });
+    dbs.close();
+  });
+});
+
+/** The schema before passages carried their term frequencies. */
+const BEFORE_TERMS = 5;
+
+describe("tenant database migration to stored term frequencies", () => {
+  it("gives existing passages their statistics: they score exactly as if indexed today", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "enclave-migrate-"));
+    dirs.push(dir);
+    const texts = [
+      "Vacation requests need approval from your manager.",
+      "Vacation days carry over: unused vacation days expire in March.",
+      "Expense claims need receipts.",
+    ];
+    const tenant = newTenantId();
+    const dbs = new TenantDatabases(dir);
+    const old = openTenantDatabase(join(dbs.folder(tenant), "tenant.db"), BEFORE_TERMS);
+    const now = new Date().toISOString();
+    old
+      .prepare(
+        `INSERT INTO documents (id, tenant_id, title, content_type, size_bytes, sha256, status, source,
+           uploaded_by, created_at, updated_at, visibility, scope)
+         VALUES ('d1', ?, 'Notes', 'text/plain', 1, ?, 'ready', '{"kind":"upload"}', 'u-old', ?, ?,
+           '{"kind":"organisation"}', 'organisation')`,
+      )
+      .run(tenant, sha("1"), now, now);
+    old.prepare("INSERT INTO document_access (document_id, key) VALUES ('d1', 'org')").run();
+    texts.forEach((text, i) => {
+      old
+        .prepare(
+          `INSERT INTO chunks (chunk_id, tenant_id, document_id, ordinal, page, title, text, tokens)
+           VALUES (?, ?, 'd1', ?, ?, 'Notes', ?, ?)`,
+        )
+        .run(`d1#${i}`, tenant, i, i + 1, text, 1); // an early count, recomputed by the migration
+    });
+    old.close();
+
+    const fresh = newTenantId();
+    const index = new SqliteChunkIndex(dbs);
+    await index.upsert(
+      fresh,
+      texts.map((text, i) => ({
+        id: `d1#${i}`,
+        tenantId: fresh,
+        documentId: "d1",
+        ordinal: i,
+        title: "Notes",
+        page: i + 1,
+        text,
+        access: [ORG_KEY],
+      })),
+    );
+    const hits = async (t: typeof tenant) =>
+      (await index.search(t, "vacation days approval", { k: 3, readable: [ORG_KEY] })).map((h) => [h.chunkId, h.score]);
+    const migrated = await hits(tenant);
+    expect(migrated.map(([id]) => id)).toEqual(["d1#1", "d1#0"]);
+    expect(migrated).toEqual(await hits(fresh));
     dbs.close();
   });
 });

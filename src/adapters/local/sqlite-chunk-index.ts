@@ -2,10 +2,11 @@ import type { AccessKey } from "../../domain/access.js";
 import type { Chunk, ChunkHit } from "../../domain/documents.js";
 import type { TermWeights } from "../../domain/relevance.js";
 import type { TenantId } from "../../domain/tenant.js";
-import { isStopWord, queryTerms, stem, words } from "../../domain/terms.js";
+import { isStopWord, queryTerms, words } from "../../domain/terms.js";
 import type { ChunkIndex, SearchOptions } from "../../ports/chunk-index.js";
 import { accessByDocument } from "../shared/chunk-access.js";
-import type { Db } from "./sqlite.js";
+import { passageTerms, termFrequency } from "./passage-terms.js";
+import { type Db, statement } from "./sqlite.js";
 import type { TenantDatabases } from "./tenant-databases.js";
 
 /**
@@ -13,16 +14,29 @@ import type { TenantDatabases } from "./tenant-databases.js";
  * and ranks the candidates; the best of them are then re-scored with Lucene's BM25 (the classic k1 1.2,
  * b 0.75, FTS5's own defaults), because FTS5's idf is clamped to zero for any term found in half the passages or
  * more: in a small collection (a tenant with two or three documents) every score would be 0 and the
- * order arbitrary. Lucene's idf, log(1 + (N - df + 0.5) / (df + 0.5)), stays positive.
+ * order arbitrary. Lucene's idf, log(1 + (N - df + 0.5) / (df + 0.5)), stays positive. Re-scoring reads
+ * the term frequencies stored with each passage (passage-terms.ts) and the document frequencies FTS5
+ * keeps (passages_vocab): a search never tokenises a candidate's text.
  *
- * Who may read what is held per document in `document_access` (its access keys) and applied inside the
- * FTS5 query, before ranking and LIMIT: the pool is the reader's best passages, never the collection's
- * best with the unreadable ones taken out afterwards (which could leave a reader with nothing).
+ * Who may read what is held per document in `document_access` (its access keys). The pool is the
+ * reader's best passages, never the collection's best with the unreadable ones taken out afterwards
+ * (which could leave a reader with nothing): the collection's best are ranked first without a filter,
+ * the cheap case of a reader who may read all of them; when one of them is not readable, the pool is
+ * ranked again with the filter inside the FTS5 query, before ORDER BY and LIMIT.
  */
 const MAX_QUERY_TERMS = 64;
-const RERANK_POOL = 50;
+const RERANK_POOL = 30;
 const K1 = 1.2;
 const B = 0.75;
+// Document frequencies looked up in FTS5's vocabulary are kept until the tenant's collection changes.
+const DF_CACHE_TENANTS = 64;
+const DF_CACHE_TERMS = 4096;
+// FTS5 adds a segment to its index at each write and merges them in steps; a query reads every segment.
+// Once as many passages were written or removed as a tenth of the collection (and at least
+// MERGE_AFTER_CHANGES), the index is merged into one segment: each merge costs about as much as the
+// collection's size, so the cost a passage adds stays constant however large the collection grows.
+const MERGE_AFTER_CHANGES = 200;
+const MERGE_SHARE = 0.1;
 
 /**
  * Turns a natural-language question into an FTS5 query: the OR of its meaningful words, each quoted
@@ -35,18 +49,43 @@ export function toFtsQuery(question: string): string | undefined {
   return terms.map((t) => `"${t.replace(/"/g, '""')}"`).join(" OR ");
 }
 
-interface HitRow {
-  chunk_id: string;
+interface Candidate {
+  rowid: number;
   tenant_id: string;
+  tokens: number;
+  terms: string;
+  readable: 0 | 1;
+}
+
+interface CollectionStats {
+  passages: number;
+  tokens: number;
+  version: number;
+  unmerged: number;
+}
+
+interface PassageRow {
+  rowid: number;
+  chunk_id: string;
   document_id: string;
   title: string;
   page: number;
   text: string;
-  tokens: number;
 }
 
-/** Words of a passage as the index counts them: title and text together, one field. */
-const passageWords = (title: string, text: string): string[] => words(`${title} ${text}`);
+// A reader may read a passage when its document carries one of the reader's keys (a JSON array).
+const READABLE = `EXISTS (SELECT 1 FROM document_access a
+  WHERE a.document_id = c.document_id AND a.key IN (SELECT value FROM json_each(@keys)))`;
+// FTS5's best `pool` rows for the match, then what re-scoring needs of each; bm25() is lower-is-better.
+const CANDIDATES = `SELECT c.rowid, c.tenant_id, c.tokens, c.terms, ${READABLE} AS readable
+  FROM (SELECT rowid, bm25(passages) AS rank FROM passages WHERE passages MATCH @match ORDER BY rank LIMIT @pool) p
+  JOIN chunks c ON c.rowid = p.rowid ORDER BY p.rank`;
+const READABLE_CANDIDATES = `SELECT c.rowid, c.tenant_id, c.tokens, c.terms, 1 AS readable
+  FROM (SELECT passages.rowid AS rowid, bm25(passages) AS rank FROM passages JOIN chunks c ON c.rowid = passages.rowid
+         WHERE passages MATCH @match AND ${READABLE} ORDER BY rank LIMIT @pool) p
+  JOIN chunks c ON c.rowid = p.rowid ORDER BY p.rank`;
+const PASSAGES = `SELECT rowid, chunk_id, document_id, title, page, text FROM chunks
+  WHERE rowid IN (SELECT value FROM json_each(?))`;
 
 /** The database is this tenant's own file, so a document id names one document; no tenant column needed. */
 function replaceAccess(db: Db, documentId: string, access: readonly AccessKey[]): void {
@@ -56,6 +95,8 @@ function replaceAccess(db: Db, documentId: string, access: readonly AccessKey[])
 }
 
 export class SqliteChunkIndex implements ChunkIndex {
+  private readonly frequencies = new Map<TenantId, { version: number; df: Map<string, number> }>();
+
   constructor(private readonly dbs: TenantDatabases) {}
 
   async upsert(tenant: TenantId, chunks: readonly Chunk[]): Promise<void> {
@@ -65,66 +106,70 @@ export class SqliteChunkIndex implements ChunkIndex {
     const db = this.dbs.get(tenant);
     const remove = db.prepare("DELETE FROM chunks WHERE tenant_id = ? AND chunk_id = ?");
     const insert = db.prepare(
-      `INSERT INTO chunks (chunk_id, tenant_id, document_id, ordinal, page, title, text, tokens)
-       VALUES (@id, @tenantId, @documentId, @ordinal, @page, @title, @text, @tokens)`,
+      `INSERT INTO chunks (chunk_id, tenant_id, document_id, ordinal, page, title, text, tokens, terms)
+       VALUES (@id, @tenantId, @documentId, @ordinal, @page, @title, @text, @tokens, @terms)`,
     );
     const access = accessByDocument(chunks);
     db.transaction(() => {
       for (const chunk of chunks) {
         remove.run(tenant, chunk.id);
         const { id, tenantId, documentId, ordinal, page, title, text } = chunk;
-        insert.run({ id, tenantId, documentId, ordinal, page, title, text, tokens: passageWords(title, text).length });
+        insert.run({ id, tenantId, documentId, ordinal, page, title, text, ...passageTerms(title, text) });
       }
       for (const [documentId, keys] of access) replaceAccess(db, documentId, keys);
     })();
+    compact(db);
   }
 
   async search(tenant: TenantId, query: string, { k, readable }: SearchOptions): Promise<ChunkHit[]> {
     const match = toFtsQuery(query);
     if (!match || readable.length === 0 || k <= 0) return [];
     const db = this.dbs.get(tenant);
-    const rows = db
-      .prepare(
-        `SELECT c.chunk_id, c.tenant_id, c.document_id, c.title, c.page, c.text, c.tokens
-           FROM passages JOIN chunks c ON c.rowid = passages.rowid
-          WHERE passages MATCH ? AND c.tenant_id = ?
-            AND c.document_id IN (
-              SELECT document_id FROM document_access WHERE key IN (SELECT value FROM json_each(?)))
-          ORDER BY bm25(passages) LIMIT ?`,
-      )
-      .all(match, tenant, JSON.stringify(readable), Math.max(k, RERANK_POOL)) as HitRow[];
-    if (rows.length === 0) return [];
+    const params = { match, keys: JSON.stringify(readable), pool: Math.max(k, RERANK_POOL) };
+    let candidates = (statement(db, CANDIDATES).all(params) as Candidate[]).filter((c) => c.tenant_id === tenant);
+    if (candidates.some((c) => !c.readable)) {
+      candidates = (statement(db, READABLE_CANDIDATES).all(params) as Candidate[]).filter(
+        (c) => c.tenant_id === tenant,
+      );
+    }
+    if (candidates.length === 0) return [];
     const terms = queryTerms(query);
-    const { total, documentFrequency } = await this.termWeights(tenant, terms);
-    const stats = db.prepare("SELECT tokens FROM chunk_stats WHERE id = 1").get() as { tokens: number } | undefined;
-    const avgdl = total > 0 && stats ? Math.max(1, stats.tokens / total) : 1;
-    const idf = new Map(
-      terms.map((t) => {
-        const df = documentFrequency.get(t) ?? 0;
-        return [t, Math.log(1 + (total - df + 0.5) / (df + 0.5))];
-      }),
-    );
-    const scored = rows.map((row, ftsOrder) => {
-      const tf = new Map<string, number>();
-      for (const word of passageWords(row.title, row.text)) {
-        const term = stem(word);
-        if (idf.has(term)) tf.set(term, (tf.get(term) ?? 0) + 1);
-      }
-      const norm = K1 * (1 - B + (B * Math.max(1, row.tokens)) / avgdl);
+    const { total, documentFrequency, tokens } = this.collection(tenant, db, terms);
+    const avgdl = total > 0 ? Math.max(1, tokens / total) : 1;
+    const idf = terms.map((t) => {
+      const df = documentFrequency.get(t) ?? 0;
+      return Math.log(1 + (total - df + 0.5) / (df + 0.5));
+    });
+    const scored = candidates.map((candidate, ftsOrder) => {
+      const norm = K1 * (1 - B + (B * Math.max(1, candidate.tokens)) / avgdl);
       let score = 0;
-      for (const [term, count] of tf) score += (idf.get(term) ?? 0) * ((count * (K1 + 1)) / (count + norm));
-      return { row, score, ftsOrder };
+      terms.forEach((term, i) => {
+        const tf = termFrequency(candidate.terms, term);
+        if (tf > 0) score += (idf[i] ?? 0) * ((tf * (K1 + 1)) / (tf + norm));
+      });
+      return { rowid: candidate.rowid, score, ftsOrder };
     });
     scored.sort((a, b) => b.score - a.score || a.ftsOrder - b.ftsOrder);
-    return scored.slice(0, k).map(({ row, score }) => ({
-      tenantId: row.tenant_id as TenantId,
-      chunkId: row.chunk_id,
-      documentId: row.document_id,
-      title: row.title,
-      page: row.page,
-      text: row.text,
-      score,
-    }));
+    const best = scored.slice(0, k);
+    // Only the passages returned are read in full.
+    const rows = new Map(
+      (statement(db, PASSAGES).all(JSON.stringify(best.map((b) => b.rowid))) as PassageRow[]).map((r) => [r.rowid, r]),
+    );
+    return best.flatMap(({ rowid, score }) => {
+      const row = rows.get(rowid);
+      if (!row) return [];
+      return [
+        {
+          tenantId: tenant,
+          chunkId: row.chunk_id,
+          documentId: row.document_id,
+          title: row.title,
+          page: row.page,
+          text: row.text,
+          score,
+        },
+      ];
+    });
   }
 
   async setAccess(tenant: TenantId, documentId: string, access: readonly AccessKey[]): Promise<void> {
@@ -138,17 +183,57 @@ export class SqliteChunkIndex implements ChunkIndex {
       db.prepare("DELETE FROM chunks WHERE tenant_id = ? AND document_id = ?").run(tenant, documentId);
       db.prepare("DELETE FROM document_access WHERE document_id = ?").run(documentId);
     })();
+    compact(db);
   }
 
   async termWeights(tenant: TenantId, terms: readonly string[]): Promise<TermWeights> {
-    const db = this.dbs.get(tenant);
-    const total = (db.prepare("SELECT count(*) AS n FROM chunks WHERE tenant_id = ?").get(tenant) as { n: number }).n;
-    const documentFrequency = new Map<string, number>();
-    const lookup = db.prepare("SELECT doc FROM passages_vocab WHERE term = ?");
-    for (const term of terms) {
-      const row = lookup.get(term) as { doc: number } | undefined;
-      documentFrequency.set(term, row?.doc ?? 0);
-    }
+    const { total, documentFrequency } = this.collection(tenant, this.dbs.get(tenant), terms);
     return { total, documentFrequency };
   }
+
+  /**
+   * Passages, words and each term's document frequency in this tenant's collection, as the triggers and
+   * FTS5 keep them. Frequencies are cached against the collection's version, which every write bumps
+   * (from this process or another), so a cached one is never stale.
+   */
+  private collection(tenant: TenantId, db: Db, terms: readonly string[]): TermWeights & { tokens: number } {
+    const stats = collectionStats(db);
+    let cached = this.frequencies.get(tenant);
+    this.frequencies.delete(tenant);
+    if (!cached || cached.version !== stats.version || cached.df.size > DF_CACHE_TERMS) {
+      cached = { version: stats.version, df: new Map() };
+    }
+    this.frequencies.set(tenant, cached); // most recently used last
+    if (this.frequencies.size > DF_CACHE_TENANTS)
+      this.frequencies.delete(this.frequencies.keys().next().value as TenantId);
+    const documentFrequency = new Map<string, number>();
+    const lookup = statement(db, "SELECT doc FROM passages_vocab WHERE term = ?");
+    for (const term of terms) {
+      let df = cached.df.get(term);
+      if (df === undefined) {
+        df = (lookup.get(term) as { doc: number } | undefined)?.doc ?? 0;
+        cached.df.set(term, df);
+      }
+      documentFrequency.set(term, df);
+    }
+    return { total: stats.passages, tokens: stats.tokens, documentFrequency };
+  }
+}
+
+function collectionStats(db: Db): CollectionStats {
+  return (
+    (statement(db, "SELECT passages, tokens, version, unmerged FROM chunk_stats WHERE id = 1").get() as
+      | CollectionStats
+      | undefined) ?? { passages: 0, tokens: 0, version: 0, unmerged: 0 }
+  );
+}
+
+/** Merges the tenant's FTS5 index into one segment once enough has changed since the last merge. */
+function compact(db: Db): void {
+  const { passages, unmerged } = collectionStats(db);
+  if (unmerged < Math.max(MERGE_AFTER_CHANGES, passages * MERGE_SHARE)) return;
+  db.transaction(() => {
+    db.prepare("INSERT INTO passages (passages) VALUES ('optimize')").run();
+    db.prepare("UPDATE chunk_stats SET unmerged = 0 WHERE id = 1").run();
+  })();
 }

@@ -51,3 +51,23 @@ export function migrate(db: Db, migrations: readonly string[]): void {
 }
 
 export const nowIso = (): string => new Date().toISOString();
+
+// Compiled statements of each open handle, by SQL text. better-sqlite3 compiles SQL at every
+// prepare(), which costs as much as a small indexed query; the hot paths (search) reuse theirs.
+// Weakly held: a closed handle and its statements go together.
+const statements = new WeakMap<Db, Map<string, Database.Statement>>();
+
+/** The handle's compiled statement for `sql`, prepared once. */
+export function statement(db: Db, sql: string): Database.Statement {
+  let cache = statements.get(db);
+  if (!cache) {
+    cache = new Map();
+    statements.set(db, cache);
+  }
+  let prepared = cache.get(sql);
+  if (!prepared) {
+    prepared = db.prepare(sql);
+    cache.set(sql, prepared);
+  }
+  return prepared;
+}

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { isTenantId, type TenantId } from "../../domain/tenant.js";
 import { cjkBigrams } from "../../domain/terms.js";
+import { passageTerms } from "./passage-terms.js";
 import { type Db, openDatabase } from "./sqlite.js";
 
 /**
@@ -150,10 +151,38 @@ const MIGRATIONS = [
   ALTER TABLE documents ADD COLUMN progress_total INTEGER;
   CREATE INDEX documents_unsettled ON documents (status, updated_at) WHERE status IN ('queued', 'indexing');
   `,
+  // Each passage's term frequencies, so BM25 re-scoring reads them instead of re-tokenising the text
+  // of every candidate at every search (see passage-terms.ts); a version that changes with every
+  // passage written or removed (cached statistics are checked against it), and how many were since
+  // the FTS5 index was last merged into one segment (see SqliteChunkIndex.compact).
+  `
+  ALTER TABLE chunks ADD COLUMN terms TEXT NOT NULL DEFAULT '';
+  UPDATE chunks SET terms = passage_terms(title, text), tokens = passage_tokens(title, text);
+  ALTER TABLE chunk_stats ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE chunk_stats ADD COLUMN unmerged INTEGER NOT NULL DEFAULT 0;
+  UPDATE chunk_stats SET tokens = (SELECT coalesce(sum(tokens), 0) FROM chunks), unmerged = passages;
+  DROP TRIGGER chunks_stats_ai;
+  DROP TRIGGER chunks_stats_ad;
+  CREATE TRIGGER chunks_stats_ai AFTER INSERT ON chunks BEGIN
+    UPDATE chunk_stats SET passages = passages + 1, tokens = tokens + new.tokens, version = version + 1,
+      unmerged = unmerged + 1 WHERE id = 1;
+  END;
+  CREATE TRIGGER chunks_stats_ad AFTER DELETE ON chunks BEGIN
+    UPDATE chunk_stats SET passages = passages - 1, tokens = tokens - old.tokens, version = version + 1,
+      unmerged = unmerged + 1 WHERE id = 1;
+  END;
+  `,
 ];
 
 function registerFunctions(db: Db): void {
   db.function("fts_text", { deterministic: true }, (value: unknown) => cjkBigrams(String(value ?? "")));
+  const analysed = (title: unknown, text: unknown) => passageTerms(String(title ?? ""), String(text ?? ""));
+  db.function("passage_terms", { deterministic: true }, (title: unknown, text: unknown) => analysed(title, text).terms);
+  db.function(
+    "passage_tokens",
+    { deterministic: true },
+    (title: unknown, text: unknown) => analysed(title, text).tokens,
+  );
 }
 
 /** Opens one tenant's file at the newest schema, or at an older one (to test a migration from it). */
