@@ -6,8 +6,7 @@ import { stem, words } from "../../domain/terms.js";
  * text, one field, as FTS5 counts them) and the frequency of each of its stemmed terms, encoded as
  * " term:tf term:tf ". Stop words are counted too: Porter gives some of them the stem of a meaningful
  * word ("us" and "use" are both "us"), and FTS5's document frequencies count them that way. Terms are
- * runs of letters and digits, so a space before and a colon after delimit one exactly and a lookup is
- * a substring search.
+ * runs of letters and digits, so a space before and a colon after delimit one exactly.
  */
 export interface PassageTerms {
   tokens: number;
@@ -26,15 +25,28 @@ export function passageTerms(title: string, text: string): PassageTerms {
   return { tokens: all.length, terms };
 }
 
-/** How often `term` occurs in a passage, read from its encoded terms. */
-export function termFrequency(terms: string, term: string): number {
-  const at = terms.indexOf(` ${term}:`);
-  if (at < 0) return 0;
-  let count = 0;
-  for (let i = at + term.length + 2; i < terms.length; i++) {
-    const digit = terms.charCodeAt(i) - 48;
-    if (digit < 0 || digit > 9) break;
-    count = count * 10 + digit;
+/**
+ * Reads the frequencies of a query's terms from passages' encoded terms. One regular expression over
+ * the encoding finds them all in a single pass (faster than a substring search per term).
+ */
+export class TermCounter {
+  private readonly pattern: RegExp | undefined;
+  private readonly index: Map<string, number>;
+
+  constructor(terms: readonly string[]) {
+    this.index = new Map(terms.map((term, i) => [term, i]));
+    const alternatives = terms.map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+    this.pattern = terms.length > 0 ? new RegExp(` (${alternatives.join("|")}):(\\d+)`, "g") : undefined;
   }
-  return count;
+
+  /** Calls `visit` with the position in the query and the frequency of each term found in the passage. */
+  forEach(encoded: string, visit: (term: number, frequency: number) => void): void {
+    const pattern = this.pattern;
+    if (!pattern) return;
+    pattern.lastIndex = 0;
+    for (let match = pattern.exec(encoded); match; match = pattern.exec(encoded)) {
+      const term = this.index.get(match[1] as string);
+      if (term !== undefined) visit(term, Number(match[2]));
+    }
+  }
 }

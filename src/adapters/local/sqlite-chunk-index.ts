@@ -5,7 +5,7 @@ import type { TenantId } from "../../domain/tenant.js";
 import { isStopWord, queryTerms, words } from "../../domain/terms.js";
 import type { ChunkIndex, SearchOptions } from "../../ports/chunk-index.js";
 import { accessByDocument } from "../shared/chunk-access.js";
-import { passageTerms, termFrequency } from "./passage-terms.js";
+import { passageTerms, TermCounter } from "./passage-terms.js";
 import { type Db, statement } from "./sqlite.js";
 import type { TenantDatabases } from "./tenant-databases.js";
 
@@ -73,19 +73,28 @@ interface PassageRow {
   text: string;
 }
 
-// A reader may read a passage when its document carries one of the reader's keys (a JSON array).
-const READABLE = `EXISTS (SELECT 1 FROM document_access a
-  WHERE a.document_id = c.document_id AND a.key IN (SELECT value FROM json_each(@keys)))`;
-// FTS5's best `pool` rows for the match, then what re-scoring needs of each; bm25() is lower-is-better.
-const CANDIDATES = `SELECT c.rowid, c.tenant_id, c.tokens, c.terms, ${READABLE} AS readable
-  FROM (SELECT rowid, bm25(passages) AS rank FROM passages WHERE passages MATCH @match ORDER BY rank LIMIT @pool) p
-  JOIN chunks c ON c.rowid = p.rowid ORDER BY p.rank`;
-const READABLE_CANDIDATES = `SELECT c.rowid, c.tenant_id, c.tokens, c.terms, 1 AS readable
-  FROM (SELECT passages.rowid AS rowid, bm25(passages) AS rank FROM passages JOIN chunks c ON c.rowid = passages.rowid
-         WHERE passages MATCH @match AND ${READABLE} ORDER BY rank LIMIT @pool) p
-  JOIN chunks c ON c.rowid = p.rowid ORDER BY p.rank`;
-const PASSAGES = `SELECT rowid, chunk_id, document_id, title, page, text FROM chunks
-  WHERE rowid IN (SELECT value FROM json_each(?))`;
+// A reader may read a passage when its document carries one of the reader's keys (a JSON array, read
+// once a statement into `reader`).
+const READER = "WITH reader(key) AS MATERIALIZED (SELECT value FROM json_each(@keys))";
+const READABLE = `EXISTS (SELECT 1 FROM document_access a WHERE a.document_id = c.document_id AND a.key IN reader)`;
+const PASSAGE_COLUMNS = "c.chunk_id, c.document_id, c.title, c.page, c.text";
+
+/**
+ * FTS5's best `pool` rows for the match (bm25() is lower-is-better), then what re-scoring needs of
+ * each: all of them, or (`filtered`) the reader's only. With `passages`, also what a hit returns: when
+ * every candidate is returned anyway, it is read in the same statement.
+ */
+function candidatesSql(filtered: boolean, passages: boolean): string {
+  const ranked = filtered
+    ? `SELECT passages.rowid AS rowid, bm25(passages) AS rank FROM passages JOIN chunks c ON c.rowid = passages.rowid
+        WHERE passages MATCH @match AND ${READABLE} ORDER BY rank LIMIT @pool`
+    : "SELECT rowid, bm25(passages) AS rank FROM passages WHERE passages MATCH @match ORDER BY rank LIMIT @pool";
+  return `${READER} SELECT c.rowid, c.tenant_id, c.tokens, c.terms, ${filtered ? "1" : READABLE} AS readable
+    ${passages ? `, ${PASSAGE_COLUMNS}` : ""}
+    FROM (${ranked}) p JOIN chunks c ON c.rowid = p.rowid ORDER BY p.rank`;
+}
+
+const PASSAGES = `SELECT c.rowid, ${PASSAGE_COLUMNS} FROM chunks c WHERE c.rowid IN (SELECT value FROM json_each(?))`;
 
 /** The database is this tenant's own file, so a document id names one document; no tenant column needed. */
 function replaceAccess(db: Db, documentId: string, access: readonly AccessKey[]): void {
@@ -125,12 +134,12 @@ export class SqliteChunkIndex implements ChunkIndex {
     const match = toFtsQuery(query);
     if (!match || readable.length === 0 || k <= 0) return [];
     const db = this.dbs.get(tenant);
-    const params = { match, keys: JSON.stringify(readable), pool: Math.max(k, RERANK_POOL) };
-    let candidates = (statement(db, CANDIDATES).all(params) as Candidate[]).filter((c) => c.tenant_id === tenant);
+    const pool = Math.max(k, RERANK_POOL);
+    const whole = k >= pool; // every candidate is returned
+    const params = { match, keys: JSON.stringify(readable), pool };
+    let candidates = statement(db, candidatesSql(false, whole)).all(params) as Candidate[];
     if (candidates.some((c) => !c.readable)) {
-      candidates = (statement(db, READABLE_CANDIDATES).all(params) as Candidate[]).filter(
-        (c) => c.tenant_id === tenant,
-      );
+      candidates = statement(db, candidatesSql(true, whole)).all(params) as Candidate[];
     }
     if (candidates.length === 0) return [];
     const terms = queryTerms(query);
@@ -140,36 +149,43 @@ export class SqliteChunkIndex implements ChunkIndex {
       const df = documentFrequency.get(t) ?? 0;
       return Math.log(1 + (total - df + 0.5) / (df + 0.5));
     });
-    const scored = candidates.map((candidate, ftsOrder) => {
+    const counter = new TermCounter(terms);
+    const scored: { candidate: Candidate; score: number; ftsOrder: number }[] = [];
+    for (const [ftsOrder, candidate] of candidates.entries()) {
+      if (candidate.tenant_id !== tenant) continue;
       const norm = K1 * (1 - B + (B * Math.max(1, candidate.tokens)) / avgdl);
       let score = 0;
-      terms.forEach((term, i) => {
-        const tf = termFrequency(candidate.terms, term);
-        if (tf > 0) score += (idf[i] ?? 0) * ((tf * (K1 + 1)) / (tf + norm));
+      counter.forEach(candidate.terms, (term, tf) => {
+        score += (idf[term] as number) * ((tf * (K1 + 1)) / (tf + norm));
       });
-      return { rowid: candidate.rowid, score, ftsOrder };
-    });
+      scored.push({ candidate, score, ftsOrder });
+    }
     scored.sort((a, b) => b.score - a.score || a.ftsOrder - b.ftsOrder);
     const best = scored.slice(0, k);
-    // Only the passages returned are read in full.
-    const rows = new Map(
-      (statement(db, PASSAGES).all(JSON.stringify(best.map((b) => b.rowid))) as PassageRow[]).map((r) => [r.rowid, r]),
-    );
-    return best.flatMap(({ rowid, score }) => {
-      const row = rows.get(rowid);
-      if (!row) return [];
-      return [
-        {
-          tenantId: tenant,
-          chunkId: row.chunk_id,
-          documentId: row.document_id,
-          title: row.title,
-          page: row.page,
-          text: row.text,
-          score,
-        },
-      ];
-    });
+    // Otherwise only the passages returned are read in full.
+    const rows = whole
+      ? undefined
+      : new Map(
+          (statement(db, PASSAGES).all(JSON.stringify(best.map((b) => b.candidate.rowid))) as PassageRow[]).map((r) => [
+            r.rowid,
+            r,
+          ]),
+        );
+    const hits: ChunkHit[] = [];
+    for (const { candidate, score } of best) {
+      const row = rows ? rows.get(candidate.rowid) : (candidate as Candidate & PassageRow);
+      if (!row) continue;
+      hits.push({
+        tenantId: tenant,
+        chunkId: row.chunk_id,
+        documentId: row.document_id,
+        title: row.title,
+        page: row.page,
+        text: row.text,
+        score,
+      });
+    }
+    return hits;
   }
 
   async setAccess(tenant: TenantId, documentId: string, access: readonly AccessKey[]): Promise<void> {
