@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { SqliteChunkIndex } from "../src/adapters/local/sqlite-chunk-index.js";
 import { TenantDatabases } from "../src/adapters/local/tenant-databases.js";
 import { newTenantId } from "../src/domain/tenant.js";
-import { indexSciFact, loadSciFact, MEMBER, ndcgAt, recallAt, sciFactAvailable } from "./scifact.js";
+import { indexSciFact, loadSciFact, MEMBER, ndcgAt, recallAt, sciFactAvailable, sciFactMissing } from "./scifact.js";
 
 /**
  * Retrieval quality of the embedded index on BEIR SciFact: every abstract becomes one passage
@@ -48,7 +48,7 @@ export async function evaluateSciFact(): Promise<{
 const isMain = process.argv[1]?.endsWith("eval-scifact.ts");
 if (isMain) {
   if (!sciFactAvailable()) {
-    console.error("BEIR SciFact is not available at ../shared/data/beir-scifact; nothing to evaluate.");
+    console.error(sciFactMissing());
     process.exit(1);
   }
   const r = await evaluateSciFact();

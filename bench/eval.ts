@@ -1,6 +1,6 @@
 import { evaluateAnswers, formatReport } from "./eval-answers.js";
 import { evaluateSciFact } from "./eval-scifact.js";
-import { SCIFACT_DIR, sciFactAvailable } from "./scifact.js";
+import { sciFactAvailable, sciFactMissing } from "./scifact.js";
 
 /**
  * `npm run eval`: retrieval quality on BEIR SciFact (when its data is there), then answer quality on
@@ -16,7 +16,7 @@ if (sciFactAvailable()) {
   console.log(`  Recall@100 ${r.recall100.toFixed(4)}   (published BM25: 0.908; Anserini flat: 0.9253)`);
   if (r.ndcg10 < 0.665) code = 1;
 } else {
-  console.log(`BEIR SciFact skipped: no data at ${SCIFACT_DIR} (corpus.jsonl.gz, queries.jsonl, qrels.tsv).`);
+  console.log(`${sciFactMissing()}\nRetrieval evaluation skipped; the answer evaluation needs no download.`);
 }
 console.log("");
 console.log(formatReport(await evaluateAnswers(), process.argv.includes("--verbose")));

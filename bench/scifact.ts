@@ -5,8 +5,14 @@ import { type AccessKey, ORG_KEY } from "../src/domain/access.js";
 import type { TenantId } from "../src/domain/tenant.js";
 import type { ChunkIndex } from "../src/ports/chunk-index.js";
 
-/** BEIR SciFact (test split) from ../shared, and trec_eval's nDCG@10 and Recall@100. */
-export const SCIFACT_DIR = resolve(process.cwd(), "../shared/data/beir-scifact");
+/**
+ * BEIR SciFact (test split), and trec_eval's nDCG@10 and Recall@100. The data is read from SCIFACT_DIR,
+ * by default ../shared/data/beir-scifact. Either layout works: BEIR's own download unzipped
+ * (corpus.jsonl, queries.jsonl, qrels/test.tsv) or the same files with the corpus gzipped and the test
+ * judgements as qrels.tsv.
+ */
+export const sciFactDir = (): string =>
+  resolve(process.cwd(), process.env.SCIFACT_DIR || "../shared/data/beir-scifact");
 
 export interface SciFact {
   corpus: { id: string; title: string; text: string }[];
@@ -14,20 +20,41 @@ export interface SciFact {
   qrels: Map<string, Map<string, number>>;
 }
 
-export const sciFactAvailable = (): boolean => existsSync(resolve(SCIFACT_DIR, "corpus.jsonl.gz"));
+const first = (...names: string[]): string | undefined =>
+  names.map((name) => resolve(sciFactDir(), name)).find((file) => existsSync(file));
+const corpusFile = () => first("corpus.jsonl.gz", "corpus.jsonl");
+const queriesFile = () => first("queries.jsonl");
+const qrelsFile = () => first("qrels.tsv", "qrels/test.tsv");
+
+export const sciFactAvailable = (): boolean =>
+  corpusFile() !== undefined && queriesFile() !== undefined && qrelsFile() !== undefined;
+
+/** Where the data was looked for, where to get it and how to lay it out. */
+export function sciFactMissing(): string {
+  return [
+    `BEIR SciFact not found in ${sciFactDir()}.`,
+    "  Download https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets/scifact.zip, unzip it and",
+    "  point SCIFACT_DIR at the scifact folder: it must hold corpus.jsonl (or corpus.jsonl.gz), queries.jsonl",
+    "  and qrels/test.tsv (or qrels.tsv), e.g. SCIFACT_DIR=~/data/scifact npm run bench",
+  ].join("\n");
+}
 
 export function loadSciFact(): SciFact {
+  const [corpusPath, queriesPath, qrelsPath] = [corpusFile(), queriesFile(), qrelsFile()];
+  if (!corpusPath || !queriesPath || !qrelsPath) throw new Error(sciFactMissing());
   const lines = (buf: string) => buf.split("\n").filter((l) => l.trim());
-  const corpus = lines(gunzipSync(readFileSync(resolve(SCIFACT_DIR, "corpus.jsonl.gz"))).toString("utf8")).map((l) => {
+  const corpusBytes = readFileSync(corpusPath);
+  const corpusText = (corpusPath.endsWith(".gz") ? gunzipSync(corpusBytes) : corpusBytes).toString("utf8");
+  const corpus = lines(corpusText).map((l) => {
     const d = JSON.parse(l) as { _id: string; title: string; text: string };
     return { id: d._id, title: d.title, text: d.text };
   });
-  const queries = lines(readFileSync(resolve(SCIFACT_DIR, "queries.jsonl"), "utf8")).map((l) => {
+  const queries = lines(readFileSync(queriesPath, "utf8")).map((l) => {
     const q = JSON.parse(l) as { _id: string; text: string };
     return { id: q._id, text: q.text };
   });
   const qrels = new Map<string, Map<string, number>>();
-  for (const line of lines(readFileSync(resolve(SCIFACT_DIR, "qrels.tsv"), "utf8")).slice(1)) {
+  for (const line of lines(readFileSync(qrelsPath, "utf8")).slice(1)) {
     const [qid, docId, score] = line.split("\t");
     if (!qid || !docId) continue;
     const m = qrels.get(qid) ?? new Map<string, number>();
