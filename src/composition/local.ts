@@ -11,6 +11,7 @@ import { SqliteTenantDirectory } from "../adapters/local/sqlite-tenant-directory
 import { TenantDatabases } from "../adapters/local/tenant-databases.js";
 import type { TokenCipher } from "../adapters/shared/token-cipher.js";
 import type { Config } from "../config/config.js";
+import { closeSandboxes } from "../ingest/child-sandbox.js";
 import type { ChatModel } from "../ports/chat-model.js";
 import type { Logger } from "../ports/logger.js";
 import type { Adapters } from "./container.js";
@@ -65,6 +66,8 @@ export async function buildLocalAdapters(config: Config, logger: Logger, cipher:
     destroyTenantData: (tenant) => tenants.destroy(tenant),
     async close() {
       await queue.stop();
+      // The warm PDF parsers: once the queue has stopped, no job needs them.
+      await closeSandboxes();
       tenants.close();
       directoryDb.close();
     },

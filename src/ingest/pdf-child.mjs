@@ -1,11 +1,15 @@
-// Parses one PDF with pdf.js in a child process and writes one JSON line to stdout. The parent
-// (src/ingest/pdf-extract.ts) starts it under OS resource limits and kills it on a deadline. It is
-// plain ESM JavaScript so it starts the same way under tsx, vitest and a bundled server.
+// Parses PDFs with pdf.js in a long-lived child process, one file at a time. The parent
+// (src/ingest/child-sandbox.ts) starts it under OS resource limits, kills it on a file's deadline and
+// replaces it after a failure or a number of files. It is plain ESM JavaScript so it starts the same
+// way under tsx, vitest and a bundled server, and it loads pdf.js once for all the files it serves.
 //
-// stdin: the PDF bytes. argv: --max-pages=<n> [--progress-fd=<fd>] [--test-hook=<name>].
-// stdout: {"ok":true,"numPages":n,"pages":[...],"repairs":[...]} or {"ok":false,"code":"...","detail":"..."}.
-// progress fd (when given): {"pagesDone":n,"pagesTotal":m} lines, once the page count is known, then
-// at most every PROGRESS_INTERVAL_MS while pages are read, then once when all are.
+// stdin: requests, each a 4-byte big-endian header length, the header (JSON: {"id":n,"bytes":b,
+// "maxPages":m,"progress":true|false,"testHook":"..."}), then the b bytes of the PDF. End of input: exit.
+// stdout: one line per request, `<id> reuse|retire <json>`, the JSON being {"ok":true,"numPages":n,
+// "pages":[...],"repairs":[...]} or {"ok":false,"code":"...","detail":"..."}. "retire" asks the parent
+// not to send this process another file (see `clean` below).
+// fd 3 (when "progress" is set): `<id> {"pagesDone":n,"pagesTotal":m}` lines, once the page count is
+// known, then at most every PROGRESS_INTERVAL_MS while pages are read, then once when all are.
 
 import { writeSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -13,15 +17,9 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { format } from "node:util";
 
-const args = Object.fromEntries(
-  process.argv.slice(2).map((arg) => {
-    const [key = "", ...value] = arg.replace(/^--/, "").split("=");
-    return [key, value.join("=")];
-  }),
-);
-const maxPages = Number(args["max-pages"]);
-const progressFd = args["progress-fd"] ? Number(args["progress-fd"]) : undefined;
+const PROGRESS_FD = 3;
 const PROGRESS_INTERVAL_MS = 250;
+const MAX_HEADER_BYTES = 64 * 1024;
 
 // pdf.js only reports some conditions through its log: a rebuilt cross-reference table or page tree
 // (the file is damaged), and allocation failures it caught and skipped (the memory cap was hit).
@@ -35,48 +33,56 @@ const REPAIR_MARKERS = [
 // Not "Invalid array length": that is a corrupt size field in the file, not the cap.
 const MEMORY_MARKER = /allocation failed|out of memory/i;
 const MAX_LOG_LINES = 200;
-const repairs = [];
-let memoryFailure = "";
-let logLines = 0;
 
-// pdf.js logs with console.log, which would corrupt the JSON result on stdout.
+/** What pdf.js said while the current file was parsed, and whether anything went wrong in it. */
+let file = newFileState(0);
+
+function newFileState(id) {
+  return { id, repairs: [], memoryFailure: "", logLines: 0, clean: true };
+}
+
+// pdf.js logs with console.log, which would corrupt the results on stdout.
 for (const method of ["log", "info", "warn", "error", "debug", "trace"]) {
   console[method] = (...parts) => {
     const line = format(...parts);
-    if (REPAIR_MARKERS.some((marker) => marker.test(line)) && repairs.length < 5) repairs.push(line);
-    if (MEMORY_MARKER.test(line)) memoryFailure ||= line;
-    if (logLines++ < MAX_LOG_LINES) process.stderr.write(`${line}\n`);
+    if (REPAIR_MARKERS.some((marker) => marker.test(line)) && file.repairs.length < 5) file.repairs.push(line);
+    if (MEMORY_MARKER.test(line)) file.memoryFailure ||= line;
+    if (file.logLines++ < MAX_LOG_LINES) process.stderr.write(`${line}\n`);
   };
 }
 
-// Orphaned (the parent was killed before it could kill us): stop. A parse that keeps the event loop
-// busy never gets here, but then the CPU-time limit the parent set ends it.
+// Orphaned (the parent was killed before it could kill us): stop. An idle child also sees its input
+// end. A parse that keeps the event loop busy never gets here, but then the CPU-time limit ends it.
 const parentPid = process.ppid;
 setInterval(() => {
   if (process.ppid !== parentPid) process.exit(70);
 }, 500).unref();
 
-function reply(result) {
-  // A pipe write completes asynchronously: exit only once the parent has the whole result.
-  process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
-}
-
-let progressOpen = Number.isInteger(progressFd);
+// --- Progress: synchronous writes of a few bytes. The parent drains the channel, and a report that
+// does not fit right now is simply skipped. Once the parent stops listening (EPIPE: it hung up on a
+// flood), the channel is gone for the rest of this process.
+let progressChannelOpen = true;
+let reporting = false;
 let lastProgress = 0;
 
-// A synchronous write of a few bytes: the parent drains the channel, and a report that does not fit
-// right now is simply skipped. Once the parent stops listening (EPIPE), stop writing.
+function writeProgress(text, id = file.id) {
+  if (!progressChannelOpen) return;
+  try {
+    writeSync(PROGRESS_FD, `${id} ${text}\n`);
+  } catch (error) {
+    if (error?.code !== "EAGAIN") progressChannelOpen = false;
+  }
+}
+
 function reportProgress(pagesDone, pagesTotal, force = false) {
-  if (!progressOpen) return;
+  if (!reporting) return;
   const now = Date.now();
   if (!force && now - lastProgress < PROGRESS_INTERVAL_MS) return;
   lastProgress = now;
-  try {
-    writeSync(progressFd, `${JSON.stringify({ pagesDone, pagesTotal })}\n`);
-  } catch (error) {
-    if (error?.code !== "EAGAIN") progressOpen = false;
-  }
+  writeProgress(JSON.stringify({ pagesDone, pagesTotal }));
 }
+
+// --- Results
 
 function failure(code, detail) {
   return { ok: false, code, detail };
@@ -84,20 +90,26 @@ function failure(code, detail) {
 
 function classifyError(error, where) {
   const detail = `${where}: ${error?.name ?? "Error"}: ${error?.message ?? String(error)}`;
-  if (MEMORY_MARKER.test(detail) || memoryFailure) return failure("parse_memory", memoryFailure || detail);
+  if (MEMORY_MARKER.test(detail) || file.memoryFailure) return failure("parse_memory", file.memoryFailure || detail);
   if (error?.name === "PasswordException") return failure("encrypted_pdf", detail);
   return failure("damaged_file", detail);
 }
 
-async function readStdin() {
-  const parts = [];
-  for await (const part of process.stdin) parts.push(part);
-  const buffer = Buffer.concat(parts);
-  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+/** Writes the result of the current file; resolves once the parent has all of it (a pipe write is asynchronous). */
+function reply(result) {
+  // Reused only after a file parsed without pdf.js throwing: an exception may leave a half-built
+  // document, pending work or a heap near the cap behind, and such files are rare enough that a fresh
+  // process for the next one costs little.
+  const disposition = result.ok && file.clean ? "reuse" : "retire";
+  const line = `${file.id} ${disposition} ${JSON.stringify(result)}\n`;
+  return new Promise((resolve) => process.stdout.write(line, resolve));
 }
 
-// Test-only behaviours, chosen by the parent on the command line (never by the file), that let the
-// test suite prove that the deadline and the memory cap really hold.
+// --- Test-only behaviours, chosen by the parent in the request header (never by the file), that let
+// the test suite prove that the deadline, the memory cap and the progress bounds really hold.
+
+const held = [];
+
 async function runTestHook(hook) {
   if (hook === "sleep") {
     await new Promise((resolve) => setTimeout(resolve, 600_000));
@@ -108,24 +120,33 @@ async function runTestHook(hook) {
   } else if (hook === "heap-alloc") {
     const keep = [];
     for (;;) keep.push(new Array(4_000_000).fill(1.5)); // 32 MB of doubles on the V8 heap each
+  } else if (hook === "hold-memory") {
+    // A parse that leaves 64 MiB behind it, resident, as a leak in pdf.js would: the file itself reads fine.
+    for (let i = 0; i < 4; i++) held.push(Buffer.alloc(16 * 1024 * 1024, 1));
+  } else if (hook === "die") {
+    // Killed mid-file, as by the kernel's OOM killer or an operator.
+    process.kill(process.pid, "SIGKILL");
+    await new Promise((resolve) => setTimeout(resolve, 600_000));
+  } else if (hook === "stale-progress") {
+    // Reports of other files, as an earlier file's late lines would look: the parent must drop them.
+    for (const id of [file.id - 1, file.id + 1, 0, ""]) writeProgress('{"pagesDone":1,"pagesTotal":3}', id);
+    writeProgress('{"pagesDone":2,"pagesTotal":3}', `${file.id}0`);
   } else if (hook === "progress-flood") {
     // A child gone rogue on its progress channel: endless reports, lies and over-long lines, until
     // the parent stops listening (or for ten seconds if it never does), then the real parse.
     const until = Date.now() + 10_000;
     const junk = `{"pagesDone":1,"pagesTotal":${"9".repeat(4000)}}`;
     let i = 0;
-    while (Date.now() < until && progressOpen) {
-      try {
-        writeSync(progressFd, `{"pagesDone":${i++},"pagesTotal":1000000}\n${junk}\n{"pagesDone":5,"pagesTotal":3}\n`);
-      } catch (error) {
-        if (error?.code !== "EAGAIN") progressOpen = false;
-      }
+    while (Date.now() < until && progressChannelOpen) {
+      writeProgress(
+        `{"pagesDone":${i++},"pagesTotal":1000000}\n${file.id} ${junk}\n${file.id} {"pagesDone":5,"pagesTotal":3}`,
+      );
       if (i % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
-    // The parent is not listening any more; the rest of this run proves it still gets the text.
-    progressOpen = Number.isInteger(progressFd);
   }
 }
+
+// --- pdf.js
 
 // pdf-parse is the declared dependency: load the pdf.js build it depends on, wherever the package
 // manager put it (pdfjs-dist is not necessarily hoisted next to us).
@@ -137,11 +158,46 @@ function locatePdfjs() {
   const folder = (name) => `${path.join(root, name)}${path.sep}`;
   return {
     entry: pathToFileURL(path.join(root, "legacy", "build", "pdf.mjs")).href,
+    worker: pathToFileURL(path.join(root, "legacy", "build", "pdf.worker.mjs")).href,
     cMapUrl: folder("cmaps"),
     standardFontDataUrl: folder("standard_fonts"),
     wasmUrl: folder("wasm"),
     iccUrl: folder("iccs"),
   };
+}
+
+async function loadPdfjs() {
+  const where = locatePdfjs();
+  // pdf.js 5 constructs a DOMMatrix at load time and takes one from @napi-rs/canvas, a native package
+  // that is missing on some platforms (Lambda arm64). Text extraction never uses its methods.
+  globalThis.DOMMatrix ??= class DOMMatrix {
+    constructor() {
+      Object.assign(this, { a: 1, b: 0, c: 0, d: 1, e: 0, f: 0 });
+    }
+  };
+  // The legacy build replaces Array.prototype.push with a core-js version that fixes edge cases of
+  // V8 < 12.2 (array-likes longer than 2^32, non-writable lengths) pdf.js never meets, and costs about
+  // a fifth of a parse's CPU time: the native one is put back once both halves of pdf.js are loaded.
+  // The worker half is loaded now, not at the first file (pdf.js runs it in this thread, found on
+  // globalThis.pdfjsWorker).
+  const nativePush = Array.prototype.push;
+  const pdfjs = await import(where.entry);
+  globalThis.pdfjsWorker = await import(where.worker);
+  Array.prototype.push = nativePush;
+  const options = {
+    isEvalSupported: false,
+    useSystemFonts: false,
+    disableFontFace: true,
+    enableXfa: false,
+    stopAtErrors: false,
+    verbosity: pdfjs.VerbosityLevel.INFOS,
+    cMapUrl: where.cMapUrl,
+    cMapPacked: true,
+    standardFontDataUrl: where.standardFontDataUrl,
+    wasmUrl: where.wasmUrl,
+    iccUrl: where.iccUrl,
+  };
+  return { pdfjs, options };
 }
 
 const median = (values) => {
@@ -206,84 +262,115 @@ function layoutPage(items) {
   return text;
 }
 
-async function main() {
-  const data = await readStdin();
-  if (args["test-hook"]) await runTestHook(args["test-hook"]);
-
-  const where = locatePdfjs();
-  // pdf.js 5 constructs a DOMMatrix at load time and takes one from @napi-rs/canvas, a native package
-  // that is missing on some platforms (Lambda arm64). Text extraction never uses its methods.
-  globalThis.DOMMatrix ??= class DOMMatrix {
-    constructor() {
-      Object.assign(this, { a: 1, b: 0, c: 0, d: 1, e: 0, f: 0 });
-    }
-  };
-  const pdfjs = await import(where.entry);
+/** The text of every page of `data`, or the reason there is none. */
+async function parse({ pdfjs, options }, data, maxPages) {
   let doc;
   try {
-    doc = await pdfjs.getDocument({
-      data,
-      isEvalSupported: false,
-      useSystemFonts: false,
-      disableFontFace: true,
-      enableXfa: false,
-      stopAtErrors: false,
-      verbosity: pdfjs.VerbosityLevel.INFOS,
-      cMapUrl: where.cMapUrl,
-      cMapPacked: true,
-      standardFontDataUrl: where.standardFontDataUrl,
-      wasmUrl: where.wasmUrl,
-      iccUrl: where.iccUrl,
-    }).promise;
+    doc = await pdfjs.getDocument({ ...options, data }).promise;
   } catch (error) {
-    reply(classifyError(error, "open"));
-    return;
+    file.clean = false;
+    return classifyError(error, "open");
   }
+  try {
+    // Checked before any page is read: a page tree can claim millions of pages at almost no cost.
+    const numPages = doc.numPages;
+    if (!Number.isInteger(numPages) || numPages < 1) return failure("damaged_file", `page count ${numPages}`);
+    if (!(numPages <= maxPages)) return { ...failure("too_many_pages", `${numPages} pages`), numPages };
 
-  // Checked before any page is read: a page tree can claim millions of pages at almost no cost.
-  const numPages = doc.numPages;
-  if (!Number.isInteger(numPages) || numPages < 1) {
-    reply(failure("damaged_file", `page count ${numPages}`));
-    return;
-  }
-  if (!(numPages <= maxPages)) {
-    reply({ ...failure("too_many_pages", `${numPages} pages`), numPages });
-    return;
-  }
-
-  const pages = [];
-  let unreadable = 0;
-  reportProgress(0, numPages, true);
-  for (let number = 1; number <= numPages; number++) {
-    try {
-      const page = await doc.getPage(number);
-      const content = await page.getTextContent();
-      pages.push(layoutPage(content.items));
-      page.cleanup();
-    } catch (error) {
-      const result = classifyError(error, `page ${number}`);
-      if (result.code === "parse_memory") {
-        reply(result);
-        return;
+    const pages = [];
+    let unreadable = 0;
+    reportProgress(0, numPages, true);
+    for (let number = 1; number <= numPages; number++) {
+      try {
+        const page = await doc.getPage(number);
+        const content = await page.getTextContent();
+        pages.push(layoutPage(content.items));
+        page.cleanup();
+      } catch (error) {
+        file.clean = false;
+        const result = classifyError(error, `page ${number}`);
+        if (result.code === "parse_memory") return result;
+        // One unreadable page does not make the rest of the document useless.
+        unreadable++;
+        if (file.repairs.length < 5) file.repairs.push(result.detail);
+        pages.push("");
       }
-      // One unreadable page does not make the rest of the document useless.
-      unreadable++;
-      if (repairs.length < 5) repairs.push(result.detail);
-      pages.push("");
+      if (file.memoryFailure) return failure("parse_memory", file.memoryFailure);
+      reportProgress(number, numPages, number === numPages);
     }
-    if (memoryFailure) {
-      reply(failure("parse_memory", memoryFailure));
-      return;
-    }
-    reportProgress(number, numPages, number === numPages);
+    if (unreadable === numPages) return failure("damaged_file", file.repairs.join("; "));
+    return { ok: true, numPages, pages, repairs: file.repairs };
+  } finally {
+    await doc.destroy().catch(() => {
+      file.clean = false;
+    });
   }
-  await doc.destroy();
-  if (unreadable === numPages) {
-    reply(failure("damaged_file", repairs.join("; ")));
-    return;
-  }
-  reply({ ok: true, numPages, pages, repairs });
 }
 
-// Anything else is a fault of this program or its installation (pdf.js missing, say), not of the file.
-main().catch((error) => reply(failure("internal", `${error?.name}: ${error?.message}`)));
+// --- Requests on stdin
+
+const input = process.stdin[Symbol.asyncIterator]();
+const pending = [];
+let pendingBytes = 0;
+
+/** The next `n` bytes of stdin in a buffer of their own, or undefined at the end of input. */
+async function readBytes(n) {
+  while (pendingBytes < n) {
+    const { value, done } = await input.next();
+    if (done) return undefined;
+    pending.push(value);
+    pendingBytes += value.length;
+  }
+  const all = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
+  pending.length = 0;
+  const rest = all.subarray(n);
+  pendingBytes = rest.length;
+  if (rest.length > 0) pending.push(rest);
+  // A copy, so pdf.js owns its bytes and the next request's do not share their memory.
+  const out = new Uint8Array(n);
+  out.set(all.subarray(0, n));
+  return out;
+}
+
+async function readRequest() {
+  const size = await readBytes(4);
+  if (size === undefined) return undefined;
+  const headerBytes = new DataView(size.buffer).getUint32(0);
+  if (headerBytes > MAX_HEADER_BYTES) throw new Error(`request header of ${headerBytes} bytes`);
+  const header = JSON.parse(Buffer.from((await readBytes(headerBytes)) ?? []).toString("utf8"));
+  const data = await readBytes(header.bytes);
+  if (data === undefined) return undefined;
+  return { header, data };
+}
+
+async function serve() {
+  // Anything failing here is a fault of this program or its installation (pdf.js missing, say), not
+  // of a file: each request gets that answer, and the parent retires this process.
+  const parser = await loadPdfjs().catch((error) => ({ error }));
+  for (;;) {
+    const request = await readRequest();
+    if (request === undefined) break;
+    const { header, data } = request;
+    file = newFileState(header.id);
+    reporting = header.progress === true;
+    lastProgress = 0;
+    let result;
+    try {
+      if (parser.error) throw parser.error;
+      if (header.testHook) await runTestHook(header.testHook);
+      result = await parse(parser, data, Number(header.maxPages));
+    } catch (error) {
+      file.clean = false;
+      const classified = classifyError(error, "parser");
+      result = classified.code === "parse_memory" ? classified : failure("internal", classified.detail);
+    }
+    reporting = false;
+    await reply(result);
+  }
+  process.exit(0);
+}
+
+serve().catch((error) => {
+  process.stderr.write(`pdf child: ${error?.stack ?? error}\n`);
+  process.exit(71);
+});

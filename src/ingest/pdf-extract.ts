@@ -18,8 +18,12 @@ export interface ExtractedText {
 export interface PdfExtractOptions {
   /** Pages read so far, a few times a second while the child parses, then the page count once done. */
   onProgress?: ProgressListener;
-  /** Test seam: make the child misbehave on purpose ("progress-flood" writes status without end). */
-  testHook?: "sleep" | "native-alloc" | "heap-alloc" | "progress-flood";
+  /**
+   * Test seam: make the child misbehave on purpose ("progress-flood" writes status without end,
+   * "stale-progress" reports for other files, "hold-memory" keeps 64 MiB after the file, "die" is
+   * killed mid-file).
+   */
+  testHook?: "sleep" | "native-alloc" | "heap-alloc" | "progress-flood" | "stale-progress" | "hold-memory" | "die";
   /** Test seam: force one way of capping the child's memory. */
   limiter?: MemoryLimiter;
 }
@@ -83,10 +87,30 @@ const MEMORY_SIGNALS = new Set(["SIGABRT", "SIGTRAP", "SIGSEGV", "SIGBUS", "SIGK
 // fault, so worth another try. Without procfs there is no telling, and the old verdict stands.
 const OOM_KILL_SHARE = 0.5;
 
-function killedWhileSmall(outcome: Extract<SandboxOutcome, { status: "exited" }>, limits: PdfLimits): boolean {
-  if (outcome.signal !== "SIGKILL") return false;
+function killedWhileSmall(signal: NodeJS.Signals | null, outcome: SandboxOutcome, limits: PdfLimits): boolean {
+  if (signal !== "SIGKILL") return false;
   if (outcome.peakRssMb === undefined) return HAS_PROCFS;
   return outcome.peakRssMb < limits.memoryMb * OOM_KILL_SHARE;
+}
+
+/** The child died, or answered something that is not a result: whose fault, as far as we can tell. */
+function withoutResult(outcome: SandboxOutcome, limits: PdfLimits, where: string): never {
+  const signal = outcome.status === "exited" ? outcome.signal : null;
+  const how = outcome.status === "exited" ? `exit ${outcome.exitCode}, signal ${signal}` : "unreadable reply";
+  // V8 prints its verdict ("FATAL ERROR: ... out of memory") above a long native stack trace.
+  const verdict =
+    outcome.stderrTail.split("\n").find((line) => OOM_OUTPUT.test(line)) ?? outcome.stderrTail.slice(-500);
+  const detail = `child ended without a result (${how}) ${where}: ${verdict.trim()}`;
+  if (signal === "SIGXCPU") fail("parse_timeout", detail);
+  if (
+    OOM_OUTPUT.test(outcome.stderrTail) ||
+    (signal !== null && MEMORY_SIGNALS.has(signal) && !killedWhileSmall(signal, outcome, limits))
+  ) {
+    fail("parse_memory", detail);
+  }
+  const peak = outcome.peakRssMb === undefined ? "not sampled" : `${Math.round(outcome.peakRssMb)} MiB`;
+  // Killed from outside, or crashed: not the file's fault as far as we can tell, so the job retries.
+  throw new AppError("internal", MESSAGES.internal, { retryable: true, detail: `${detail}; peak memory ${peak}` });
 }
 
 function fromOutcome(outcome: SandboxOutcome, limits: PdfLimits): ExtractedText {
@@ -101,26 +125,16 @@ function fromOutcome(outcome: SandboxOutcome, limits: PdfLimits): ExtractedText 
       );
     case "output_too_large":
       return fail("parse_memory", `text larger than ${MAX_TEXT_BYTES} bytes, ${where}`);
+    case "shut_down":
+      // The server is stopping: the job goes back to the queue and runs again after a restart.
+      throw new AppError("internal", MESSAGES.internal, { retryable: true, detail: `parser shut down ${where}` });
     case "exited":
+      return withoutResult(outcome, limits, where);
+    case "replied":
       break;
   }
-  const parsed = parseChildOutput(outcome.stdout);
-  if (parsed === undefined) {
-    // V8 prints its verdict ("FATAL ERROR: ... out of memory") above a long native stack trace.
-    const verdict =
-      outcome.stderrTail.split("\n").find((line) => OOM_OUTPUT.test(line)) ?? outcome.stderrTail.slice(-500);
-    const detail = `child ended without a result (exit ${outcome.exitCode}, signal ${outcome.signal}) ${where}: ${verdict.trim()}`;
-    if (outcome.signal === "SIGXCPU") return fail("parse_timeout", detail);
-    if (
-      OOM_OUTPUT.test(outcome.stderrTail) ||
-      (outcome.signal !== null && MEMORY_SIGNALS.has(outcome.signal) && !killedWhileSmall(outcome, limits))
-    ) {
-      return fail("parse_memory", detail);
-    }
-    const peak = outcome.peakRssMb === undefined ? "not sampled" : `${Math.round(outcome.peakRssMb)} MiB`;
-    // Killed from outside, or crashed: not the file's fault as far as we can tell, so the job retries.
-    throw new AppError("internal", MESSAGES.internal, { retryable: true, detail: `${detail}; peak memory ${peak}` });
-  }
+  const parsed = parseChildOutput(outcome.reply);
+  if (parsed === undefined) return withoutResult(outcome, limits, where);
   if (!parsed.ok) {
     if (parsed.code === "too_many_pages") throw tooManyPages(parsed.numPages, limits.maxPages);
     if (parsed.code === "internal") throw new AppError("internal", MESSAGES.internal, { detail: parsed.detail });
@@ -189,8 +203,8 @@ class ProgressRelay {
   }
 }
 
-function parseChildOutput(stdout: string): z.infer<typeof ChildResult> | undefined {
-  const line = stdout.trim();
+function parseChildOutput(reply: string): z.infer<typeof ChildResult> | undefined {
+  const line = reply.trim();
   if (line === "") return undefined;
   try {
     const result = ChildResult.safeParse(JSON.parse(line));
@@ -211,15 +225,17 @@ export async function extractPdf(
   limits: PdfLimits,
   options: PdfExtractOptions = {},
 ): Promise<ExtractedText> {
-  const args = [`--max-pages=${Math.max(0, Math.floor(limits.maxPages))}`];
-  if (options.testHook !== undefined) args.push(`--test-hook=${options.testHook}`);
   const progress = options.onProgress ? new ProgressRelay(limits.maxPages, options.onProgress) : undefined;
-  if (progress) args.push("--progress-fd=3");
+  const header = {
+    maxPages: Math.max(0, Math.floor(limits.maxPages)),
+    progress: progress !== undefined,
+    ...(options.testHook === undefined ? {} : { testHook: options.testHook }),
+  };
   let outcome: SandboxOutcome;
   try {
     outcome = await runSandboxed({
       script: CHILD_SCRIPT,
-      args,
+      header,
       input: data,
       limits: { timeoutMs: limits.timeoutMs, memoryMb: limits.memoryMb, maxOutputBytes: MAX_TEXT_BYTES },
       ...(options.limiter === undefined ? {} : { limiter: options.limiter }),

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { AppError } from "../../../src/domain/errors.js";
-import { sandboxStats } from "../../../src/ingest/child-sandbox.js";
+import { closeSandboxes, sandboxStats } from "../../../src/ingest/child-sandbox.js";
 import { extractPdf, type PdfLimits } from "../../../src/ingest/pdf-extract.js";
 import {
   childProcessesOf,
@@ -26,7 +26,8 @@ async function failureOf(promise: Promise<unknown>): Promise<AppError> {
 }
 
 describe("extractPdf on PDFs built by the test", () => {
-  afterAll(() => {
+  afterAll(async () => {
+    await closeSandboxes();
     expect(sandboxStats().live).toBe(0);
     expect(childProcessesOf(process.pid, "pdf-child.mjs")).toEqual([]);
   });

@@ -5,7 +5,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { AppError } from "../../../src/domain/errors.js";
-import { sandboxStats } from "../../../src/ingest/child-sandbox.js";
+import { closeSandboxes, sandboxStats } from "../../../src/ingest/child-sandbox.js";
 import { extractPdf, type PdfExtractOptions, type PdfLimits } from "../../../src/ingest/pdf-extract.js";
 import { childProcessesOf, decompressionBombPdf, hasPrlimit, hasProcfs, longPdf, textPdf } from "./pdf-fixtures.js";
 
@@ -168,8 +168,9 @@ describe("parser processes", () => {
     NEVER_HANGS,
   );
 
-  afterAll(() => {
-    expect(sandboxStats()).toEqual({ running: 0, queued: 0, live: 0 });
+  afterAll(async () => {
+    await closeSandboxes();
+    expect(sandboxStats()).toMatchObject({ running: 0, queued: 0, live: 0 });
     expect(childProcessesOf(process.pid, "pdf-child.mjs")).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { AppError } from "../../../src/domain/errors.js";
-import { STATUS_MIN_INTERVAL_MS, sandboxStats } from "../../../src/ingest/child-sandbox.js";
+import { closeSandboxes, STATUS_MIN_INTERVAL_MS, sandboxStats } from "../../../src/ingest/child-sandbox.js";
 import { type ExtractProgress, extractText } from "../../../src/ingest/extract.js";
 import { extractPdf, type PdfLimits } from "../../../src/ingest/pdf-extract.js";
 import { childProcessesOf, decompressionBombPdf, hasPrlimit, longPdf, textPdf } from "./pdf-fixtures.js";
@@ -20,8 +20,9 @@ async function listen(run: (onProgress: (p: ExtractProgress) => void) => Promise
 }
 
 describe("progress while a PDF is parsed", () => {
-  afterAll(() => {
-    expect(sandboxStats()).toEqual({ running: 0, queued: 0, live: 0 });
+  afterAll(async () => {
+    await closeSandboxes();
+    expect(sandboxStats()).toMatchObject({ running: 0, queued: 0, live: 0 });
     expect(childProcessesOf(process.pid, "pdf-child.mjs")).toEqual([]);
   });
 

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { AppError } from "../../../src/domain/errors.js";
-import { sandboxStats } from "../../../src/ingest/child-sandbox.js";
+import { closeSandboxes, sandboxStats } from "../../../src/ingest/child-sandbox.js";
 import { extractPdf, type PdfLimits } from "../../../src/ingest/pdf-extract.js";
 import { childProcessesOf } from "./pdf-fixtures.js";
 
@@ -121,8 +121,9 @@ describe.skipIf(!available)("extractPdf on the shared real-world corpus", () => 
     NEVER_HANGS,
   );
 
-  afterAll(() => {
+  afterAll(async () => {
     console.info(`Shared corpus timings:\n  ${timings.join("\n  ")}`);
+    await closeSandboxes();
     expect(sandboxStats().live).toBe(0);
     expect(childProcessesOf(process.pid, "pdf-child.mjs")).toEqual([]);
   });
