@@ -5,13 +5,11 @@ import {
   type KeyObject,
   randomBytes,
   randomUUID,
-  scrypt,
   sign,
   timingSafeEqual,
 } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { JwtRsaVerifier } from "aws-jwt-verify";
 import { type Jwks, type JwkWithKid, SimpleJwksCache } from "aws-jwt-verify/jwk";
 import { z } from "zod";
@@ -20,6 +18,7 @@ import { asTenantId, isTenantId, type TenantId } from "../../domain/tenant.js";
 import type { IdentityProvider, SignUpResult, VerifiedToken } from "../../ports/identity-provider.js";
 import type { Logger } from "../../ports/logger.js";
 import { parseStored, StoredRecords, tenantIdSchema } from "../shared/stored-records.js";
+import { ScryptThread } from "./scrypt-thread.js";
 import type { Db } from "./sqlite.js";
 
 const userRow = z.object({
@@ -29,13 +28,8 @@ const userRow = z.object({
   tenant_id: tenantIdSchema,
 });
 
-const scryptAsync = promisify(scrypt) as (
-  password: string,
-  salt: Buffer,
-  keylen: number,
-  options: object,
-) => Promise<Buffer>;
 const SCRYPT = { N: 16384, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
+const scrypt = new ScryptThread();
 
 export interface LocalIdentityOptions {
   dataDir: string;
@@ -186,7 +180,7 @@ function loadOrCreateKey(dataDir: string): { privateKey: KeyObject; kid: string 
 
 export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(16);
-  const key = await scryptAsync(password, salt, 32, SCRYPT);
+  const key = await scrypt.hash(password, salt, 32, SCRYPT);
   return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString("base64")}$${key.toString("base64")}`;
 }
 
@@ -194,7 +188,7 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const [scheme, n, r, p, salt, key] = stored.split("$");
   if (scheme !== "scrypt" || !salt || !key) return false;
   const expected = Buffer.from(key, "base64");
-  const actual = await scryptAsync(password, Buffer.from(salt, "base64"), expected.length, {
+  const actual = await scrypt.hash(password, Buffer.from(salt, "base64"), expected.length, {
     N: Number(n),
     r: Number(r),
     p: Number(p),
