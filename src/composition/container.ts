@@ -16,7 +16,7 @@ import type { ChatModel } from "../ports/chat-model.js";
 import type { ChunkIndex } from "../ports/chunk-index.js";
 import type { DocumentCatalog } from "../ports/document-catalog.js";
 import type { IdentityProvider } from "../ports/identity-provider.js";
-import type { JobQueue, JobRunner } from "../ports/job-queue.js";
+import type { Foreground, JobQueue, JobRunner } from "../ports/job-queue.js";
 import type { Logger } from "../ports/logger.js";
 import type { ObjectStore } from "../ports/object-store.js";
 import type { RateLimiter } from "../ports/rate-limiter.js";
@@ -48,6 +48,8 @@ export interface Adapters {
   audit: AuditLog;
   queue: JobQueue;
   runner: JobRunner;
+  /** Requests an in-process runner gives way to (embedded: Slack deliveries); none where jobs run elsewhere. */
+  foreground?: Foreground;
   chat: ChatModel;
   /** Shared limiter for several instances; the in-memory one is used when absent. */
   rateLimiter?: RateLimiter;

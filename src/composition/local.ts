@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { openDirectoryDatabase } from "../adapters/local/directory-database.js";
 import { ExtractiveChatModel } from "../adapters/local/extractive-chat-model.js";
+import { ForegroundTracker } from "../adapters/local/foreground.js";
 import { FsObjectStore } from "../adapters/local/fs-object-store.js";
 import { LocalIdentityProvider } from "../adapters/local/local-identity-provider.js";
 import { SqliteAuditLog } from "../adapters/local/sqlite-audit-log.js";
@@ -21,6 +22,8 @@ export async function buildLocalAdapters(config: Config, logger: Logger, cipher:
   const dataDir = resolve(config.DATA_DIR);
   const directoryDb = openDirectoryDatabase(dataDir);
   const tenants = new TenantDatabases(dataDir, config.TENANT_DB_CACHE);
+  // The worker runs on the event loop that acknowledges Slack: it starts no job while a delivery waits.
+  const foreground = new ForegroundTracker();
   const queue = new SqliteJobQueue(
     directoryDb,
     {
@@ -28,6 +31,7 @@ export async function buildLocalAdapters(config: Config, logger: Logger, cipher:
       maxAttempts: config.JOB_MAX_ATTEMPTS,
       leaseMs: config.JOB_LEASE_MS,
       retryBaseMs: config.JOB_RETRY_BASE_MS,
+      foreground,
     },
     logger.child({ component: "worker" }),
   );
@@ -54,6 +58,7 @@ export async function buildLocalAdapters(config: Config, logger: Logger, cipher:
     audit: new SqliteAuditLog(tenants, storeLog),
     queue,
     runner: queue,
+    foreground,
     chat,
     async health() {
       try {

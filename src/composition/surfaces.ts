@@ -26,5 +26,6 @@ export function slackDeps(c: Container): SlackDeps | undefined {
     logger: c.logger,
     logLevel: c.config.LOG_LEVEL,
     limits: { maxFileBytes: c.config.MAX_FILE_BYTES },
+    ...(c.foreground ? { foreground: c.foreground } : {}),
   };
 }

@@ -48,3 +48,15 @@ export interface JobRunner {
   /** Resolves when no job is queued or running (tests and the CLI). */
   drain(timeoutMs?: number): Promise<void>;
 }
+
+/**
+ * Requests someone is waiting on right now: Slack deliveries, which must be acknowledged within
+ * 3 seconds. An in-process worker shares their event loop, so it starts no job while one is in flight.
+ */
+export interface Foreground {
+  /** Marks one request as started; call the returned function when it is done (more calls do nothing). */
+  begin(): () => void;
+  readonly busy: boolean;
+  /** Calls `listener` once, soon after nothing is in flight (soon, too, when nothing is now). */
+  whenIdle(listener: () => void): void;
+}

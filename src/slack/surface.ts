@@ -1,5 +1,14 @@
-import { App, ErrorCode, ExpressReceiver, type Receiver, type ReceiverEvent, SocketModeReceiver } from "@slack/bolt";
-import { Router } from "express";
+import {
+  App,
+  ErrorCode,
+  ExpressReceiver,
+  type Receiver,
+  type ReceiverEvent,
+  SocketModeReceiver,
+  type SocketModeReceiverOptions,
+} from "@slack/bolt";
+import { type RequestHandler, Router } from "express";
+import type { Foreground } from "../ports/job-queue.js";
 import type { Logger } from "../ports/logger.js";
 import { BoltLoggerAdapter } from "./bolt-logger.js";
 import { handleEventJob } from "./handlers/events.js";
@@ -47,6 +56,8 @@ export interface SlackDeps {
   logger: Logger;
   logLevel: string;
   limits: { maxFileBytes: number };
+  /** Marks each delivery in flight until it is acknowledged, for a worker on the same event loop to wait. */
+  foreground?: Foreground;
 }
 
 /**
@@ -94,23 +105,45 @@ export function registerSlackJobs(rt: SlackRuntime): void {
  * lost. Unacked (a listener failed), Slack sends the envelope again.
  */
 class DurableAckSocketModeReceiver extends SocketModeReceiver {
+  constructor(
+    options: SocketModeReceiverOptions,
+    private readonly foreground?: Foreground,
+  ) {
+    super(options);
+  }
+
   override init(app: App): void {
     super.init({
       processEvent: async (event: ReceiverEvent) => {
-        let acked = false;
-        let response: unknown;
-        await app.processEvent({
-          ...event,
-          ack: async (r?: unknown) => {
-            acked = true;
-            response = r;
-          },
-        });
-        if (acked) await event.ack(response as Parameters<ReceiverEvent["ack"]>[0]);
+        const done = this.foreground?.begin();
+        try {
+          let acked = false;
+          let response: unknown;
+          await app.processEvent({
+            ...event,
+            ack: async (r?: unknown) => {
+              acked = true;
+              response = r;
+            },
+          });
+          if (acked) await event.ack(response as Parameters<ReceiverEvent["ack"]>[0]);
+        } finally {
+          done?.();
+        }
       },
     } as unknown as App);
   }
 }
+
+/** Each request in flight from its start until its response is sent or its connection is gone. */
+const inFlight =
+  (foreground: Foreground): RequestHandler =>
+  (_req, res, next) => {
+    const done = foreground.begin();
+    res.once("finish", done);
+    res.once("close", done);
+    next();
+  };
 
 /** The Bolt app over the runtime: HTTP (ExpressReceiver) or Socket Mode, chosen by configuration. */
 export function createSlackSurface(deps: SlackDeps, options: SlackOptions = {}): SlackSurface {
@@ -132,14 +165,18 @@ export function createSlackSurface(deps: SlackDeps, options: SlackOptions = {}):
       processBeforeResponse: true,
       bodyLimit: "1mb",
     });
+    if (deps.foreground) router.use("/slack/events", inFlight(deps.foreground));
     router.use(express.router);
     receiver = express;
   } else {
-    receiver = new DurableAckSocketModeReceiver({
-      appToken: settings.appToken ?? "",
-      logger: boltLogger,
-      installerOptions: { clientOptions: { slackApiUrl: settings.apiUrl } },
-    });
+    receiver = new DurableAckSocketModeReceiver(
+      {
+        appToken: settings.appToken ?? "",
+        logger: boltLogger,
+        installerOptions: { clientOptions: { slackApiUrl: settings.apiUrl } },
+      },
+      deps.foreground,
+    );
   }
   const app = new App({
     receiver,

@@ -5,9 +5,10 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openDirectoryDatabase } from "../../src/adapters/local/directory-database.js";
+import { ForegroundTracker } from "../../src/adapters/local/foreground.js";
 import { JsonLogger } from "../../src/adapters/local/json-logger.js";
 import type { Db } from "../../src/adapters/local/sqlite.js";
-import { SqliteJobQueue } from "../../src/adapters/local/sqlite-job-queue.js";
+import { SqliteJobQueue, type SqliteJobQueueOptions } from "../../src/adapters/local/sqlite-job-queue.js";
 import { newTenantId } from "../../src/domain/tenant.js";
 import { eventually } from "../contract/support.js";
 
@@ -33,8 +34,8 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function queue(): SqliteJobQueue {
-  const q = new SqliteJobQueue(db, LONG_LEASE, silent);
+function queue(options: Partial<SqliteJobQueueOptions> = {}): SqliteJobQueue {
+  const q = new SqliteJobQueue(db, { ...LONG_LEASE, ...options }, silent);
   queues.push(q);
   return q;
 }
@@ -121,5 +122,98 @@ describe("SqliteJobQueue leases", () => {
     expect(q.deadJobs()).toEqual([
       expect.objectContaining({ type: "ingest", lastError: expect.stringContaining("payload: not valid JSON") }),
     ]);
+  });
+});
+
+/**
+ * The embedded worker shares its event loop with Slack's acknowledgements: a job must never run inside
+ * the request that queued it, and no job starts while a delivery is still being acknowledged.
+ */
+describe("SqliteJobQueue beside Slack deliveries in flight", () => {
+  const ingest = (key: string) => ({
+    type: "ingest" as const,
+    tenantId: newTenantId(),
+    payload: {},
+    idempotencyKey: key,
+  });
+  const settleTurns = async (turns: number) => {
+    for (let i = 0; i < turns; i++) await new Promise((r) => setImmediate(r));
+  };
+
+  it("starts a job only after the request that queued it has been answered", async () => {
+    const q = queue();
+    const ran: string[] = [];
+    q.register("ingest", async (job) => {
+      ran.push(job.idempotencyKey);
+    });
+    q.start();
+    expect(await q.enqueue(ingest("queued-in-a-request"))).toBe(true);
+    // Whatever the request does next (its response) comes before the job's first step.
+    expect(ran).toEqual([]);
+    await eventually(() => (ran.length === 1 ? true : undefined), 5_000, "the job to run");
+  });
+
+  it("starts no job while a delivery is in flight, and starts it once the delivery is answered", async () => {
+    const foreground = new ForegroundTracker();
+    const q = queue({ foreground, foregroundMaxWaitMs: 10 * 60_000, pollMs: 5 });
+    const ran: string[] = [];
+    q.register("ingest", async (job) => {
+      ran.push(job.idempotencyKey);
+    });
+    q.start();
+    const answered = foreground.begin();
+    await q.enqueue(ingest("during-a-delivery"));
+    await settleTurns(20);
+    await new Promise((r) => setTimeout(r, 50)); // several polls
+    expect(ran).toEqual([]);
+    expect(statusOf("during-a-delivery")).toBe("queued");
+    answered();
+    await eventually(() => (ran.length === 1 ? true : undefined), 5_000, "the job to run once the delivery is done");
+    expect(statusOf("during-a-delivery")).toBe("done");
+  });
+
+  it("still runs jobs when deliveries never stop coming (a flood slows them, it does not stop them)", async () => {
+    const foreground = new ForegroundTracker();
+    const q = queue({ foreground, foregroundMaxWaitMs: 20, pollMs: 5 });
+    const ran: string[] = [];
+    q.register("ingest", async (job) => {
+      ran.push(job.idempotencyKey);
+    });
+    q.start();
+    const endless = foreground.begin();
+    for (const key of ["a", "b", "c"]) await q.enqueue(ingest(key));
+    await eventually(() => (ran.length === 3 ? true : undefined), 5_000, "the jobs to run during the flood");
+    expect(foreground.busy).toBe(true);
+    endless();
+  });
+});
+
+describe("ForegroundTracker", () => {
+  it("is busy from begin to its end, counts each end once, and calls idle listeners once it is idle", async () => {
+    const tracker = new ForegroundTracker();
+    const first = tracker.begin();
+    const second = tracker.begin();
+    const idle: string[] = [];
+    tracker.whenIdle(() => idle.push("idle"));
+    first();
+    first(); // a request may end by both 'finish' and 'close'
+    expect(tracker.busy).toBe(true);
+    await new Promise((r) => setImmediate(r));
+    expect(idle).toEqual([]);
+    second();
+    expect(tracker.busy).toBe(false);
+    await eventually(() => (idle.length === 1 ? true : undefined), 1_000, "the idle listener");
+    await new Promise((r) => setImmediate(r));
+    expect(idle).toEqual(["idle"]);
+  });
+
+  it("calls a listener soon when nothing is in flight", async () => {
+    const tracker = new ForegroundTracker();
+    let called = false;
+    tracker.whenIdle(() => {
+      called = true;
+    });
+    expect(called).toBe(false);
+    await eventually(() => (called ? true : undefined), 1_000, "the idle listener");
   });
 });

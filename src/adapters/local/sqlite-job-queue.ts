@@ -4,10 +4,19 @@ import { z } from "zod";
 import { settlesWithin } from "../../domain/deadline.js";
 import { isAppError } from "../../domain/errors.js";
 import { backoffMs, jobRetryPolicy } from "../../domain/retry.js";
-import type { EnqueueOptions, Job, JobHandler, JobInput, JobQueue, JobRunner, JobType } from "../../ports/job-queue.js";
+import type {
+  EnqueueOptions,
+  Foreground,
+  Job,
+  JobHandler,
+  JobInput,
+  JobQueue,
+  JobRunner,
+  JobType,
+} from "../../ports/job-queue.js";
 import type { Logger } from "../../ports/logger.js";
 import { jobTypeSchema, jsonText, tenantIdSchema } from "../shared/stored-records.js";
-import type { Db } from "./sqlite.js";
+import { type Db, statement } from "./sqlite.js";
 
 export interface SqliteJobQueueOptions {
   concurrency: number;
@@ -15,6 +24,13 @@ export interface SqliteJobQueueOptions {
   leaseMs: number;
   retryBaseMs: number;
   pollMs?: number;
+  /**
+   * Requests this worker gives way to (Slack deliveries awaiting their acknowledgement): no job starts
+   * while one is in flight, for at most `foregroundMaxWaitMs` (default 250) at a time, so that a flood
+   * of deliveries slows the jobs down without stopping them.
+   */
+  foreground?: Foreground;
+  foregroundMaxWaitMs?: number;
 }
 
 /** A claimed row, checked before it becomes a job: a damaged row is parked as dead, not run. */
@@ -51,6 +67,7 @@ function processExists(pid: number): boolean {
 
 /** How often a running worker looks for leases of processes that are gone (start-up always does). */
 const TAKEOVER_CHECK_MS = 5_000;
+const FOREGROUND_MAX_WAIT_MS = 250;
 
 /**
  * A durable job queue in the directory database, run by an in-process worker. A claimed job holds a
@@ -70,6 +87,10 @@ export class SqliteJobQueue implements JobQueue, JobRunner {
   private lastTakeoverCheck = 0;
   /** Until the first look succeeded, a lease without an owner is taken for a predecessor's. */
   private lookedForOrphans = false;
+  /** Since when new jobs have been waiting for the foreground, and whether it will call back. */
+  private yieldingSince: number | undefined;
+  private awaitingIdle = false;
+  private wakeQueued = false;
 
   constructor(
     private readonly db: Db,
@@ -90,24 +111,36 @@ export class SqliteJobQueue implements JobQueue, JobRunner {
            updated_at = excluded.updated_at
          WHERE jobs.status IN ('done', 'dead')`
       : "DO NOTHING";
-    const inserted = this.db
-      .prepare(
-        `INSERT INTO jobs (id, type, tenant_id, payload, idempotency_key, status, attempt, max_attempts, run_at, created_at, updated_at)
+    const inserted = statement(
+      this.db,
+      `INSERT INTO jobs (id, type, tenant_id, payload, idempotency_key, status, attempt, max_attempts, run_at, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?) ON CONFLICT (idempotency_key) ${onConflict}`,
-      )
-      .run(
-        randomUUID(),
-        job.type,
-        job.tenantId ?? null,
-        JSON.stringify(job.payload),
-        job.idempotencyKey,
-        this.options.maxAttempts,
-        now,
-        new Date(now).toISOString(),
-        new Date(now).toISOString(),
-      );
-    if (inserted.changes === 1) this.poke();
+    ).run(
+      randomUUID(),
+      job.type,
+      job.tenantId ?? null,
+      JSON.stringify(job.payload),
+      job.idempotencyKey,
+      this.options.maxAttempts,
+      now,
+      new Date(now).toISOString(),
+      new Date(now).toISOString(),
+    );
+    if (inserted.changes === 1) this.wakeSoon();
     return inserted.changes === 1;
+  }
+
+  /**
+   * The worker looks for the new job on the next turn of the event loop, not inside `enqueue`: the
+   * request that queued it (a Slack delivery) is answered first, not after the job's first steps.
+   */
+  private wakeSoon(): void {
+    if (this.wakeQueued || !this.started) return;
+    this.wakeQueued = true;
+    setImmediate(() => {
+      this.wakeQueued = false;
+      this.poke();
+    });
   }
 
   register(type: JobType, handler: JobHandler): void {
@@ -163,6 +196,11 @@ export class SqliteJobQueue implements JobQueue, JobRunner {
 
   private poke(): void {
     if (!this.started) return;
+    const wait = this.foregroundWait();
+    if (wait > 0) {
+      this.schedule(wait);
+      return;
+    }
     try {
       this.claimAndRun();
     } catch (error) {
@@ -170,6 +208,33 @@ export class SqliteJobQueue implements JobQueue, JobRunner {
       this.logger.warn("could not claim jobs; trying again shortly", { error });
     }
     this.schedule();
+  }
+
+  /**
+   * How long new jobs should still wait for the foreground: 0 when nothing is in flight, or when they
+   * have waited `foregroundMaxWaitMs` already. While they wait, the foreground's end wakes the worker.
+   */
+  private foregroundWait(): number {
+    const foreground = this.options.foreground;
+    if (!foreground?.busy) {
+      this.yieldingSince = undefined;
+      return 0;
+    }
+    const now = Date.now();
+    this.yieldingSince ??= now;
+    const left = this.yieldingSince + (this.options.foregroundMaxWaitMs ?? FOREGROUND_MAX_WAIT_MS) - now;
+    if (left <= 0) {
+      this.yieldingSince = undefined;
+      return 0;
+    }
+    if (!this.awaitingIdle) {
+      this.awaitingIdle = true;
+      foreground.whenIdle(() => {
+        this.awaitingIdle = false;
+        this.poke();
+      });
+    }
+    return left;
   }
 
   private claimAndRun(): void {
@@ -218,26 +283,25 @@ export class SqliteJobQueue implements JobQueue, JobRunner {
     this.lookedForOrphans = true;
   }
 
-  private schedule(): void {
+  private schedule(ms = this.options.pollMs ?? 250): void {
     if (!this.started) return;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.poke(), this.options.pollMs ?? 250);
+    this.timer = setTimeout(() => this.poke(), ms);
     this.timer.unref();
   }
 
   private claim(): Job | undefined {
     for (;;) {
       const now = Date.now();
-      const row = this.db
-        .prepare(
-          `UPDATE jobs SET status = 'running', attempt = attempt + 1, lease_until = @lease, lease_owner = @owner,
+      const row = statement(
+        this.db,
+        `UPDATE jobs SET status = 'running', attempt = attempt + 1, lease_until = @lease, lease_owner = @owner,
              updated_at = @iso
             WHERE id = (SELECT id FROM jobs
                          WHERE (status = 'queued' AND run_at <= @now) OR (status = 'running' AND lease_until < @now)
                          ORDER BY run_at LIMIT 1)
             RETURNING id, type, tenant_id, payload, idempotency_key, attempt, max_attempts`,
-        )
-        .get({ now, lease: now + this.options.leaseMs, owner: this.ownerId, iso: new Date(now).toISOString() }) as
+      ).get({ now, lease: now + this.options.leaseMs, owner: this.ownerId, iso: new Date(now).toISOString() }) as
         | Record<string, unknown>
         | undefined;
       if (!row) return undefined;
@@ -296,11 +360,10 @@ export class SqliteJobQueue implements JobQueue, JobRunner {
   }
 
   private finish(id: string, status: "done" | "queued" | "dead", error: string | null, runAt: number | null): void {
-    this.db
-      .prepare(
-        `UPDATE jobs SET status = ?, last_error = coalesce(?, last_error), run_at = coalesce(?, run_at), lease_until = NULL,
+    statement(
+      this.db,
+      `UPDATE jobs SET status = ?, last_error = coalesce(?, last_error), run_at = coalesce(?, run_at), lease_until = NULL,
            lease_owner = NULL, updated_at = ? WHERE id = ?`,
-      )
-      .run(status, error, runAt, new Date().toISOString(), id);
+    ).run(status, error, runAt, new Date().toISOString(), id);
   }
 }

@@ -11,7 +11,7 @@ import type {
 } from "../../ports/tenant-directory.js";
 import { jsonText, parseStored, roleSchema, StoredRecords, tenantIdSchema } from "../shared/stored-records.js";
 import type { TokenCipher } from "../shared/token-cipher.js";
-import type { Db } from "./sqlite.js";
+import { type Db, statement } from "./sqlite.js";
 
 /** Rows as read back: the query's own columns, each checked (SQLite stores whatever it is given). */
 type Row = Record<string, unknown>;
@@ -101,6 +101,7 @@ const installationRow = z.object({
 
 export class SqliteTenantDirectory implements TenantDirectory {
   private readonly stored: StoredRecords;
+  private readonly claimOnce: (claim: () => boolean) => boolean;
 
   constructor(
     private readonly db: Db,
@@ -108,6 +109,7 @@ export class SqliteTenantDirectory implements TenantDirectory {
     logger?: Logger,
   ) {
     this.stored = new StoredRecords(logger);
+    this.claimOnce = db.transaction((claim: () => boolean) => claim());
   }
 
   async createTenant(tenant: Tenant): Promise<void> {
@@ -162,7 +164,7 @@ export class SqliteTenantDirectory implements TenantDirectory {
   }
 
   async getLink(teamId: string): Promise<WorkspaceLink | undefined> {
-    const row = this.db.prepare("SELECT * FROM links WHERE team_id = ?").get(teamId) as Row | undefined;
+    const row = statement(this.db, "SELECT * FROM links WHERE team_id = ?").get(teamId) as Row | undefined;
     return row ? this.stored.one(() => toLink(row)) : undefined;
   }
 
@@ -234,20 +236,23 @@ export class SqliteTenantDirectory implements TenantDirectory {
   }
 
   async releaseEvent(eventKey: string): Promise<void> {
-    this.db.prepare("DELETE FROM events WHERE event_key = ?").run(eventKey);
+    statement(this.db, "DELETE FROM events WHERE event_key = ?").run(eventKey);
   }
 
-  /** First writer wins; expired claims are swept on the way. */
+  /**
+   * First writer wins; expired claims are swept on the way. Every Slack delivery claims twice before it
+   * is acknowledged, so the statements are compiled once.
+   */
   private claim(table: "events" | "link_nonces", column: string, key: string, expiresAt: Date): boolean {
-    const now = new Date().toISOString();
-    return this.db.transaction(() => {
-      this.db.prepare(`DELETE FROM ${table} WHERE expires_at < ?`).run(now);
-      return (
-        this.db
-          .prepare(`INSERT INTO ${table} (${column}, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING`)
-          .run(key, expiresAt.toISOString()).changes === 1
-      );
-    })();
+    const sweep = statement(this.db, `DELETE FROM ${table} WHERE expires_at < ?`);
+    const insert = statement(
+      this.db,
+      `INSERT INTO ${table} (${column}, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING`,
+    );
+    return this.claimOnce(() => {
+      sweep.run(new Date().toISOString());
+      return insert.run(key, expiresAt.toISOString()).changes === 1;
+    });
   }
 
   async putInstallation(i: SlackInstallationRecord): Promise<void> {
@@ -273,7 +278,7 @@ export class SqliteTenantDirectory implements TenantDirectory {
   }
 
   async getInstallation(teamId: string): Promise<SlackInstallationRecord | undefined> {
-    const found = this.db.prepare("SELECT * FROM installations WHERE team_id = ?").get(teamId) as Row | undefined;
+    const found = statement(this.db, "SELECT * FROM installations WHERE team_id = ?").get(teamId) as Row | undefined;
     if (!found) return undefined;
     const row = this.stored.one(() =>
       parseStored(installationRow, found, { store: "Slack installations", key: String(found.team_id) }),
