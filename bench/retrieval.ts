@@ -8,6 +8,7 @@ import { SqliteChunkIndex, toFtsQuery } from "../src/adapters/local/sqlite-chunk
 import { TenantDatabases } from "../src/adapters/local/tenant-databases.js";
 import { newTenantId } from "../src/domain/tenant.js";
 import { indexSciFact, MEMBER, ndcgAt, type SciFact } from "./scifact.js";
+import { percentile } from "./stats.js";
 
 /**
  * Search latency and quality on BEIR SciFact, Enclave's embedded index side by side with what a user
@@ -34,12 +35,6 @@ export interface EngineFigures {
 interface Engine {
   name: string;
   search(query: string, k: number): Promise<string[]> | string[];
-}
-
-
-export function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
 
 function bareFts5(file: string, corpus: SciFact["corpus"], optimize: boolean): Engine & { close(): void } {
