@@ -16,7 +16,14 @@ import {
 } from "../../../src/ingest/child-sandbox.js";
 import type { ExtractProgress } from "../../../src/ingest/extract.js";
 import { extractPdf, type PdfLimits } from "../../../src/ingest/pdf-extract.js";
-import { childProcessesOf, decompressionBombPdf, hasProcfs, longPdf, textPdf } from "./pdf-fixtures.js";
+import {
+  childProcessesOf,
+  decompressionBombPdf,
+  hasProcfs,
+  longPdf,
+  textPdf,
+  watchParserPool,
+} from "./pdf-fixtures.js";
 
 /**
  * The warm parser processes: reused across files, replaced after any failure, after a number of files
@@ -201,15 +208,9 @@ describe("the concurrency cap", () => {
         setMaxConcurrentChildren(cap);
         const texts = Array.from({ length: 6 }, (_, i) => `Document number ${i + 1} is about topic ${i + 1}.`);
         const pdfs = await Promise.all(texts.map(onePage));
-        let maxLive = 0;
-        let sawQueue = false;
-        const probe = setInterval(() => {
-          const stats = sandboxStats();
-          maxLive = Math.max(maxLive, stats.live, stats.running);
-          sawQueue ||= stats.queued > 0;
-        }, 5);
+        const watched = watchParserPool();
         const outcomes = await Promise.all(pdfs.map((pdf) => serve(pdf)));
-        clearInterval(probe);
+        const { maxLive, sawQueue } = watched();
         expect(outcomes.map((o) => o.text?.[0])).toEqual(texts);
         expect(maxLive).toBeLessThanOrEqual(cap);
         expect(sawQueue).toBe(true);

@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { deflateSync } from "node:zlib";
 import { PDFDocument, StandardFonts } from "pdf-lib";
+import { sandboxStats } from "../../../src/ingest/child-sandbox.js";
 
 /** Test PDFs built from scratch, so the suite needs no files from outside the repository. */
 
@@ -238,3 +239,21 @@ export function childProcessesOf(pid: number, needle: string): number[] {
 
 export const hasPrlimit = (): boolean => spawnSync("prlimit", ["--version"]).status === 0;
 export const hasProcfs = (): boolean => existsSync("/proc/self/status");
+
+/**
+ * Samples the parser pool while files are parsed: the most parsers alive or running at once, and
+ * whether any file ever waited for one. Call the result to stop sampling and read it.
+ */
+export function watchParserPool(intervalMs = 5): () => { maxLive: number; sawQueue: boolean } {
+  let maxLive = 0;
+  let sawQueue = false;
+  const probe = setInterval(() => {
+    const stats = sandboxStats();
+    maxLive = Math.max(maxLive, stats.live, stats.running);
+    sawQueue ||= stats.queued > 0;
+  }, intervalMs);
+  return () => {
+    clearInterval(probe);
+    return { maxLive, sawQueue };
+  };
+}

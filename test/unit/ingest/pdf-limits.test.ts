@@ -7,7 +7,15 @@ import { afterAll, describe, expect, it } from "vitest";
 import { AppError } from "../../../src/domain/errors.js";
 import { closeSandboxes, sandboxStats } from "../../../src/ingest/child-sandbox.js";
 import { extractPdf, type PdfExtractOptions, type PdfLimits } from "../../../src/ingest/pdf-extract.js";
-import { childProcessesOf, decompressionBombPdf, hasPrlimit, hasProcfs, longPdf, textPdf } from "./pdf-fixtures.js";
+import {
+  childProcessesOf,
+  decompressionBombPdf,
+  hasPrlimit,
+  hasProcfs,
+  longPdf,
+  textPdf,
+  watchParserPool,
+} from "./pdf-fixtures.js";
 
 const limits: PdfLimits = { maxPages: 100, timeoutMs: 30_000, memoryMb: 256 };
 const NEVER_HANGS = 30_000;
@@ -124,18 +132,12 @@ describe("parser processes", () => {
     "run at most two at a time; the rest wait their turn",
     async () => {
       const pdf = await somePdf();
-      let maxRunning = 0;
-      let sawQueue = false;
-      const probe = setInterval(() => {
-        const stats = sandboxStats();
-        maxRunning = Math.max(maxRunning, stats.running, stats.live);
-        sawQueue ||= stats.queued > 0;
-      }, 10);
+      const watched = watchParserPool(10);
       const started = Date.now();
       const codes = await Promise.all(
         Array.from({ length: 5 }, () => codeOf(extractPdf(pdf, { ...limits, timeoutMs: 800 }, { testHook: "sleep" }))),
       );
-      clearInterval(probe);
+      const { maxLive: maxRunning, sawQueue } = watched();
       expect(codes).toEqual(Array(5).fill("parse_timeout"));
       expect(maxRunning).toBe(2);
       expect(sawQueue).toBe(true);
