@@ -30,6 +30,11 @@ const STOP_TIMEOUT_MS = 20_000;
 
 export const ACK_ROUNDS = 10;
 export const ACK_IN_FLIGHT = 50;
+/**
+ * Between one round's last acknowledgement and the next round: long enough for the worker to be deep in
+ * the backlog of answers when the next burst lands, short enough that the backlog never runs out.
+ */
+export const ACK_ROUND_GAP_MS = 100;
 export const ACK_TARGET_P99_MS = 100;
 export const MEMORY_TENANTS = 20;
 export const MEMORY_FILES_PER_TENANT = 10;
@@ -251,19 +256,25 @@ export interface AckLoadResult {
   p99: number;
   /** Mentions whose answer reached the fake Slack. */
   answered: number;
+  /** Of those, the ones answered before the last round was acknowledged: the worker ran during the load. */
+  answeredUnderLoad: number;
+  /** From the last acknowledgement until every answer was in: the worker catching up on the backlog. */
+  catchUpMs: number;
   /** Of those, the answers that hold the fact asked about. */
   correct: number;
 }
 
 /**
  * One organisation with the example documents, its workspace linked; then ACK_ROUNDS rounds of
- * ACK_IN_FLIGHT signed `app_mention` events sent at once (each round as soon as the previous one is
- * acknowledged, so the worker is answering all along). Latency is measured per request by the sender;
+ * ACK_IN_FLIGHT signed `app_mention` events sent at once, each round ACK_ROUND_GAP_MS after the previous
+ * one was acknowledged, so that every burst lands while the worker is answering the mentions before it.
+ * Latency is measured per request by the sender;
  * every ack must be a 200. Returns once every mention's answer reached the fake Slack.
  */
 export async function measureAckLoad(
-  options: { rounds?: number; inFlight?: number } & ServerOptions = {},
+  options: { rounds?: number; inFlight?: number; gapMs?: number } & ServerOptions = {},
 ): Promise<AckLoadResult> {
+  const gapMs = options.gapMs ?? ACK_ROUND_GAP_MS;
   const rounds = options.rounds ?? ACK_ROUNDS;
   const inFlight = options.inFlight ?? ACK_IN_FLIGHT;
   const fake = await FakeSlack.start();
@@ -328,6 +339,7 @@ export async function measureAckLoad(
 
           const latencies: number[] = [];
           for (let round = 0; round < rounds; round++) {
+            if (round > 0) await sleep(gapMs);
             const acks = await burst(inFlight);
             for (const ack of acks) {
               if (ack.status !== 200)
@@ -335,6 +347,9 @@ export async function measureAckLoad(
               latencies.push(ack.ms);
             }
           }
+          // Answers the worker finished while the deliveries were being acknowledged, not after.
+          const answeredUnderLoad = answeredThreads(fake, channel, threads).size;
+          const loadEnded = performance.now();
           const total = rounds * inFlight;
           await until(
             server,
@@ -342,6 +357,7 @@ export async function measureAckLoad(
             10 * 60_000,
             `${total} answers`,
           );
+          const catchUpMs = performance.now() - loadEnded;
           const done = answeredThreads(fake, channel, threads);
           const correct = new Set(
             fake.messages
@@ -353,6 +369,8 @@ export async function measureAckLoad(
             p50: percentile(latencies, 50),
             p99: percentile(latencies, 99),
             answered: done.size,
+            answeredUnderLoad,
+            catchUpMs,
             correct,
           };
         } finally {
