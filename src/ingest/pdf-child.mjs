@@ -131,6 +131,13 @@ async function runTestHook(hook) {
     // Reports of other files, as an earlier file's late lines would look: the parent must drop them.
     for (const id of [file.id - 1, file.id + 1, 0, ""]) writeProgress('{"pagesDone":1,"pagesTotal":3}', id);
     writeProgress('{"pagesDone":2,"pagesTotal":3}', `${file.id}0`);
+  } else if (hook === "endless-pages") {
+    // A parse of 1,000 pages that goes on reporting pages read and never ends (a huge file on a slow
+    // machine): the deadline must still hold however lively the progress looks.
+    for (let page = 0; ; page++) {
+      reportProgress(Math.min(page, 999), 1000, true);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   } else if (hook === "progress-flood") {
     // A child gone rogue on its progress channel: endless reports, lies and over-long lines, until
     // the parent stops listening (or for ten seconds if it never does), then the real parse.

@@ -23,7 +23,15 @@ export interface PdfExtractOptions {
    * "stale-progress" reports for other files, "hold-memory" keeps 64 MiB after the file, "die" is
    * killed mid-file).
    */
-  testHook?: "sleep" | "native-alloc" | "heap-alloc" | "progress-flood" | "stale-progress" | "hold-memory" | "die";
+  testHook?:
+    | "sleep"
+    | "native-alloc"
+    | "heap-alloc"
+    | "progress-flood"
+    | "stale-progress"
+    | "endless-pages"
+    | "hold-memory"
+    | "die";
   /** Test seam: force one way of capping the child's memory. */
   limiter?: MemoryLimiter;
 }

@@ -73,10 +73,15 @@ describe("progress while a PDF is parsed", () => {
         (e: unknown) => e,
       );
       expect(bomb).toMatchObject({ code: "parse_memory" });
-      const slow = await extractPdf(await longPdf(600), { ...limits, timeoutMs: 500 }, { onProgress }).catch(
-        (e: unknown) => e,
-      );
-      expect(slow).toMatchObject({ code: "parse_timeout" });
+      // A parse that keeps reporting pages read and never ends: the reports do not extend the deadline.
+      const heard: ExtractProgress[] = [];
+      const endless = await extractPdf(
+        await textPdf([["A short file."]]),
+        { ...limits, timeoutMs: 1_500 },
+        { onProgress: (p) => heard.push(p), testHook: "endless-pages" },
+      ).catch((e: unknown) => e);
+      expect(endless).toMatchObject({ code: "parse_timeout" });
+      expect(heard.length).toBeGreaterThanOrEqual(2);
     },
     NEVER_HANGS,
   );
