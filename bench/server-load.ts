@@ -268,8 +268,8 @@ export interface AckLoadResult {
  * One organisation with the example documents, its workspace linked; then ACK_ROUNDS rounds of
  * ACK_IN_FLIGHT signed `app_mention` events sent at once, each round ACK_ROUND_GAP_MS after the previous
  * one was acknowledged, so that every burst lands while the worker is answering the mentions before it.
- * Latency is measured per request by the sender;
- * every ack must be a 200. Returns once every mention's answer reached the fake Slack.
+ * Latency is measured per request by the sender; every ack must be a 200. Returns once every mention's
+ * answer reached the fake Slack.
  */
 export async function measureAckLoad(
   options: { rounds?: number; inFlight?: number; gapMs?: number } & ServerOptions = {},

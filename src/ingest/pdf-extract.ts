@@ -20,8 +20,8 @@ export interface PdfExtractOptions {
   onProgress?: ProgressListener;
   /**
    * Test seam: make the child misbehave on purpose ("progress-flood" writes status without end,
-   * "stale-progress" reports for other files, "hold-memory" keeps 64 MiB after the file, "die" is
-   * killed mid-file).
+   * "stale-progress" reports for other files, "endless-pages" reports pages read and never finishes,
+   * "hold-memory" keeps 64 MiB after the file, "die" is killed mid-file).
    */
   testHook?:
     | "sleep"
