@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { residentMbNow } from "../src/ingest/child-sandbox.js";
 import { FakeSlack, type FakeTeam, nextTs } from "../test/support/fake-slack.js";
 import { type ApiClient, newOrganisation, waitForDocument } from "../test/support/server.js";
 import { commandForm, mentionEnvelope, SlackSender, signature } from "../test/support/slack.js";
@@ -157,10 +158,9 @@ async function until(server: ServerProcess, probe: () => boolean, timeoutMs: num
 
 /** The server's resident memory, from /proc (Linux). */
 export function residentMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
-  if (!kb) throw new Error(`no VmRSS for process ${pid}`);
-  return Number(kb) / 1024;
+  const mib = residentMbNow(pid);
+  if (mib === undefined) throw new Error(`no resident memory in /proc for process ${pid}`);
+  return mib;
 }
 
 const QUESTION = "What paid vacation do full-time employees receive per calendar year?";

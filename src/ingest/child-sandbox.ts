@@ -119,8 +119,11 @@ async function residentMb(pid: number): Promise<number | undefined> {
   }
 }
 
-/** The same, at once: between two inputs, where the answer decides which child serves the next one. */
-function residentMbNow(pid: number): number | undefined {
+/**
+ * The same, at once: between two inputs, where the answer decides which child serves the next one
+ * (and for the benchmarks, reading the server's own process).
+ */
+export function residentMbNow(pid: number): number | undefined {
   try {
     return rssOf(readFileSync(`/proc/${pid}/status`, "utf8"));
   } catch {
