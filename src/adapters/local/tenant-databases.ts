@@ -2,7 +2,7 @@ import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { isTenantId, type TenantId } from "../../domain/tenant.js";
 import { cjkBigrams } from "../../domain/terms.js";
-import { passageTerms } from "./passage-terms.js";
+import { type PassageTerms, passageTerms } from "./passage-terms.js";
 import { type Db, openDatabase } from "./sqlite.js";
 
 /**
@@ -176,7 +176,14 @@ const MIGRATIONS = [
 
 function registerFunctions(db: Db): void {
   db.function("fts_text", { deterministic: true }, (value: unknown) => cjkBigrams(String(value ?? "")));
-  const analysed = (title: unknown, text: unknown) => passageTerms(String(title ?? ""), String(text ?? ""));
+  // The migration asks for a row's terms and then its tokens: the row is analysed once for both.
+  let last: { title: string; text: string; terms: PassageTerms } | undefined;
+  const analysed = (titleValue: unknown, textValue: unknown): PassageTerms => {
+    const title = String(titleValue ?? "");
+    const text = String(textValue ?? "");
+    if (last?.title !== title || last.text !== text) last = { title, text, terms: passageTerms(title, text) };
+    return last.terms;
+  };
   db.function("passage_terms", { deterministic: true }, (title: unknown, text: unknown) => analysed(title, text).terms);
   db.function(
     "passage_tokens",
