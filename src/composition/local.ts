@@ -3,6 +3,7 @@ import { openDirectoryDatabase } from "../adapters/local/directory-database.js";
 import { ExtractiveChatModel } from "../adapters/local/extractive-chat-model.js";
 import { ForegroundTracker } from "../adapters/local/foreground.js";
 import { FsObjectStore } from "../adapters/local/fs-object-store.js";
+import { HeapTidier } from "../adapters/local/heap-tidier.js";
 import { LocalIdentityProvider } from "../adapters/local/local-identity-provider.js";
 import { SqliteAuditLog } from "../adapters/local/sqlite-audit-log.js";
 import { SqliteChunkIndex } from "../adapters/local/sqlite-chunk-index.js";
@@ -24,6 +25,7 @@ export async function buildLocalAdapters(config: Config, logger: Logger, cipher:
   const tenants = new TenantDatabases(dataDir, config.TENANT_DB_CACHE);
   // The worker runs on the event loop that acknowledges Slack: it starts no job while a delivery waits.
   const foreground = new ForegroundTracker();
+  const tidier = new HeapTidier();
   const queue = new SqliteJobQueue(
     directoryDb,
     {
@@ -32,6 +34,10 @@ export async function buildLocalAdapters(config: Config, logger: Logger, cipher:
       leaseMs: config.JOB_LEASE_MS,
       retryBaseMs: config.JOB_RETRY_BASE_MS,
       foreground,
+      // Indexing leaves the most garbage behind: after it, the heap is tidied when it has grown a lot.
+      afterJob: (type) => {
+        if (type === "ingest") tidier.afterHeavyWork();
+      },
     },
     logger.child({ component: "worker" }),
   );

@@ -129,6 +129,43 @@ describe("SqliteJobQueue leases", () => {
  * The embedded worker shares its event loop with Slack's acknowledgements: a job must never run inside
  * the request that queued it, and no job starts while a delivery is still being acknowledged.
  */
+describe("SqliteJobQueue after each job", () => {
+  it("hands the job's type to the after-job hook once its outcome is recorded, whether it succeeded or failed", async () => {
+    let current = "";
+    const seen: string[] = [];
+    const q = queue({ maxAttempts: 1, afterJob: (type) => seen.push(`${type} ${statusOf(current)}`) });
+    q.register("ingest", async (job) => {
+      if (job.idempotencyKey === "breaks") throw new Error("this file cannot be read");
+    });
+    q.start();
+    for (const key of ["works", "breaks"]) {
+      current = key;
+      await q.enqueue({ type: "ingest", tenantId: newTenantId(), payload: {}, idempotencyKey: key });
+      await q.drain(5_000);
+    }
+    expect(seen).toEqual(["ingest done", "ingest dead"]);
+  });
+
+  it("goes on running jobs when the hook throws", async () => {
+    const q = queue({
+      afterJob: () => {
+        throw new Error("hook broke");
+      },
+    });
+    const ran: string[] = [];
+    q.register("ingest", async (job) => {
+      ran.push(job.idempotencyKey);
+    });
+    q.start();
+    for (const key of ["one", "two"]) {
+      await q.enqueue({ type: "ingest", tenantId: newTenantId(), payload: {}, idempotencyKey: key });
+    }
+    await q.drain(5_000);
+    expect(ran.sort()).toEqual(["one", "two"]);
+    expect([statusOf("one"), statusOf("two")]).toEqual(["done", "done"]);
+  });
+});
+
 describe("SqliteJobQueue beside Slack deliveries in flight", () => {
   const ingest = (key: string) => ({
     type: "ingest" as const,

@@ -31,6 +31,8 @@ export interface SqliteJobQueueOptions {
    */
   foreground?: Foreground;
   foregroundMaxWaitMs?: number;
+  /** Called with each job's type once it has run and its outcome is recorded (the heap tidier). */
+  afterJob?: (type: JobType) => void;
 }
 
 /** A claimed row, checked before it becomes a job: a damaged row is parked as dead, not run. */
@@ -356,6 +358,11 @@ export class SqliteJobQueue implements JobQueue, JobRunner {
     } catch (error) {
       // Not recorded (the database is busy or gone): the lease runs out and the job runs again.
       log.error("could not record a job's outcome; it will run again when its lease expires", { error });
+    }
+    try {
+      this.options.afterJob?.(job.type);
+    } catch (error) {
+      log.warn("the after-job hook failed", { error });
     }
   }
 
