@@ -40,6 +40,8 @@ export interface Tenant {
   id: TenantId;
   name: string;
   createdAt: string;
+  /** Set once an admin asked for the organisation to be deleted; the erasure job is removing it. */
+  deletingSince?: string;
 }
 
 /** Who is acting, as established from a verified token plus the stored membership. */

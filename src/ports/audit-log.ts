@@ -17,6 +17,10 @@ export interface AuditLog {
   list(tenant: TenantId, query: AuditQuery): Promise<{ records: AuditRecord[]; nextCursor?: string }>;
   get(tenant: TenantId, id: string): Promise<AuditRecord | undefined>;
   setFeedback(tenant: TenantId, id: string, feedback: NonNullable<AuditRecord["feedback"]>): Promise<boolean>;
+  /** Removes the exchanges recorded before `before` (retention); resolves to how many were removed. */
+  deleteBefore(tenant: TenantId, before: Date): Promise<number>;
+  /** Removes every exchange of the tenant (the tenant is being deleted). */
+  deleteTenant(tenant: TenantId): Promise<void>;
 }
 
 export type { Feedback };

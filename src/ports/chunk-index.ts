@@ -20,6 +20,8 @@ export interface ChunkIndex {
   /** Replaces the access keys of every passage of a document (its visibility changed). */
   setAccess(tenant: TenantId, documentId: string, access: readonly AccessKey[]): Promise<void>;
   deleteDocument(tenant: TenantId, documentId: string): Promise<void>;
+  /** Removes every passage of the tenant (Pinecone: its whole namespace). Nothing to remove is not an error. */
+  deleteTenant(tenant: TenantId): Promise<void>;
   /** Collection statistics for relevance weighting, where the backend can give them cheaply. */
   termWeights?(tenant: TenantId, terms: readonly string[]): Promise<TermWeights>;
 }

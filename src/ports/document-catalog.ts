@@ -40,6 +40,8 @@ export interface DocumentCatalog {
   /** Replaces who may read the document (its dedupe scope stays the one it was created with). */
   setVisibility(tenant: TenantId, id: string, visibility: Visibility): Promise<DocumentRecord | undefined>;
   delete(tenant: TenantId, id: string): Promise<boolean>;
+  /** Removes every document record of the tenant (the tenant is being deleted). */
+  deleteTenant(tenant: TenantId): Promise<void>;
   /**
    * The recovery sweep: documents of every tenant still `queued` or `indexing` whose record last
    * changed before `before` (an ingest that is running reports progress, which keeps it fresh).

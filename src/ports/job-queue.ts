@@ -1,6 +1,6 @@
 import type { TenantId } from "../domain/tenant.js";
 
-export type JobType = "ingest" | "answer" | "slack_file" | "slack_event";
+export type JobType = "ingest" | "answer" | "slack_file" | "slack_event" | "delete_tenant";
 
 export interface JobInput {
   type: JobType;
@@ -34,6 +34,11 @@ export interface JobQueue {
    * the job could not be stored: nothing was queued, and the caller must say so or fail its request.
    */
   enqueue(job: JobInput, options?: EnqueueOptions): Promise<boolean>;
+  /**
+   * Forgets every job of the tenant, whatever its state (the tenant is being deleted: a job's payload
+   * can hold a question or a file name). A job running now finishes, and nothing records its outcome.
+   */
+  deleteTenant(tenant: TenantId): Promise<void>;
 }
 
 /** The in-process side of a queue: the local worker polls; on AWS the SQS event source pushes. */

@@ -7,4 +7,6 @@ export interface ObjectStore {
   get(tenant: TenantId, key: string): Promise<Buffer>;
   /** Deleting a missing key is not an error. */
   delete(tenant: TenantId, key: string): Promise<void>;
+  /** Removes every object of the tenant (the tenant is being deleted). Nothing to remove is not an error. */
+  deleteTenant(tenant: TenantId): Promise<void>;
 }

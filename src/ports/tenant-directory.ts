@@ -57,6 +57,20 @@ export interface SlackInstallationRecord {
 export interface TenantDirectory {
   createTenant(tenant: Tenant): Promise<void>;
   getTenant(id: TenantId): Promise<Tenant | undefined>;
+  /** Every tenant, oldest first (operators: `list-tenants`). */
+  listTenants(): Promise<Tenant[]>;
+  /**
+   * Records that the tenant is being deleted (`Tenant.deletingSince`), so that an erasure cut short is
+   * found again by `tenantsBeingDeleted` and finished. Marking twice keeps the first time.
+   */
+  markDeleting(tenant: TenantId, at: Date): Promise<void>;
+  tenantsBeingDeleted(): Promise<TenantId[]>;
+  /**
+   * Removes everything the directory holds of the tenant: its invites, workspace links and the Slack
+   * installations of those workspaces, Slack identity ties, members, and last the tenant itself (with
+   * its deletion mark). Safe to repeat after a failure part-way.
+   */
+  deleteTenant(tenant: TenantId): Promise<void>;
 
   addMember(member: Member): Promise<void>;
   getMember(tenant: TenantId, userId: string): Promise<Member | undefined>;

@@ -123,7 +123,7 @@ const everyOf =
     z.enum(values);
 
 /** Every kind of background job, as a job queue stores it. */
-export const jobTypeSchema = everyOf<JobType>()(["ingest", "answer", "slack_file", "slack_event"]);
+export const jobTypeSchema = everyOf<JobType>()(["ingest", "answer", "slack_file", "slack_event", "delete_tenant"]);
 
 export const tenantIdSchema = z.custom<TenantId>((value) => isTenantId(value), "not a valid tenant id");
 
