@@ -463,6 +463,14 @@ export class EnclaveStack extends Stack {
         resources: [userPool.userPoolArn],
       }),
     );
+    // Deleting an organisation runs in the worker: its members' accounts go first.
+    workerFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: "UserPoolDeleteMembers",
+        actions: ["cognito-idp:AdminDeleteUser"],
+        resources: [userPool.userPoolArn],
+      }),
+    );
 
     // ---- Routes -----------------------------------------------------------------------------------
     const integration = new HttpLambdaIntegration("HttpFunctionIntegration", httpFunction, {

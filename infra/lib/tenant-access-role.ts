@@ -65,14 +65,21 @@ export class TenantAccessRole extends Construct {
     this.role.addToPolicy(
       new iam.PolicyStatement({
         sid: "TenantObjects",
-        actions: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+        // Versions too: deleting an organisation removes every version of its files, not only the current one.
+        actions: [
+          "s3:GetObject",
+          "s3:PutObject",
+          "s3:DeleteObject",
+          "s3:DeleteObjectVersion",
+          "s3:AbortMultipartUpload",
+        ],
         resources: [tenantObjects],
       }),
     );
     this.role.addToPolicy(
       new iam.PolicyStatement({
         sid: "ListTenantPrefix",
-        actions: ["s3:ListBucket"],
+        actions: ["s3:ListBucket", "s3:ListBucketVersions"],
         resources: [props.bucket.bucketArn],
         conditions: { StringLike: { "s3:prefix": [`tenants/${TENANT}/*`] } },
       }),

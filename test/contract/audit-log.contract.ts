@@ -125,6 +125,39 @@ export function describeAuditLogContract(name: string, factory: Factory<AuditLog
       expect(await audit.get(a, "missing-id")).toBeUndefined();
     });
 
+    it("deleteBefore removes only the tenant's exchanges older than the time, and says how many", async () => {
+      const { a, b } = twoTenants();
+      const records = await seed(a);
+      const inB = await seed(b);
+      const cut = new Date(records[3]?.createdAt ?? "");
+      expect(await audit.deleteBefore(a, cut)).toBe(3);
+      const left = await audit.list(a, { limit: 100 });
+      expect(left.records.map((r) => r.question)).toEqual(["question 6", "question 5", "question 4", "question 3"]);
+      expect(await audit.get(a, records[0]?.id ?? "")).toBeUndefined();
+      expect(await audit.get(a, records[3]?.id ?? "")).toEqual(records[3]);
+      expect((await audit.list(b, { limit: 100 })).records).toHaveLength(inB.length);
+      expect(await audit.deleteBefore(a, cut)).toBe(0);
+      expect(await audit.deleteBefore(twoTenants().a, new Date())).toBe(0);
+    });
+
+    it("deleteTenant removes every exchange of the tenant, and nothing of another", async () => {
+      const { a, b } = twoTenants();
+      const records = await seed(a);
+      // More than one write batch.
+      for (let i = 0; i < 30; i++) await audit.append(auditRecord(a, new Date(Date.now() - i * 1000)));
+      const inB = auditRecord(b, new Date(), { question: "B's own question" });
+      await audit.append(inB);
+      await audit.deleteTenant(a);
+      expect(await audit.list(a, { limit: 100 })).toEqual({ records: [] });
+      for (const r of records) expect(await audit.get(a, r.id)).toBeUndefined();
+      expect(
+        await audit.setFeedback(a, records[0]?.id ?? "", { value: "up", by: "u-1", at: new Date().toISOString() }),
+      ).toBe(false);
+      expect(await audit.get(b, inB.id)).toEqual(inB);
+      await audit.deleteTenant(a);
+      await audit.deleteTenant(twoTenants().a);
+    });
+
     it("keeps tenants apart: B cannot list or get A's exchanges", async () => {
       const { a, b } = twoTenants();
       const records = await seed(a);

@@ -312,6 +312,7 @@ describe("BedrockChatModel (Converse)", () => {
         upsert: async () => {},
         setAccess: async () => {},
         deleteDocument: async () => {},
+        deleteTenant: async () => {},
         search: async () => [
           {
             tenantId: tenant,
@@ -330,6 +331,8 @@ describe("BedrockChatModel (Converse)", () => {
         list: async () => ({ records: [] }),
         get: async () => undefined,
         setFeedback: async () => false,
+        deleteBefore: async () => 0,
+        deleteTenant: async () => {},
       };
       const model = new BedrockChatModel(
         new BedrockRuntimeClient({ region: "us-east-1", credentials: creds }),
@@ -470,6 +473,131 @@ describe("PineconeChunkIndex isolation", () => {
     } finally {
       bedrock.restore();
     }
+  });
+
+  it("deleteTenant deletes the tenant's whole namespace, takes a missing one for done, and reports an outage", async () => {
+    const bedrock = installBedrockMock({ dimensions: 256 });
+    try {
+      const index = build();
+      const a = newTenantId();
+      const b = newTenantId();
+      await index.upsert(a, chunksOf(a, "doc-1", "Handbook", ["One.", "Two."]));
+      await index.upsert(b, chunksOf(b, "doc-1", "Handbook", ["One."]));
+      pinecone.requests.length = 0;
+      await index.deleteTenant(a);
+      expect(pinecone.requests).toEqual([{ method: "POST", path: "/vectors/delete", namespace: a }]);
+      const listed = await new Pinecone({ apiKey: "pc-key" }).index({ host: pinecone.endpoint }).listNamespaces();
+      const names = (listed.namespaces ?? []).map((n) => n.name);
+      expect(names).toContain(b);
+      expect(names).not.toContain(a);
+      expect(pinecone.vectors(b)).toHaveLength(1);
+      // Pinecone answers 404 "Namespace not found" now: nothing is left, which is what was asked.
+      await index.deleteTenant(a);
+      // One try and the client's two retries (maxRetries: 2), all answered 503.
+      pinecone.fail(503, 3, "/vectors/delete");
+      const tries = pinecone.requests.length;
+      await expect(index.deleteTenant(b)).rejects.toMatchObject({ code: "dependency_unavailable", retryable: true });
+      expect(pinecone.requests.length - tries).toBe(3);
+      await index.deleteTenant(b);
+      expect(pinecone.vectors(b)).toEqual([]);
+    } finally {
+      bedrock.restore();
+    }
+  });
+});
+
+describe("S3ObjectStore.deleteTenant", () => {
+  async function mocked() {
+    const s3 = await import("@aws-sdk/client-s3");
+    const { S3ObjectStore } = await import("../../src/adapters/aws/s3-object-store.js");
+    const { TenantClients } = await import("../../src/adapters/aws/tenant-credentials.js");
+    const client = new s3.S3Client({ region: "us-east-1", credentials: creds });
+    const mock = mockClient(client);
+    const store = new S3ObjectStore(new TenantClients(client, () => client, undefined), { bucket: "docs" });
+    return { s3, mock, store, client };
+  }
+
+  it("deletes every version and delete marker under the tenant's prefix, 1,000 to a request", async () => {
+    const { s3, mock, store, client } = await mocked();
+    const a = newTenantId();
+    const prefix = `tenants/${a}/`;
+    const versions = Array.from({ length: 998 }, (_, i) => ({
+      Key: `${prefix}documents/d${i}/original`,
+      VersionId: `v${i}`,
+    }));
+    mock
+      .on(s3.ListObjectVersionsCommand)
+      .resolvesOnce({
+        IsTruncated: true,
+        NextKeyMarker: `${prefix}documents/d997/original`,
+        NextVersionIdMarker: "v997",
+        Versions: versions,
+        DeleteMarkers: [
+          { Key: `${prefix}documents/d0/original`, VersionId: "m0" },
+          { Key: `${prefix}x.txt`, VersionId: "m1" },
+          { Key: `${prefix}y.txt`, VersionId: "m2" },
+        ],
+      })
+      .resolvesOnce({ IsTruncated: false, Versions: [{ Key: `${prefix}z.txt`, VersionId: "null" }] });
+    mock.on(s3.DeleteObjectsCommand).resolves({});
+    await store.deleteTenant(a);
+    const lists = mock.commandCalls(s3.ListObjectVersionsCommand).map((c) => c.args[0].input);
+    expect(lists.map((l) => [l.Prefix, l.KeyMarker, l.VersionIdMarker])).toEqual([
+      [prefix, undefined, undefined],
+      [prefix, `${prefix}documents/d997/original`, "v997"],
+    ]);
+    const deletes = mock.commandCalls(s3.DeleteObjectsCommand).map((c) => c.args[0].input.Delete?.Objects ?? []);
+    expect(deletes.map((d) => d.length)).toEqual([1000, 1, 1]);
+    expect(deletes.flat().every((o) => o.Key?.startsWith(prefix) && o.VersionId)).toBe(true);
+    expect(deletes.flat().map((o) => o.VersionId)).toContain("m2");
+    expect(mock.commandCalls(s3.ListObjectsV2Command)).toHaveLength(0);
+    client.destroy();
+  });
+
+  it("falls back to the current objects only where versions cannot be listed, and fails on anything else", async () => {
+    const { s3, mock, store, client } = await mocked();
+    const a = newTenantId();
+    const refuse = (name: string) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: 403 } });
+    mock.on(s3.ListObjectVersionsCommand).rejects(refuse("MethodNotAllowed"));
+    mock.on(s3.ListObjectsV2Command).resolves({ Contents: [{ Key: `tenants/${a}/x.txt` }] });
+    mock.on(s3.DeleteObjectsCommand).resolves({});
+    await store.deleteTenant(a);
+    expect(mock.commandCalls(s3.DeleteObjectsCommand)[0]?.args[0].input.Delete?.Objects).toEqual([
+      { Key: `tenants/${a}/x.txt` },
+    ]);
+
+    mock.reset();
+    mock.on(s3.ListObjectVersionsCommand).rejects(refuse("AccessDenied"));
+    await expect(store.deleteTenant(a)).rejects.toMatchObject({ name: "AccessDenied" });
+    expect(mock.commandCalls(s3.ListObjectsV2Command)).toHaveLength(0);
+
+    mock.reset();
+    mock.on(s3.ListObjectVersionsCommand).resolves({ Versions: [{ Key: `tenants/${a}/x.txt`, VersionId: "v1" }] });
+    mock.on(s3.DeleteObjectsCommand).resolves({ Errors: [{ Key: `tenants/${a}/x.txt`, Code: "InternalError" }] });
+    await expect(store.deleteTenant(a)).rejects.toMatchObject({ code: "dependency_unavailable", retryable: true });
+    client.destroy();
+  });
+});
+
+describe("deleteKeys (DynamoDB BatchWriteItem)", () => {
+  it("sends at most 25 keys a request, each key once, and resends what DynamoDB left unprocessed", async () => {
+    const { deleteKeys } = await import("../../src/adapters/aws/dynamo-batch.js");
+    const sent: { Key: { pk: string; sk: string } }[][] = [];
+    const db = {
+      send: async (command: {
+        input: { RequestItems: Record<string, { DeleteRequest: { Key: { pk: string; sk: string } } }[]> };
+      }) => {
+        const requests = command.input.RequestItems.t ?? [];
+        sent.push(requests.map((r) => r.DeleteRequest));
+        // The first request comes back with two of its deletes unprocessed (throttled), once.
+        return sent.length === 1 ? { UnprocessedItems: { t: requests.slice(0, 2) } } : {};
+      },
+    } as unknown as DynamoDBDocumentClient;
+    const keys = Array.from({ length: 30 }, (_, i) => ({ pk: "p", sk: `s${i % 27}` }));
+    await deleteKeys(db, "t", keys);
+    expect(sent.map((r) => r.length)).toEqual([25, 2, 2]);
+    expect(sent[1]).toEqual(sent[0]?.slice(0, 2));
+    expect(new Set(sent.flat().map((r) => r.Key.sk)).size).toBe(27);
   });
 });
 

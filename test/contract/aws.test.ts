@@ -9,7 +9,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BedrockChatModel } from "../../src/adapters/aws/bedrock-chat-model.js";
 import { BedrockEmbedder } from "../../src/adapters/aws/bedrock-embedder.js";
 import { tableDefinition } from "../../src/adapters/aws/bootstrap.js";
@@ -24,13 +24,15 @@ import { JsonLogger } from "../../src/adapters/local/json-logger.js";
 import { TokenCipher } from "../../src/adapters/shared/token-cipher.js";
 import { buildAwsAdapters } from "../../src/composition/aws.js";
 import type { Adapters } from "../../src/composition/container.js";
+import { newTenantId, type TenantId } from "../../src/domain/tenant.js";
 import { type AwsStack, startAwsStack } from "../support/aws-stack.js";
+import { awsStoreTraces } from "../support/aws-stores.js";
 import { installBedrockMock } from "../support/fake-bedrock.js";
-import { describeAuditLogContract } from "./audit-log.contract.js";
+import { auditRecord, describeAuditLogContract } from "./audit-log.contract.js";
 import { describeChatModelContract } from "./chat-model.contract.js";
-import { describeChunkIndexContract } from "./chunk-index.contract.js";
+import { chunksOf, describeChunkIndexContract } from "./chunk-index.contract.js";
 import { describeDamagedRecordsContract } from "./damaged-records.contract.js";
-import { describeDocumentCatalogContract } from "./document-catalog.contract.js";
+import { describeDocumentCatalogContract, newDoc } from "./document-catalog.contract.js";
 import { describeEmbedderContract } from "./embedder.contract.js";
 import { describeIdentityProviderContract } from "./identity-provider.contract.js";
 import { describeJobQueueContract } from "./job-queue.contract.js";
@@ -242,4 +244,74 @@ describeDamagedRecordsContract("DynamoDB (dynalite)", async () => {
     invalidLinkTenant: (teamId) => set(DIRECTORY_TABLE, `link#${teamId}`, "link", "tenantId", { S: "acme-corp" }),
     cleanup: async () => raw.destroy(),
   };
+});
+
+describe("AWS stores after every port's deleteTenant", () => {
+  /** What a tenant leaves in each store through the ports: objects, records, vectors, directory, jobs, limits. */
+  async function fill(tenant: TenantId, team: string) {
+    const now = new Date().toISOString();
+    await adapters.objects.put(tenant, "documents/d1/original", Buffer.from("first"));
+    await adapters.objects.put(tenant, "documents/d1/original", Buffer.from("second"));
+    const { document } = await adapters.catalog.create(
+      tenant,
+      newDoc({ source: { kind: "slack", teamId: team, fileId: "F1", channelId: "C1" } }),
+    );
+    await adapters.audit.append(auditRecord(tenant, new Date()));
+    await adapters.index.upsert(tenant, chunksOf(tenant, document.id, "Handbook", ["27 vacation days a year."]));
+    await adapters.directory.createTenant({ id: tenant, name: "Erased Ltd", createdAt: now });
+    await adapters.directory.addMember({
+      tenantId: tenant,
+      userId: `u-${team}`,
+      email: "a@x.example",
+      role: "admin",
+      createdAt: now,
+    });
+    await adapters.directory.createInvite(`hash-${team}`, {
+      tenantId: tenant,
+      role: "member",
+      createdBy: `u-${team}`,
+      expiresAt: new Date(Date.now() + 3600_000).toISOString(),
+    });
+    await adapters.directory.putLink({ teamId: team, tenantId: tenant, linkedBy: `u-${team}`, linkedAt: now });
+    await adapters.directory.putInstallation({ teamId: team, botUserId: "UBOT", botToken: "xoxb-1", installedAt: now });
+    await adapters.directory.putSlackIdentity({
+      tenantId: tenant,
+      userId: `u-${team}`,
+      teamId: team,
+      slackUserId: "U1",
+      linkedAt: now,
+    });
+    await adapters.queue.enqueue({
+      type: "ingest",
+      tenantId: tenant,
+      payload: { documentId: document.id },
+      idempotencyKey: `ingest:${tenant}`,
+    });
+    await adapters.rateLimiter?.take([{ key: `tenant:${tenant}`, limit: 10, windowMs: 60_000 }]);
+  }
+
+  it("leaves nothing that names the tenant in DynamoDB, S3 or Pinecone, and the other tenant whole", async () => {
+    const a = newTenantId();
+    const b = newTenantId();
+    const teamA = `T${a.slice(2, 12).toUpperCase()}`;
+    await fill(a, teamA);
+    await fill(b, `T${b.slice(2, 12).toUpperCase()}`);
+    await adapters.directory.markDeleting(a, new Date());
+    const before = await awsStoreTraces(stack.config, [a, teamA]);
+    expect(new Set(before.map((t) => t.store))).toEqual(new Set(["dynamodb", "s3", "pinecone"]));
+    const beforeB = await awsStoreTraces(stack.config, [b]);
+
+    await adapters.objects.deleteTenant(a);
+    await adapters.catalog.deleteTenant(a);
+    await adapters.audit.deleteTenant(a);
+    await adapters.index.deleteTenant(a);
+    await adapters.queue.deleteTenant(a);
+    await adapters.directory.deleteTenant(a);
+
+    expect(await awsStoreTraces(stack.config, [a, teamA])).toEqual([]);
+    expect(await awsStoreTraces(stack.config, [b])).toEqual(beforeB);
+    // The one thing left: the job message already in SQS (it fails harmlessly once delivered).
+    const queued = await awsStoreTraces(stack.config, [a], { sqs: stack.sqs });
+    expect(queued.map((t) => t.store)).toEqual(["sqs"]);
+  });
 });

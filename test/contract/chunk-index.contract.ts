@@ -142,6 +142,25 @@ export function describeChunkIndexContract(name: string, factory: Factory<ChunkI
       await index.deleteDocument(a, "doc-never-existed");
     });
 
+    it("deleteTenant removes every passage of the tenant, whoever could read it, and nothing of another", async () => {
+      const { a, b } = twoTenants();
+      await index.upsert(a, chunksOf(a, "doc-a", "Employee Handbook", HANDBOOK));
+      await index.upsert(a, chunksOf(a, "doc-private", "Security Runbook", RUNBOOK, [ownerKey("u-1")]));
+      await index.upsert(b, chunksOf(b, "doc-b", "Employee Handbook", HANDBOOK));
+      const everything = { k: 50, readable: [ORG_KEY, ownerKey("u-1")] };
+      await index.deleteTenant(a);
+      expect(await index.search(a, "vacation days per year", everything)).toEqual([]);
+      expect(await index.search(a, "database credentials rotation", everything)).toEqual([]);
+      expect((await index.search(b, "vacation days per year", orgReader(5)))[0]).toMatchObject({
+        tenantId: b,
+        documentId: "doc-b",
+      });
+      await index.deleteTenant(a);
+      await index.deleteTenant(twoTenants().a);
+      await index.upsert(a, chunksOf(a, "doc-new", "Travel Policy", ["Hotels up to 180 euros per night."]));
+      expect((await index.search(a, "hotel per night", orgReader(5))).map((h) => h.documentId)).toEqual(["doc-new"]);
+    });
+
     it("gives a reader only passages whose access keys they hold", async () => {
       const { a } = twoTenants();
       const alice = ownerKey("u-alice");

@@ -272,6 +272,34 @@ export function describeDocumentCatalogContract(name: string, factory: Factory<D
       expect(await catalog.list(a)).toEqual([]);
     });
 
+    it("deleteTenant removes every document of the tenant, its lookups included, and nothing of another", async () => {
+      const { a, b } = twoTenants();
+      const slack = { kind: "slack" as const, teamId: "T1", fileId: "F1", channelId: "C1" };
+      const shared = await catalog.create(a, newDoc({ sha256: sha(11) }));
+      const mine = await catalog.create(a, newDoc({ sha256: sha(11), visibility: { kind: "private", owner: "u-1" } }));
+      const fromSlack = await catalog.create(a, newDoc({ source: slack }));
+      await catalog.update(a, fromSlack.document.id, { status: "indexing", progress: { pagesDone: 1, pagesTotal: 3 } });
+      // More than one write batch of records and markers.
+      for (let i = 0; i < 27; i++) await catalog.create(a, newDoc({ title: `bulk ${i}` }));
+      const inB = await catalog.create(b, newDoc({ sha256: sha(11), source: slack }));
+      const ids = [shared, mine, fromSlack].map((c) => c.document.id);
+
+      await catalog.deleteTenant(a);
+      expect(await catalog.list(a)).toEqual([]);
+      for (const id of ids) expect(await catalog.get(a, id)).toBeUndefined();
+      expect(await catalog.findBySlackFile(a, "T1", "F1")).toBeUndefined();
+      expect((await catalog.unsettled(new Date(Date.now() + 60_000))).filter((d) => d.tenantId === a)).toEqual([]);
+      expect(await catalog.list(b)).toEqual([inB.document]);
+      expect(await catalog.findBySlackFile(b, "T1", "F1")).toEqual(inB.document);
+
+      await catalog.deleteTenant(a);
+      await catalog.deleteTenant(twoTenants().a);
+      // Nothing of the old content is left to deduplicate against.
+      const again = await catalog.create(a, newDoc({ sha256: sha(11) }));
+      expect(again.created).toBe(true);
+      expect(await catalog.list(a)).toEqual([again.document]);
+    });
+
     it("deletes once, and the same content can then be added again", async () => {
       const { a } = twoTenants();
       const input = newDoc({ sha256: sha(5), source: { kind: "slack", teamId: "T9", fileId: "F9" } });

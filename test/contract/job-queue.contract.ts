@@ -219,6 +219,54 @@ export function describeJobQueueContract(name: string, factory: () => Promise<Jo
     );
 
     it(
+      "deleteTenant forgets every job of the tenant, the running erasure job's own included, and no other's",
+      async () => {
+        const a = newTenantId();
+        const b = newTenantId();
+        const marker = `dies for good ${randomUUID()}`;
+        const runs: string[] = [];
+        fx.runner.register("ingest", async (job) => {
+          const { name } = job.payload as { name: string };
+          runs.push(name);
+          if (name === "dies") throw new AppError("bad_request", marker);
+        });
+        fx.runner.register("delete_tenant", async (job) => {
+          runs.push("erase");
+          if (job.tenantId) await fx.queue.deleteTenant(job.tenantId);
+        });
+        const job = (tenantId: typeof a, name: string) => ({
+          type: "ingest" as const,
+          tenantId,
+          payload: { name },
+          idempotencyKey: `forget:${name}:${randomUUID()}`,
+        });
+        const doneA = job(a, "done");
+        const deadA = job(a, "dies");
+        const doneB = job(b, "done in B");
+        for (const j of [doneA, deadA, doneB]) expect(await fx.queue.enqueue(j)).toBe(true);
+        fx.runner.start();
+        await fx.runner.drain(timeoutMs);
+        expect((await fx.deadJobs()).some((d) => d.lastError?.includes(marker))).toBe(true);
+
+        const erase = { type: "delete_tenant" as const, tenantId: a, payload: {}, idempotencyKey: `erase:${a}` };
+        expect(await fx.queue.enqueue(erase)).toBe(true);
+        await eventually(() => (runs.includes("erase") ? true : undefined), timeoutMs, "the erasure job to run");
+        await fx.runner.drain(timeoutMs);
+        await sleep(100);
+
+        expect((await fx.deadJobs()).some((d) => d.lastError?.includes(marker))).toBe(false);
+        // Forgotten: the same keys queue again, the erasure job's too (finishing it recorded nothing).
+        expect(await fx.queue.enqueue(erase)).toBe(true);
+        expect(await fx.queue.enqueue(doneA)).toBe(true);
+        expect(await fx.queue.enqueue(doneB)).toBe(false);
+        await fx.runner.drain(timeoutMs);
+        await fx.queue.deleteTenant(a);
+        await fx.queue.deleteTenant(newTenantId());
+      },
+      timeoutMs * 3,
+    );
+
+    it(
       "stop(timeout) returns within the timeout and hands a job still running back to the queue",
       async () => {
         let release: () => void = () => {};

@@ -61,6 +61,22 @@ export function describeObjectStoreContract(
       expect((await store.get(b, "victim.txt")).toString()).toBe("B");
     });
 
+    it("deleteTenant removes every object of the tenant, overwritten ones included, and nothing of another", async () => {
+      const { a, b } = twoTenants();
+      const keys = ["documents/d1/original", "documents/d2/original", "exports/archive.tar", "x.txt"];
+      for (const key of keys) await store.put(a, key, Buffer.from(`A ${key}`));
+      // A second write of the same key: a versioned backend keeps the first one as an older version.
+      await store.put(a, "documents/d1/original", Buffer.from("A d1, second version"));
+      for (const key of keys) await store.put(b, key, Buffer.from(`B ${key}`));
+      await store.deleteTenant(a);
+      for (const key of keys) expect((await appError(store.get(a, key))).code, key).toBe("not_found");
+      for (const key of keys) expect((await store.get(b, key)).toString(), key).toBe(`B ${key}`);
+      await store.deleteTenant(a);
+      await store.deleteTenant(twoTenants().a);
+      await store.put(a, "x.txt", Buffer.from("A again"));
+      expect((await store.get(a, "x.txt")).toString()).toBe("A again");
+    });
+
     it("round-trips a large object", async () => {
       const { a } = twoTenants();
       const size = options.largeBytes ?? 3 * 1024 * 1024;

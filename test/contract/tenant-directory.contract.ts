@@ -38,6 +38,105 @@ export function describeTenantDirectoryContract(name: string, factory: Factory<T
       expect(await dir.getTenant(twoTenants().a)).toBeUndefined();
     });
 
+    it("lists every tenant, oldest first", async () => {
+      const { a, b } = twoTenants();
+      const older = { id: b, name: "Older", createdAt: new Date(Date.now() - 60_000).toISOString() };
+      const newer = { id: a, name: "Newer", createdAt: new Date().toISOString() };
+      await dir.createTenant(newer);
+      await dir.createTenant(older);
+      const listed = (await dir.listTenants()).filter((t) => t.id === a || t.id === b);
+      expect(listed).toEqual([older, newer]);
+    });
+
+    it("marks a tenant being deleted once, keeps the first time, and finds the marked ones", async () => {
+      const { a, b, createdAt } = await tenants();
+      expect((await dir.getTenant(a))?.deletingSince).toBeUndefined();
+      expect(await dir.tenantsBeingDeleted()).not.toContain(a);
+      const first = new Date(Date.now() - 5000);
+      await dir.markDeleting(a, first);
+      await dir.markDeleting(a, new Date());
+      expect(await dir.getTenant(a)).toEqual({
+        id: a,
+        name: "Northwind",
+        createdAt,
+        deletingSince: first.toISOString(),
+      });
+      expect((await dir.listTenants()).find((t) => t.id === a)?.deletingSince).toBe(first.toISOString());
+      const marked = await dir.tenantsBeingDeleted();
+      expect(marked).toContain(a);
+      expect(marked).not.toContain(b);
+      expect((await dir.getTenant(b))?.deletingSince).toBeUndefined();
+    });
+
+    it("deleteTenant removes the tenant and everything the directory holds of it, and nothing of another", async () => {
+      const { a, b } = await tenants();
+      const now = new Date().toISOString();
+      const teamA = id("T");
+      const teamB = id("T");
+      const moved = id("T");
+      const install = (teamId: string): SlackInstallationRecord => ({
+        teamId,
+        botUserId: "U0BOT",
+        botToken: `xoxb-${randomUUID()}`,
+        installedAt: now,
+      });
+      const invite = { role: "member" as const, createdBy: "u-admin", expiresAt: inMinutes(60).toISOString() };
+      const codeA = randomUUID();
+      const codeB = randomUUID();
+      for (const [tenant, user] of [
+        [a, "u-a1"],
+        [a, "u-a2"],
+        [b, "u-b1"],
+      ] as const)
+        await dir.addMember({
+          tenantId: tenant,
+          userId: user,
+          email: `${user}@x.example`,
+          role: "admin",
+          createdAt: now,
+        });
+      await dir.createInvite(codeA, { ...invite, tenantId: a });
+      await dir.createInvite(codeB, { ...invite, tenantId: b });
+      await dir.putLink({ teamId: teamA, tenantId: a, linkedBy: "u-a1", linkedAt: now });
+      await dir.putLink({ teamId: teamB, tenantId: b, linkedBy: "u-b1", linkedAt: now });
+      // Linked to A once, to B now: it is B's, and stays.
+      await dir.putLink({ teamId: moved, tenantId: a, linkedBy: "u-a1", linkedAt: now });
+      await dir.putLink({ teamId: moved, tenantId: b, linkedBy: "u-b1", linkedAt: now });
+      for (const team of [teamA, teamB, moved]) await dir.putInstallation(install(team));
+      const tieA = { tenantId: a, userId: "u-a1", teamId: teamA, slackUserId: "U1", linkedAt: now };
+      const tieB = { tenantId: b, userId: "u-b1", teamId: teamB, slackUserId: "U1", linkedAt: now };
+      await dir.putSlackIdentity(tieA);
+      await dir.putSlackIdentity({ ...tieA, slackUserId: "U2", userId: "u-a2" });
+      await dir.putSlackIdentity(tieB);
+      await dir.markDeleting(a, new Date());
+
+      await dir.deleteTenant(a);
+      expect(await dir.getTenant(a)).toBeUndefined();
+      expect((await dir.listTenants()).map((t) => t.id)).not.toContain(a);
+      expect(await dir.tenantsBeingDeleted()).not.toContain(a);
+      expect(await dir.listMembers(a)).toEqual([]);
+      expect(await dir.getMember(a, "u-a1")).toBeUndefined();
+      expect(await dir.claimInvite(codeA, new Date())).toBeUndefined();
+      expect(await dir.listLinks(a)).toEqual([]);
+      expect(await dir.getLink(teamA)).toBeUndefined();
+      expect(await dir.getInstallation(teamA)).toBeUndefined();
+      expect(await dir.getSlackIdentity(a, teamA, "U1")).toBeUndefined();
+      expect(await dir.getSlackIdentity(a, teamA, "U2")).toBeUndefined();
+      expect(await dir.listSlackIdentities(a, "u-a1")).toEqual([]);
+      expect(await dir.listSlackIdentities(a, "u-a2")).toEqual([]);
+
+      expect((await dir.getTenant(b))?.id).toBe(b);
+      expect((await dir.listMembers(b)).map((m) => m.userId)).toEqual(["u-b1"]);
+      expect((await dir.listLinks(b)).map((l) => l.teamId).sort()).toEqual([teamB, moved].sort());
+      expect((await dir.getInstallation(teamB))?.teamId).toBe(teamB);
+      expect((await dir.getInstallation(moved))?.teamId).toBe(moved);
+      expect(await dir.getSlackIdentity(b, teamB, "U1")).toEqual(tieB);
+      expect(await dir.claimInvite(codeB, new Date())).toEqual({ ...invite, tenantId: b });
+
+      await dir.deleteTenant(a);
+      await dir.deleteTenant(twoTenants().a);
+    });
+
     it("keeps members per tenant", async () => {
       const { a, b } = await tenants();
       const t0 = new Date(Date.now() - 1000).toISOString();

@@ -479,10 +479,10 @@ describe("Enclave stack (default settings)", () => {
       for (const s of statements) {
         const actions = arr(s.Action);
         const res = arr(s.Resource).map(render);
-        if (actions.some((a) => a.startsWith("s3:") && a !== "s3:ListBucket")) {
+        if (actions.some((a) => a.startsWith("s3:") && !a.startsWith("s3:ListBucket"))) {
           expect(res).toEqual([`\${${bucketId}.Arn}/tenants/\${aws:PrincipalTag/tenant_id}/*`]);
         }
-        if (actions.includes("s3:ListBucket")) {
+        if (actions.includes("s3:ListBucket") || actions.includes("s3:ListBucketVersions")) {
           expect(s.Condition).toEqual({ StringLike: { "s3:prefix": [`tenants/\${aws:PrincipalTag/tenant_id}/*`] } });
         }
         if (actions.some((a) => a.startsWith("dynamodb:"))) {
@@ -501,7 +501,15 @@ describe("Enclave stack (default settings)", () => {
       }
       const actions = statements.flatMap((s) => arr(s.Action));
       expect(actions).toEqual(
-        expect.arrayContaining(["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "dynamodb:Query"]),
+        expect.arrayContaining([
+          "s3:GetObject",
+          "s3:PutObject",
+          "s3:DeleteObject",
+          // Deleting an organisation removes every version of its files.
+          "s3:DeleteObjectVersion",
+          "s3:ListBucketVersions",
+          "dynamodb:Query",
+        ]),
       );
     });
 
@@ -534,7 +542,7 @@ describe("Enclave stack (default settings)", () => {
       ]);
     });
 
-    it("keeps Cognito admin calls to the HTTP function and SQS consumption to the worker", () => {
+    it("keeps Cognito admin calls to the HTTP function (the worker only deletes a deleted organisation's users) and SQS consumption to the worker", () => {
       const httpRole = roleIdOf(template, "Enclave: web UI");
       const workerRole = roleIdOf(template, "Enclave: ingest");
       const actionsOf = (roleId: string) =>
@@ -544,7 +552,9 @@ describe("Enclave stack (default settings)", () => {
       expect(actionsOf(httpRole)).toEqual(expect.arrayContaining(["cognito-idp:AdminCreateUser", "sqs:SendMessage"]));
       expect(actionsOf(httpRole)).not.toContain("sqs:ReceiveMessage");
       expect(actionsOf(workerRole)).toContain("sqs:ReceiveMessage");
-      expect(actionsOf(workerRole).filter((a) => a.startsWith("cognito-idp:"))).toEqual([]);
+      expect(actionsOf(workerRole).filter((a) => a.startsWith("cognito-idp:"))).toEqual([
+        "cognito-idp:AdminDeleteUser",
+      ]);
       for (const roleId of [httpRole, workerRole]) {
         expect(actionsOf(roleId)).toEqual(
           expect.arrayContaining(["sts:AssumeRole", "sts:TagSession", "kms:Decrypt", "secretsmanager:GetSecretValue"]),

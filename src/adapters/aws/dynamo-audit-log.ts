@@ -6,7 +6,7 @@ import {
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
-import type { AuditRecord } from "../../domain/audit.js";
+import { type AuditRecord, newAuditId } from "../../domain/audit.js";
 import type { TenantId } from "../../domain/tenant.js";
 import type { AuditLog, AuditQuery } from "../../ports/audit-log.js";
 import type { Logger } from "../../ports/logger.js";
@@ -20,6 +20,7 @@ import {
 } from "../shared/stored-records.js";
 import { guarded } from "./aws-errors.js";
 import { conditional, epochSeconds, tenantPk } from "./dynamo.js";
+import { deletePartition } from "./dynamo-batch.js";
 import type { TenantClients } from "./tenant-credentials.js";
 
 const WHAT = "The audit log";
@@ -141,6 +142,24 @@ export class DynamoAuditLog implements AuditLog {
       const item = result.Item;
       return item ? this.stored.one(() => toRecord(tenant, item)) : undefined;
     });
+  }
+
+  async deleteBefore(tenant: TenantId, before: Date): Promise<number> {
+    // TTL (`expires_at`) does the routine expiry, but lazily (DynamoDB may take days past the time); this
+    // removes them now. Ids are time-ordered (newAuditId: base-36 milliseconds first), so the key condition
+    // reads only exchanges older than `before`; the filter on `createdAt` keeps any whose id and time disagree.
+    return guarded(WHAT, () =>
+      deletePartition(this.clients.forTenant(tenant), this.table, tenantPk(tenant, "audit"), {
+        skBelow: newAuditId(new Date(Math.max(0, before.getTime())), ""),
+        filter: "#createdAt < :before",
+        names: { "#createdAt": "createdAt" },
+        values: { ":before": before.toISOString() },
+      }),
+    );
+  }
+
+  async deleteTenant(tenant: TenantId): Promise<void> {
+    await guarded(WHAT, () => deletePartition(this.clients.forTenant(tenant), this.table, tenantPk(tenant, "audit")));
   }
 
   async setFeedback(tenant: TenantId, id: string, feedback: NonNullable<AuditRecord["feedback"]>): Promise<boolean> {

@@ -23,6 +23,7 @@ import {
 import { legacyVisibility, visibilitySchema } from "../shared/stored-visibility.js";
 import { guarded } from "./aws-errors.js";
 import { conditional, isConditionFailure, queryAll, tenantPk } from "./dynamo.js";
+import { deletePartition } from "./dynamo-batch.js";
 import type { TenantClients } from "./tenant-credentials.js";
 
 const WHAT = "The document catalogue";
@@ -92,6 +93,12 @@ function recordOf(i: Item): DocumentRecord {
 export const UNSETTLED_INDEX = "unsettled";
 const UNSETTLED = "unsettled";
 const UNSETTLED_VALUE = "1";
+
+/**
+ * Every partition kind this catalogue writes under a tenant (see the class comment); deleteTenant empties
+ * each, so a new kind of item must be added here too.
+ */
+const PARTITIONS = ["doc", "hash", "slackfile"] as const;
 
 const slackSk = (teamId: string, fileId: string) => `${teamId}#${fileId}`;
 /** The organisation scope keeps the bare hash, as every marker had before scopes existed. */
@@ -315,6 +322,14 @@ export class DynamoDocumentCatalog implements DocumentCatalog {
       if (record.source.kind === "slack")
         await this.deleteMarker(tenant, "slackfile", slackSk(record.source.teamId, record.source.fileId), id);
       return true;
+    });
+  }
+
+  async deleteTenant(tenant: TenantId): Promise<void> {
+    await guarded(WHAT, async () => {
+      // Records first, markers after: a marker left by an interrupted run names no record, which is how
+      // an interrupted delete leaves one anyway, and the next run removes it.
+      for (const kind of PARTITIONS) await deletePartition(this.db(tenant), this.table, tenantPk(tenant, kind));
     });
   }
 

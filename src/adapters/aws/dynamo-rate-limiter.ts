@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import type { RateDecision, RateLimit, RateLimiter } from "../../ports/rate-limiter.js";
@@ -13,6 +14,13 @@ const BUSY_MS = 1000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * The item of a limiter key: `rate#` and the key's SHA-256, never the key itself. Keys name a tenant
+ * (`tenant:<id>`), an e-mail address or a client address (services/throttle.ts); hashed, the table holds
+ * none of them, so erasing a tenant or a person has nothing to find here (the items expire by TTL anyway).
+ */
+const pkOf = (key: string) => `rate#${createHash("sha256").update(key, "utf8").digest("hex")}`;
+
 /** The times of the hits still inside the window, oldest first. */
 const recentHits = (hits: readonly number[], limit: RateLimit, now: number): number[] =>
   hits.filter((t) => t > now - limit.windowMs).sort((a, b) => a - b);
@@ -26,7 +34,7 @@ function decide(recent: readonly number[], limit: RateLimit, now: number): RateD
 /**
  * Limits shared by every instance (Lambda scales out, so per-process counters would not limit anything):
  * a sliding window, like the embedded limiter's. One item per key in the directory table,
- * `rate#<key>` / `log`, holds the times of the hits inside the window (at most `limit` of them) and a
+ * `rate#<sha256 of key>` / `log`, holds the times of the hits inside the window (at most `limit` of them) and a
  * version; a hit is written only if the version is still the one read (optimistic concurrency), so
  * requests racing for the last place cannot all get it. Fixed windows would let a burst straddling a
  * window's edge count twice its limit, and end a lock-out after seconds. All or nothing across limits:
@@ -84,7 +92,7 @@ export class DynamoRateLimiter implements RateLimiter {
           new PutCommand({
             TableName: this.table,
             Item: {
-              pk: `rate#${limit.key}`,
+              pk: pkOf(limit.key),
               sk: "log",
               hits: next,
               version: version + 1,
@@ -106,7 +114,7 @@ export class DynamoRateLimiter implements RateLimiter {
 
   private async read(key: string): Promise<{ hits: number[]; version: number }> {
     const result = await this.db.send(
-      new GetCommand({ TableName: this.table, Key: { pk: `rate#${key}`, sk: "log" }, ConsistentRead: true }),
+      new GetCommand({ TableName: this.table, Key: { pk: pkOf(key), sk: "log" }, ConsistentRead: true }),
     );
     return logSchema.parse(result.Item ?? {});
   }

@@ -4,6 +4,7 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  paginateScan,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
@@ -27,13 +28,19 @@ import {
 } from "../shared/stored-records.js";
 import { guarded } from "./aws-errors.js";
 import { conditional, epochSeconds, isConditionFailure, queryAll, tenantPk } from "./dynamo.js";
+import { deleteKeys, deletePartition, type ItemKey } from "./dynamo-batch.js";
 import type { TokenSealer } from "./token-sealer.js";
 
 const WHAT = "The account directory";
 const DAY_MS = 86_400_000;
 
 const role = roleSchema;
-const tenantItem = z.object({ pk: tenantIdSchema, name: z.string(), createdAt: z.string() });
+const tenantItem = z.object({
+  pk: tenantIdSchema,
+  name: z.string(),
+  createdAt: z.string(),
+  deletingSince: z.string().optional(),
+});
 const memberItem = z.object({ sk: z.string(), email: z.string(), role, createdAt: z.string() });
 const inviteItem = z.object({ tenantId: tenantIdSchema, role, createdBy: z.string(), expiresAt: z.string() });
 const linkItem = z.object({
@@ -62,6 +69,8 @@ const installationItem = z.object({
   raw: jsonText(z.unknown()).optional(),
 });
 
+const keyOf = (item: Record<string, unknown>): ItemKey => ({ pk: String(item.pk), sk: String(item.sk) });
+
 /** Every item has its key (DynamoDB refuses one without), so the key names a damaged item. */
 const at = (store: string, item: Record<string, unknown>): StoredAt => ({
   store,
@@ -79,6 +88,16 @@ const toLink = (item: Record<string, unknown>): WorkspaceLink => {
   };
 };
 
+const toTenant = (item: Record<string, unknown>): Tenant => {
+  const t = parseStored(tenantItem, item, at("tenants", item));
+  return {
+    id: t.pk,
+    name: t.name,
+    createdAt: t.createdAt,
+    ...(t.deletingSince ? { deletingSince: t.deletingSince } : {}),
+  };
+};
+
 const toIdentity = (item: Record<string, unknown>): SlackIdentityLink =>
   parseStored(identityItem, item, at("Slack identities", item));
 
@@ -88,6 +107,9 @@ const toMember = (tenant: TenantId, item: Record<string, unknown>): Member => {
 };
 
 const tokenContext = (teamId: string) => `slack-bot-token:${teamId}`;
+/** The partition of deletion marks: one item per tenant being deleted, so finding them is a Query. */
+const DELETING_PK = "deleting";
+const inviteKey = (codeHash: string): ItemKey => ({ pk: `invite#${codeHash}`, sk: "invite" });
 const identitySk = (teamId: string, slackUserId: string) => `${teamId}#${slackUserId}`;
 const identityListPk = (tenant: TenantId, userId: string) => tenantPk(tenant, `slackid-of#${userId}`);
 const byLinkedAt = (x: SlackIdentityLink, y: SlackIdentityLink) =>
@@ -103,8 +125,10 @@ const byLinkedAt = (x: SlackIdentityLink, y: SlackIdentityLink) =>
  *   `<tenant>#link`        / `<team id>`     which workspaces a tenant has linked (listing aid)
  *   `<tenant>#slackid`     / `<team>#<slack user>`  a Slack user's tie to a web account (source of truth)
  *   `<tenant>#slackid-of#<user id>` / `<team>#<slack user>`  the ties of one web account (listing aid)
+ *   `<tenant>#invite`      / `<code hash>`   which invites a tenant has made (listing aid, same TTL)
  *   `link#<team id>`       / `link`          the workspace link itself (source of truth)
  *   `invite#<code hash>`   / `invite`        single-use invites
+ *   `deleting`             / `<tenant id>`   tenants being deleted (`since`), while the erasure runs
  *   `install#<team id>`    / `install`       Slack installations, bot token sealed (KMS or ENCRYPTION_KEY)
  *   `nonce#<nonce>`, `event#<key>` / `claim`  single-use claims, TTL `expires_at`
  * Tenant-owned items keep the tenant id first in the key; TTL (`expires_at`, epoch seconds) only
@@ -143,9 +167,129 @@ export class DynamoTenantDirectory implements TenantDirectory {
     if (!isTenantId(id)) return undefined;
     return guarded(WHAT, async () => {
       const item = await this.getItem(tenantPk(id), "tenant");
-      if (!item) return undefined;
-      const t = this.stored.one(() => parseStored(tenantItem, item, at("tenants", item)));
-      return { id: t.pk, name: t.name, createdAt: t.createdAt };
+      return item ? this.stored.one(() => toTenant(item)) : undefined;
+    });
+  }
+
+  /** A Scan (tenant items are the only ones with sort key `tenant`): an operator command, not a request path. */
+  async listTenants(): Promise<Tenant[]> {
+    return guarded(WHAT, async () => {
+      const items: Record<string, unknown>[] = [];
+      const pages = paginateScan(
+        { client: this.db },
+        {
+          TableName: this.table,
+          FilterExpression: "#sk = :tenant",
+          ExpressionAttributeNames: { "#sk": "sk" },
+          ExpressionAttributeValues: { ":tenant": "tenant" },
+          ConsistentRead: true,
+        },
+      );
+      for await (const page of pages) items.push(...((page.Items ?? []) as Record<string, unknown>[]));
+      return this.stored
+        .each(items, toTenant)
+        .sort((x, y) => x.createdAt.localeCompare(y.createdAt) || x.id.localeCompare(y.id));
+    });
+  }
+
+  /**
+   * The deletion mark is written first, then the tenant's `deletingSince`, both keeping the first time: a
+   * tenant that says it is being deleted is always found by tenantsBeingDeleted. Unknown tenants are left
+   * unmarked.
+   */
+  async markDeleting(tenant: TenantId, at: Date): Promise<void> {
+    await guarded(WHAT, async () => {
+      if (!(await this.getItem(tenantPk(tenant), "tenant"))) return;
+      const mark = await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: DELETING_PK, sk: tenant },
+          UpdateExpression: "SET since = if_not_exists(since, :at)",
+          ExpressionAttributeValues: { ":at": at.toISOString() },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      const since = typeof mark.Attributes?.since === "string" ? mark.Attributes.since : at.toISOString();
+      await conditional(() =>
+        this.db.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: { pk: tenantPk(tenant), sk: "tenant" },
+            UpdateExpression: "SET deletingSince = if_not_exists(deletingSince, :since)",
+            ConditionExpression: "attribute_exists(pk)",
+            ExpressionAttributeValues: { ":since": since },
+          }),
+        ),
+      );
+    });
+  }
+
+  async tenantsBeingDeleted(): Promise<TenantId[]> {
+    return guarded(WHAT, async () => {
+      const marks = await queryAll(this.db, {
+        TableName: this.table,
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": DELETING_PK },
+        ConsistentRead: true,
+      });
+      return marks.map((m) => m.sk).filter(isTenantId);
+    });
+  }
+
+  /**
+   * Everything of the tenant, each kind found by a Query of a tenant partition, sources of truth before the
+   * listing markers that find them (so a run cut short is finished by the next), the tenant item and last its
+   * deletion mark. Items are removed whatever their shape: a damaged item is still the tenant's. The rate
+   * limiter's items in this table hold no tenant id (DynamoRateLimiter hashes its keys) and expire by TTL.
+   */
+  async deleteTenant(tenant: TenantId): Promise<void> {
+    await guarded(WHAT, async () => {
+      const partition = (kind: string) =>
+        queryAll(this.db, {
+          TableName: this.table,
+          KeyConditionExpression: "pk = :pk",
+          ExpressionAttributeValues: { ":pk": tenantPk(tenant, kind) },
+          ConsistentRead: true,
+        });
+      // An item another tenant now owns stays: a link moved since its marker was written (or, however
+      // unlikely, an invite under the same code hash).
+      const ownedHere = (item: Record<string, unknown>) => !(isTenantId(item.tenantId) && item.tenantId !== tenant);
+
+      const inviteMarks = await partition("invite");
+      const invites = await this.batchGet(inviteMarks.map((m) => inviteKey(String(m.sk))));
+      await deleteKeys(this.db, this.table, invites.filter(ownedHere).map(keyOf));
+      await deleteKeys(this.db, this.table, inviteMarks.map(keyOf));
+
+      // Installations before links: the link is what shows a workspace was this tenant's.
+      const linkMarks = await partition("link");
+      const links = await this.batchGet(linkMarks.map((m) => ({ pk: `link#${String(m.sk)}`, sk: "link" })));
+      const teams = links.filter(ownedHere).map((l) => String(l.pk).slice("link#".length));
+      await deleteKeys(
+        this.db,
+        this.table,
+        teams.map((team) => ({ pk: `install#${team}`, sk: "install" })),
+      );
+      await deleteKeys(
+        this.db,
+        this.table,
+        teams.map((team) => ({ pk: `link#${team}`, sk: "link" })),
+      );
+      await deleteKeys(this.db, this.table, linkMarks.map(keyOf));
+
+      // Each web account's listing of its ties, for every account that holds a tie or is a member (a marker
+      // an interrupted re-tie left behind belongs to one of them), then the ties, then the members.
+      const ties = await partition("slackid");
+      const members = await partition("member");
+      const accounts = new Set([
+        ...ties.flatMap((t) => (typeof t.userId === "string" ? [t.userId] : [])),
+        ...members.map((m) => String(m.sk)),
+      ]);
+      for (const userId of accounts) await deletePartition(this.db, this.table, identityListPk(tenant, userId));
+      await deleteKeys(this.db, this.table, ties.map(keyOf));
+      await deleteKeys(this.db, this.table, members.map(keyOf));
+
+      await this.db.send(new DeleteCommand({ TableName: this.table, Key: { pk: tenantPk(tenant), sk: "tenant" } }));
+      await this.db.send(new DeleteCommand({ TableName: this.table, Key: { pk: DELETING_PK, sk: tenant } }));
     });
   }
 
@@ -189,20 +333,23 @@ export class DynamoTenantDirectory implements TenantDirectory {
   }
 
   async createInvite(codeHash: string, invite: Invite): Promise<void> {
-    await guarded(WHAT, () =>
-      this.db.send(
+    const expires_at = epochSeconds(Date.parse(invite.expiresAt) + DAY_MS);
+    await guarded(WHAT, async () => {
+      // The tenant's listing marker first (deleteTenant finds its invites by it), so no invite is without one.
+      await this.db.send(
         new PutCommand({
           TableName: this.table,
-          Item: {
-            pk: `invite#${codeHash}`,
-            sk: "invite",
-            ...invite,
-            expires_at: epochSeconds(Date.parse(invite.expiresAt) + DAY_MS),
-          },
+          Item: { pk: tenantPk(invite.tenantId, "invite"), sk: codeHash, expires_at },
+        }),
+      );
+      await this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...inviteKey(codeHash), ...invite, expires_at },
           ConditionExpression: "attribute_not_exists(pk)",
         }),
-      ),
-    );
+      );
+    });
   }
 
   async claimInvite(codeHash: string, now: Date): Promise<Invite | undefined> {

@@ -25,7 +25,8 @@ import type { EnqueueOptions, Job, JobHandler, JobInput, JobQueue, JobRunner, Jo
 import type { Logger } from "../../ports/logger.js";
 import { jobTypeSchema, tenantIdSchema } from "../shared/stored-records.js";
 import { unavailable } from "./aws-errors.js";
-import { conditional, epochSeconds, tenantPk } from "./dynamo.js";
+import { conditional, epochSeconds, isConditionFailure, tenantPk } from "./dynamo.js";
+import { deletePartition } from "./dynamo-batch.js";
 
 /** The SQS message body. Validated on the way in: a queue is an edge like any other. */
 const messageSchema = z.object({
@@ -173,6 +174,20 @@ export class SqsJobQueue implements JobQueue, JobRunner {
     return true;
   }
 
+  /**
+   * Forgets every job record of the tenant, the erasure job's own included (a record holds its last error,
+   * which can quote a question or a file name). Messages already in SQS cannot be removed selectively (SQS
+   * deletes a message only by the receipt handle of a receive, and a purge takes every tenant's): they are
+   * still delivered, find no record to update (`mark` never re-creates one), and their handlers meet a
+   * tenant that is gone, so they fail harmlessly. One that keeps failing waits in the dead-letter queue
+   * until that queue's retention (14 days in infra/) ends it.
+   */
+  async deleteTenant(tenant: TenantId): Promise<void> {
+    await deletePartition(this.db, this.options.jobsTable, tenantPk(tenant, "job")).catch((error: unknown) => {
+      throw unavailable("The job queue", error);
+    });
+  }
+
   register(type: JobType, handler: JobHandler): void {
     this.handlers.set(type, handler);
   }
@@ -263,6 +278,9 @@ export class SqsJobQueue implements JobQueue, JobRunner {
           TableName: this.options.jobsTable,
           Key: this.key(message.tenantId, message.idempotencyKey),
           UpdateExpression: `SET #status = :status, attempt = :attempt, updatedAt = :now, id = if_not_exists(id, :id), #type = if_not_exists(#type, :type)${error ? ", lastError = :error" : ""}`,
+          // Only a record that exists: the tenant's records may have been forgotten (deleteTenant) while
+          // this job ran, and an update without the condition would write the record back.
+          ConditionExpression: "attribute_exists(pk)",
           ExpressionAttributeNames: { "#status": "status", "#type": "type" },
           ExpressionAttributeValues: {
             ":status": status,
@@ -275,6 +293,10 @@ export class SqsJobQueue implements JobQueue, JobRunner {
         }),
       );
     } catch (cause) {
+      if (isConditionFailure(cause)) {
+        this.logger.debug("job record gone; nothing to record", { jobId: message.id, status });
+        return;
+      }
       // Bookkeeping only: the queue itself still retries or dead-letters the message.
       this.logger.warn("could not record job state", { error: cause, status });
     }

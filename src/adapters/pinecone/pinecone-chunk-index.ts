@@ -164,6 +164,22 @@ export class PineconeChunkIndex implements ChunkIndex {
     }
   }
 
+  /**
+   * The whole namespace goes (deleting all of a namespace's records deletes the namespace). Pinecone
+   * answers 404 "Namespace not found" for a namespace that does not exist, which here means nothing is
+   * left to remove: a tenant that never indexed anything, or a repeated erasure.
+   */
+  async deleteTenant(tenant: TenantId): Promise<void> {
+    const ns = this.namespace(tenant);
+    await call("delete all", async () => {
+      try {
+        await ns.deleteAll();
+      } catch (error) {
+        if ((error as { name?: string }).name !== "PineconeNotFoundError") throw error;
+      }
+    });
+  }
+
   private async vectorIds(tenant: TenantId, documentId: string): Promise<string[]> {
     const ns = this.namespace(tenant);
     const ids: string[] = [];

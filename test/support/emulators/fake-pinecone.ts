@@ -25,14 +25,19 @@ export interface FakePinecone extends Emulator {
   /** Simulates a broken backend that ignores metadata filters and namespaces in queries. */
   leakAcrossNamespaces: boolean;
   vectors(namespace: string): StoredVector[];
+  /** The namespaces that exist (hold at least one record, or were written and not deleted), sorted. */
+  namespaces(): string[];
 }
 
 /**
  * A small fake of Pinecone's data-plane REST API (the calls the v8 client makes): upsert, update of
  * one record's values and metadata, query with cosine similarity and metadata filters ($eq, $ne, $in,
  * $nin, $and, $or, plain equality; on a list-valued field $in matches when any element is in the set and
- * $nin when none is, as Pinecone does), list by id prefix with pagination, delete by ids / filter / all,
- * and describe_index_stats. Requests need the Api-Key header.
+ * $nin when none is, as Pinecone does), list by id prefix with pagination, fetch by ids, delete by ids /
+ * filter / all, describe_index_stats, and the namespace calls of serverless indexes (list, describe,
+ * delete). As on Pinecone, deleting all of a namespace's records deletes the namespace, and a delete or a
+ * namespace call naming a namespace that does not exist answers 404 "Namespace not found". Requests need
+ * the Api-Key header.
  */
 export async function startFakePinecone(apiKey: string): Promise<FakePinecone> {
   const namespaces = new Map<string, Map<string, StoredVector>>();
@@ -57,6 +62,7 @@ export async function startFakePinecone(apiKey: string): Promise<FakePinecone> {
       ns(namespace).set(vector.id, vector);
     },
     vectors: (namespace) => [...(namespaces.get(namespace)?.values() ?? [])],
+    namespaces: () => [...namespaces.keys()].sort(),
     stop: async () => {},
   };
 
@@ -133,14 +139,39 @@ export async function startFakePinecone(apiKey: string): Promise<FakePinecone> {
           });
           return;
         }
+        case "GET /vectors/fetch": {
+          const n = namespaces.get(namespace);
+          const found = url.searchParams.getAll("ids").flatMap((id) => {
+            const v = n?.get(id);
+            return v ? [[id, v] as const] : [];
+          });
+          send(200, { vectors: Object.fromEntries(found), namespace, usage: { readUnits: 1 } });
+          return;
+        }
         case "POST /vectors/delete": {
           const n = namespaces.get(namespace);
-          if (n) {
-            if (body.deleteAll) n.clear();
-            for (const id of (body.ids as string[] | undefined) ?? []) n.delete(id);
-            if (body.filter) for (const [id, v] of n) if (matchesFilter(v.metadata, body.filter)) n.delete(id);
+          if (!n) {
+            send(404, NAMESPACE_NOT_FOUND);
+            return;
           }
+          if (body.deleteAll) namespaces.delete(namespace);
+          for (const id of (body.ids as string[] | undefined) ?? []) n.delete(id);
+          if (body.filter) for (const [id, v] of n) if (matchesFilter(v.metadata, body.filter)) n.delete(id);
           send(200, {});
+          return;
+        }
+        case "GET /namespaces": {
+          const prefix = url.searchParams.get("prefix") ?? "";
+          const limit = Number(url.searchParams.get("limit") ?? 100);
+          const start = Number(url.searchParams.get("paginationToken") ?? 0);
+          const names = fake.namespaces().filter((name) => name.startsWith(prefix));
+          send(200, {
+            namespaces: names
+              .slice(start, start + limit)
+              .map((name) => ({ name, record_count: namespaces.get(name)?.size ?? 0 })),
+            ...(start + limit < names.length ? { pagination: { next: String(start + limit) } } : {}),
+            total_count: names.length,
+          });
           return;
         }
         case "POST /describe_index_stats": {
@@ -153,8 +184,21 @@ export async function startFakePinecone(apiKey: string): Promise<FakePinecone> {
           });
           return;
         }
-        default:
+        default: {
+          const named = /^\/namespaces\/([^/]+)$/.exec(url.pathname);
+          const name = named ? decodeURIComponent(named[1] ?? "") : undefined;
+          if (name !== undefined && (req.method === "GET" || req.method === "DELETE")) {
+            const n = namespaces.get(name);
+            if (!n) send(404, NAMESPACE_NOT_FOUND);
+            else if (req.method === "GET") send(200, { name, record_count: n.size });
+            else {
+              namespaces.delete(name);
+              send(202, {});
+            }
+            return;
+          }
           send(404, { code: 5, message: `fake Pinecone has no ${req.method} ${url.pathname}` });
+        }
       }
     });
   });
@@ -167,6 +211,8 @@ export async function startFakePinecone(apiKey: string): Promise<FakePinecone> {
     });
   return fake;
 }
+
+const NAMESPACE_NOT_FOUND = { code: 5, message: "Namespace not found", details: [] };
 
 function cosine(a: number[], b: number[]): number {
   let dot = 0;
