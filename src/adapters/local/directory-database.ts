@@ -86,6 +86,10 @@ const MIGRATIONS = [
   `
   ALTER TABLE jobs ADD COLUMN lease_owner TEXT;
   `,
+  // When an admin asked for the tenant to be deleted (the erasure job removes the row when done).
+  `
+  ALTER TABLE tenants ADD COLUMN deleting_since TEXT;
+  `,
 ];
 
 export function openDirectoryDatabase(dataDir: string): Db {

@@ -102,4 +102,8 @@ export class FsObjectStore implements ObjectStore {
   async delete(tenant: TenantId, key: string): Promise<void> {
     await rm(this.path(tenant, key), { force: true });
   }
+
+  async deleteTenant(tenant: TenantId): Promise<void> {
+    await rm(resolve(this.dbs.folder(tenant), "files"), { recursive: true, force: true });
+  }
 }

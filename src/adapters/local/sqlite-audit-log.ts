@@ -4,6 +4,7 @@ import type { TenantId } from "../../domain/tenant.js";
 import type { AuditLog, AuditQuery } from "../../ports/audit-log.js";
 import type { Logger } from "../../ports/logger.js";
 import { auditRecordSchema, damaged, jsonText, parseStored, StoredRecords } from "../shared/stored-records.js";
+import { truncateWal } from "./sqlite.js";
 import type { TenantDatabases } from "./tenant-databases.js";
 
 const STORE = "audit log";
@@ -97,5 +98,24 @@ export class SqliteAuditLog implements AuditLog {
       db.prepare("UPDATE audit SET record = ? WHERE tenant_id = ? AND id = ?").run(JSON.stringify(record), tenant, id);
       return true;
     })();
+  }
+
+  async deleteBefore(tenant: TenantId, before: Date): Promise<number> {
+    // A tenant that never wrote anything has no file; looking would create one.
+    if (!this.dbs.has(tenant)) return 0;
+    const db = this.dbs.get(tenant);
+    // created_at is always toISOString()'s fixed-width UTC form, so text order is time order.
+    const { changes } = db
+      .prepare("DELETE FROM audit WHERE tenant_id = ? AND created_at < ?")
+      .run(tenant, before.toISOString());
+    // secure_delete has zeroed the rows; the write-ahead log still holds the pages as they were.
+    if (changes > 0) truncateWal(db);
+    return changes;
+  }
+
+  async deleteTenant(tenant: TenantId): Promise<void> {
+    if (!this.dbs.has(tenant)) return;
+    const db = this.dbs.get(tenant);
+    if (db.prepare("DELETE FROM audit WHERE tenant_id = ?").run(tenant).changes > 0) truncateWal(db);
   }
 }

@@ -6,7 +6,7 @@ import { isStopWord, queryTerms, words } from "../../domain/terms.js";
 import type { ChunkIndex, SearchOptions } from "../../ports/chunk-index.js";
 import { accessByDocument } from "../shared/chunk-access.js";
 import { passageTerms, TermCounter } from "./passage-terms.js";
-import { type Db, statement } from "./sqlite.js";
+import { type Db, statement, truncateWal } from "./sqlite.js";
 import type { TenantDatabases } from "./tenant-databases.js";
 
 /**
@@ -198,13 +198,32 @@ export class SqliteChunkIndex implements ChunkIndex {
     db.transaction(() => replaceAccess(db, documentId, access))();
   }
 
-  async deleteDocument(tenant: TenantId, documentId: string): Promise<void> {
+  async deleteTenant(tenant: TenantId): Promise<void> {
+    this.frequencies.delete(tenant);
+    if (!this.dbs.has(tenant)) return;
     const db = this.dbs.get(tenant);
     db.transaction(() => {
-      db.prepare("DELETE FROM chunks WHERE tenant_id = ? AND document_id = ?").run(tenant, documentId);
+      db.prepare("DELETE FROM chunks WHERE tenant_id = ?").run(tenant);
+      db.prepare("DELETE FROM document_access").run();
+    })();
+    truncateWal(db);
+  }
+
+  async deleteDocument(tenant: TenantId, documentId: string): Promise<void> {
+    const db = this.dbs.get(tenant);
+    const removed = db.transaction(() => {
+      const { changes } = db
+        .prepare("DELETE FROM chunks WHERE tenant_id = ? AND document_id = ?")
+        .run(tenant, documentId);
       db.prepare("DELETE FROM document_access WHERE document_id = ?").run(documentId);
+      return changes;
     })();
     compact(db);
+    // Removed passages leave no copy behind: secure_delete zeroes their rows, FTS5's secure-delete takes
+    // their terms out of the index's segments (see tenant-databases.ts), and the pages from before the
+    // delete leave the write-ahead log here. Ingest calls this before writing every document: with
+    // nothing removed, there is nothing to empty.
+    if (removed > 0) truncateWal(db);
   }
 
   async termWeights(tenant: TenantId, terms: readonly string[]): Promise<TermWeights> {

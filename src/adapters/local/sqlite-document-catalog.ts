@@ -203,6 +203,11 @@ export class SqliteDocumentCatalog implements DocumentCatalog {
     );
   }
 
+  async deleteTenant(tenant: TenantId): Promise<void> {
+    if (!this.dbs.has(tenant)) return;
+    this.dbs.get(tenant).prepare("DELETE FROM documents WHERE tenant_id = ?").run(tenant);
+  }
+
   async unsettled(before: Date): Promise<DocumentRecord[]> {
     const out: DocumentRecord[] = [];
     for (const tenant of this.dbs.tenants()) {

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { settlesWithin } from "../../domain/deadline.js";
 import { isAppError } from "../../domain/errors.js";
 import { backoffMs, jobRetryPolicy } from "../../domain/retry.js";
+import type { TenantId } from "../../domain/tenant.js";
 import type {
   EnqueueOptions,
   Foreground,
@@ -174,6 +175,16 @@ export class SqliteJobQueue implements JobQueue, JobRunner {
     this.logger.warn("jobs still running at shutdown were handed back to the queue", { jobs: ids.length });
   }
 
+  async deleteTenant(tenant: TenantId, teamIds: readonly string[] = []): Promise<void> {
+    // A run in flight finds its row gone when it finishes: finish() then updates nothing. Slack
+    // deliveries are queued before their tenant is known, so they are found by their workspace.
+    statement(
+      this.db,
+      `DELETE FROM jobs WHERE tenant_id = ?
+          OR (tenant_id IS NULL AND json_valid(payload) AND json_extract(payload, '$.teamId') IN (SELECT value FROM json_each(?)))`,
+    ).run(tenant, JSON.stringify(teamIds));
+  }
+
   async drain(timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
@@ -185,6 +196,20 @@ export class SqliteJobQueue implements JobQueue, JobRunner {
       await new Promise((r) => setTimeout(r, 20));
     }
     throw new Error("job queue did not drain in time");
+  }
+
+  /**
+   * Jobs by state, for the metrics page. Finished jobs are left out of the WHERE: they pile up, and the
+   * (status, run_at) index then reads only the rows counted.
+   */
+  counts(): { queued: number; running: number; dead: number } {
+    const rows = statement(
+      this.db,
+      "SELECT status, count(*) AS n FROM jobs WHERE status IN ('queued', 'running', 'dead') GROUP BY status",
+    ).all() as { status: "queued" | "running" | "dead"; n: number }[];
+    const counts = { queued: 0, running: 0, dead: 0 };
+    for (const row of rows) counts[row.status] = row.n;
+    return counts;
   }
 
   /** Dead jobs with their reasons, newest first (operators and tests). */
@@ -369,8 +394,11 @@ export class SqliteJobQueue implements JobQueue, JobRunner {
   private finish(id: string, status: "done" | "queued" | "dead", error: string | null, runAt: number | null): void {
     statement(
       this.db,
+      // A finished job's payload (a question, a file name) is needed no more: the row keeps only its
+      // key and outcome, so the queue's table does not become a second copy of what was asked.
       `UPDATE jobs SET status = ?, last_error = coalesce(?, last_error), run_at = coalesce(?, run_at), lease_until = NULL,
-           lease_owner = NULL, updated_at = ? WHERE id = ?`,
-    ).run(status, error, runAt, new Date().toISOString(), id);
+           lease_owner = NULL, updated_at = ?, payload = CASE WHEN ? THEN 'null' ELSE payload END
+         WHERE id = ?`,
+    ).run(status, error, runAt, new Date().toISOString(), status === "done" ? 1 : 0, id);
   }
 }

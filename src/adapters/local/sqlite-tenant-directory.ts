@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Tenant, TenantId } from "../../domain/tenant.js";
+import { isTenantId, type Tenant, type TenantId } from "../../domain/tenant.js";
 import type { Logger } from "../../ports/logger.js";
 import type {
   Invite,
@@ -16,11 +16,21 @@ import { type Db, statement } from "./sqlite.js";
 /** Rows as read back: the query's own columns, each checked (SQLite stores whatever it is given). */
 type Row = Record<string, unknown>;
 
-const tenantRow = z.object({ id: tenantIdSchema, name: z.string(), created_at: z.string() });
+const tenantRow = z.object({
+  id: tenantIdSchema,
+  name: z.string(),
+  created_at: z.string(),
+  deleting_since: z.string().nullable(),
+});
 
 const toTenant = (r: Row): Tenant => {
   const t = parseStored(tenantRow, r, { store: "tenants", key: String(r.id) });
-  return { id: t.id, name: t.name, createdAt: t.created_at };
+  return {
+    id: t.id,
+    name: t.name,
+    createdAt: t.created_at,
+    ...(t.deleting_since ? { deletingSince: t.deleting_since } : {}),
+  };
 };
 
 const linkRow = z.object({
@@ -119,8 +129,46 @@ export class SqliteTenantDirectory implements TenantDirectory {
   }
 
   async getTenant(id: TenantId): Promise<Tenant | undefined> {
-    const row = this.db.prepare("SELECT id, name, created_at FROM tenants WHERE id = ?").get(id) as Row | undefined;
+    const row = this.db.prepare("SELECT id, name, created_at, deleting_since FROM tenants WHERE id = ?").get(id) as
+      | Row
+      | undefined;
     return row ? this.stored.one(() => toTenant(row)) : undefined;
+  }
+
+  async listTenants(): Promise<Tenant[]> {
+    return this.stored.each(
+      this.db
+        .prepare("SELECT id, name, created_at, deleting_since FROM tenants ORDER BY created_at, id")
+        .all() as Row[],
+      toTenant,
+    );
+  }
+
+  async markDeleting(tenant: TenantId, at: Date): Promise<void> {
+    this.db
+      .prepare("UPDATE tenants SET deleting_since = coalesce(deleting_since, ?) WHERE id = ?")
+      .run(at.toISOString(), tenant);
+  }
+
+  async tenantsBeingDeleted(): Promise<TenantId[]> {
+    const rows = this.db.prepare("SELECT id FROM tenants WHERE deleting_since IS NOT NULL").all() as Row[];
+    return rows.map((r) => r.id).filter((id): id is TenantId => isTenantId(id));
+  }
+
+  async deleteTenant(tenant: TenantId): Promise<void> {
+    // One transaction: a tenant is either still whole in the directory or gone from it.
+    this.db.transaction(() => {
+      const teams = this.db.prepare("SELECT team_id FROM links WHERE tenant_id = ?").all(tenant) as Row[];
+      const dropInstallation = this.db.prepare("DELETE FROM installations WHERE team_id = ?");
+      for (const { team_id } of teams) dropInstallation.run(team_id);
+      for (const table of ["links", "invites", "slack_identities", "members"]) {
+        this.db.prepare(`DELETE FROM ${table} WHERE tenant_id = ?`).run(tenant);
+      }
+      this.db.prepare("DELETE FROM tenants WHERE id = ?").run(tenant);
+    })();
+    // The deleted rows' old pages stay in the write-ahead log until a checkpoint copies the (zeroed, with
+    // secure_delete) new ones over them and the log is emptied. Best effort: a reader elsewhere may hold it.
+    this.db.pragma("wal_checkpoint(TRUNCATE)");
   }
 
   async addMember(m: Member): Promise<void> {

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { AppError } from "../../domain/errors.js";
 import { isTenantId, type TenantId } from "../../domain/tenant.js";
 import { cjkBigrams } from "../../domain/terms.js";
 import { type PassageTerms, passageTerms } from "./passage-terms.js";
@@ -172,6 +173,11 @@ const MIGRATIONS = [
       unmerged = unmerged + 1 WHERE id = 1;
   END;
   `,
+  // FTS5 removes a deleted passage's terms from the index's segments at once (not beside a delete
+  // marker until the next merge): with secure_delete, no copy of deleted text stays in the file.
+  `
+  INSERT INTO passages (passages, rank) VALUES ('secure-delete', 1);
+  `,
 ];
 
 function registerFunctions(db: Db): void {
@@ -224,6 +230,11 @@ export class TenantDatabases {
   private readonly pageCacheKiB: number;
   private readonly idleMs: number;
   private sweeper: NodeJS.Timeout | undefined;
+  /**
+   * Tenants destroyed by this process. A job of the tenant still running when it was erased must not
+   * bring its database back to life: opening one again is refused (a new tenant gets a new id).
+   */
+  private readonly destroyed = new Set<TenantId>();
 
   constructor(
     private readonly root: string,
@@ -241,6 +252,7 @@ export class TenantDatabases {
   }
 
   get(tenant: TenantId): Db {
+    if (this.destroyed.has(tenant)) throw new AppError("not_found", "This organisation has been deleted.");
     const now = Date.now();
     const cached = this.open.get(tenant);
     if (cached) {
@@ -286,8 +298,14 @@ export class TenantDatabases {
     this.sweeper = undefined;
   }
 
-  /** Removes everything a tenant owns on disk (documents, passages, audit, files). */
+  /** Whether the tenant has a database on disk (without creating one, as `get` would). */
+  has(tenant: TenantId): boolean {
+    return this.open.has(tenant) || existsSync(join(this.folder(tenant), "tenant.db"));
+  }
+
+  /** Removes everything a tenant owns on disk (documents, passages, audit, files) and refuses to reopen it. */
   destroy(tenant: TenantId): void {
+    this.destroyed.add(tenant);
     this.open.get(tenant)?.db.close();
     this.open.delete(tenant);
     rmSync(this.folder(tenant), { recursive: true, force: true });
