@@ -36,6 +36,7 @@ const DEFAULT_STATUS: Partial<Record<ErrorCode, number>> = {
   bad_request: 400,
   validation_failed: 400,
   question_too_long: 400,
+  empty_document: 400,
   invalid_invite: 400,
   invalid_link_token: 400,
   unauthorized: 401,

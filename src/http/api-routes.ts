@@ -1,87 +1,17 @@
 import { once } from "node:events";
+import { pipeline } from "node:stream/promises";
 import { type Response, Router } from "express";
 import multer from "multer";
 import { z } from "zod";
-import type { Visibility } from "../domain/access.js";
-import type { AuditRecord } from "../domain/audit.js";
-import type { DocumentRecord } from "../domain/documents.js";
 import { AppError } from "../domain/errors.js";
 import type { Logger } from "../ports/logger.js";
 import type { SlackIdentityLink } from "../ports/tenant-directory.js";
 import type { AskInput, AskResult } from "../services/answer-question.js";
+import { auditJson, documentJson, downloadName, sourceJson, visibilityJson } from "../services/record-json.js";
 import type { Services } from "../services/services.js";
 import { actorOf, requireAuth } from "./auth.js";
 import { EventStream, wantsEventStream } from "./sse.js";
 import { parseBody } from "./validate.js";
-
-export function visibilityJson(v: Visibility) {
-  switch (v.kind) {
-    case "organisation":
-      return { kind: v.kind };
-    case "private":
-      return { kind: v.kind, owner: v.owner };
-    case "slack_conversation": {
-      const conversations = v.conversations.map((c) => ({
-        team_id: c.teamId,
-        channel_id: c.channelId,
-        public: c.public,
-      }));
-      return {
-        kind: v.kind,
-        team_id: conversations[0]?.team_id ?? null,
-        channel_id: conversations[0]?.channel_id ?? null,
-        conversations,
-      };
-    }
-  }
-}
-
-export function documentJson(d: DocumentRecord, readable = true) {
-  return {
-    id: d.id,
-    title: d.title,
-    status: d.status,
-    pages: d.pages,
-    chunks: d.chunks,
-    ...(d.status === "indexing" && d.progress
-      ? { progress: { pages_done: d.progress.pagesDone, pages_total: d.progress.pagesTotal } }
-      : {}),
-    ...(d.error ? { error: { code: d.error.code, message: d.error.message } } : {}),
-    content_type: d.contentType,
-    size_bytes: d.sizeBytes,
-    source: d.source.kind,
-    visibility: visibilityJson(d.visibility),
-    uploaded_by: d.uploadedBy,
-    can_read: readable,
-    created_at: d.createdAt,
-    updated_at: d.updatedAt,
-  };
-}
-
-export function auditJson(r: AuditRecord) {
-  return {
-    id: r.id,
-    created_at: r.createdAt,
-    user_id: r.actor.userId,
-    user_email: r.actor.email ?? null,
-    slack_user_id: r.actor.slackUserId ?? null,
-    surface: r.surface,
-    slack: r.slack
-      ? {
-          team_id: r.slack.teamId,
-          channel_id: r.slack.channelId ?? null,
-          thread_ts: r.slack.threadTs ?? null,
-        }
-      : null,
-    question: r.question,
-    answer: r.answer,
-    sources: r.sources.map(sourceJson),
-    outcome: r.outcome,
-    latency_ms: r.latencyMs,
-    model: r.model,
-    feedback: r.feedback ? { value: r.feedback.value, by: r.feedback.by, at: r.feedback.at } : null,
-  };
-}
 
 /** The body of an answer: POST /api/ask's JSON, and its `done` event when streamed. */
 export function answerJson(r: AskResult) {
@@ -93,16 +23,6 @@ export function answerJson(r: AskResult) {
     audit_id: r.auditId,
   };
 }
-
-const sourceJson = (s: AuditRecord["sources"][number]) => ({
-  n: s.n,
-  document_id: s.documentId,
-  title: s.title,
-  page: s.page,
-  snippet: s.snippet,
-  score: s.score,
-  ...(s.link ? { link: s.link } : {}),
-});
 
 /** Earlier turns of a web conversation, oldest first, as Slack threads pass theirs (the service bounds them). */
 const historyBody = z.array(z.object({ role: z.enum(["user", "assistant"]), text: z.string() }));
@@ -128,10 +48,11 @@ const identityJson = (t: SlackIdentityLink) => ({ team_id: t.teamId, user_id: t.
 
 const uploadVisibility = z.enum(["organisation", "private"]).optional();
 const identityBody = z.object({ token: z.string().trim().min(1).max(2000) });
+const deleteOrganisationBody = z.object({ confirm: z.string().max(500) });
 
 export type ApiServices = Pick<
   Services,
-  "access" | "accounts" | "documents" | "answers" | "audit" | "feedback" | "links"
+  "access" | "accounts" | "documents" | "answers" | "audit" | "feedback" | "links" | "offboarding"
 >;
 
 export interface ApiLimits {
@@ -143,7 +64,7 @@ export interface ApiLimits {
  * route hands the acting member to a service, which decides what they may see and do.
  */
 export function apiRoutes(services: ApiServices, limits: ApiLimits): Router {
-  const { accounts, documents, answers, audit, feedback, links } = services;
+  const { accounts, documents, answers, audit, feedback, links, offboarding } = services;
   const router = Router();
   const upload = multer({
     storage: multer.memoryStorage(),
@@ -241,7 +162,7 @@ export function apiRoutes(services: ApiServices, limits: ApiLimits): Router {
     res.setHeader("Content-Type", type);
     res.setHeader(
       "Content-Disposition",
-      contentDisposition("inline", fileNameOf(document.title, document.contentType)),
+      contentDisposition("inline", downloadName(document.title, document.contentType)),
     );
     res.setHeader("Cache-Control", "private, no-store");
     res.send(data);
@@ -319,6 +240,28 @@ export function apiRoutes(services: ApiServices, limits: ApiLimits): Router {
     res.json(auditJson(await audit.get(actorOf(res), req.params.id ?? "")));
   });
 
+  // Everything the organisation holds, as a .tar.gz (admins). Refused before any header is sent.
+  router.get("/organisation/export", async (req, res) => {
+    const { fileName, stream } = await offboarding.exportArchive(actorOf(res));
+    res.setHeader("Content-Type", "application/gzip");
+    res.setHeader("Content-Disposition", contentDisposition("attachment", fileName));
+    res.setHeader("Cache-Control", "private, no-store");
+    try {
+      await pipeline(stream, res);
+    } catch (error) {
+      // Past the first byte a failure can only cut the download short, which the client notices.
+      if (!res.destroyed) res.destroy(error instanceof Error ? error : new Error(String(error)));
+      (res.locals.logger as Logger | undefined)?.error("tenant export failed", { error, path: req.path });
+    }
+  });
+
+  // Deleting the organisation and everything it holds (admins, typing its name): 202, the erasure runs as a job.
+  router.delete("/organisation", async (req, res) => {
+    const { confirm } = parseBody(deleteOrganisationBody, req.body ?? {});
+    const { tenantId, requestedAt } = await offboarding.requestDeletion(actorOf(res), confirm);
+    res.status(202).json({ status: "deleting", tenant_id: tenantId, requested_at: requestedAt });
+  });
+
   return router;
 }
 
@@ -349,13 +292,6 @@ async function streamLines(res: Response, lines: AsyncIterable<string>): Promise
     res.destroy(error instanceof Error ? error : new Error(String(error)));
     throw error;
   }
-}
-
-const EXTENSIONS: Record<string, string> = { "application/pdf": ".pdf", "text/markdown": ".md", "text/plain": ".txt" };
-
-function fileNameOf(title: string, contentType: string): string {
-  const ext = EXTENSIONS[contentType] ?? "";
-  return title.toLowerCase().endsWith(ext) ? title : `${title}${ext}`;
 }
 
 /** RFC 6266: an ASCII fallback name plus the UTF-8 one; quotes, control and path characters removed. */

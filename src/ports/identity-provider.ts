@@ -20,6 +20,6 @@ export interface IdentityProvider {
   logIn(email: string, password: string): Promise<{ idToken: string; expiresIn: number }>;
   /** Throws `unauthorized` for any token that is not a valid, unexpired ID token of this pool. */
   verify(idToken: string): Promise<VerifiedToken>;
-  /** Removes an account whose sign-up could not be completed. */
-  deleteUser?(email: string): Promise<void>;
+  /** Removes an account (a sign-up that could not be completed, an organisation being deleted). Absent: no error. */
+  deleteUser(email: string): Promise<void>;
 }

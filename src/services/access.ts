@@ -89,7 +89,9 @@ export class AccessService {
   async slackActor(who: SlackRequester, surface: Surface): Promise<SlackActorResult> {
     const link = await this.directory.getLink(who.teamId);
     if (!link) return { ok: false, refusal: "not_linked" };
-    const checked = await this.slackMember(who, link);
+    const [checked, tenant] = await Promise.all([this.slackMember(who, link), this.directory.getTenant(link.tenantId)]);
+    // An organisation being deleted is unlinked from the moment its admin asked.
+    if (!tenant || tenant.deletingSince) return { ok: false, refusal: "not_linked" };
     if (!checked.ok) return { ...checked, link };
     const tie = await this.directory.getSlackIdentity(link.tenantId, who.teamId, who.userId);
     const member = tie ? await this.directory.getMember(link.tenantId, tie.userId) : undefined;

@@ -66,7 +66,8 @@ export class AccountService {
     if (!invite)
       throw new AppError("invalid_invite", "This invite code is not valid, has expired or was already used.");
     const tenant = await this.directory.getTenant(invite.tenantId);
-    if (!tenant)
+    // An organisation being deleted takes no one in.
+    if (!tenant || tenant.deletingSince)
       throw new AppError("invalid_invite", "This invite code is not valid, has expired or was already used.");
     let userId: string;
     let confirmed: boolean;
@@ -113,7 +114,11 @@ export class AccountService {
   /** Verifies a bearer token and resolves the member's current role. */
   async authenticate(idToken: string): Promise<Identity> {
     const verified = await this.identity.verify(idToken);
-    const member = await this.directory.getMember(verified.tenantId, verified.userId);
+    const [member, tenant] = await Promise.all([
+      this.directory.getMember(verified.tenantId, verified.userId),
+      this.directory.getTenant(verified.tenantId),
+    ]);
+    if (!tenant || tenant.deletingSince) throw new AppError("unauthorized", "This organisation has been deleted.");
     if (!member) throw new AppError("unauthorized", "Your account is no longer a member of this organisation.");
     return {
       userId: verified.userId,
@@ -152,6 +157,15 @@ export class AccountService {
   }
 
   async tenantExists(tenant: TenantId): Promise<boolean> {
-    return (await this.directory.getTenant(tenant)) !== undefined;
+    const found = await this.directory.getTenant(tenant);
+    return found !== undefined && !found.deletingSince;
+  }
+
+  /** Every organisation with its member count (operators: `list-tenants`). */
+  async tenants(): Promise<{ tenant: Tenant; members: number }[]> {
+    const tenants = await this.directory.listTenants();
+    return Promise.all(
+      tenants.map(async (tenant) => ({ tenant, members: (await this.directory.listMembers(tenant.id)).length })),
+    );
   }
 }

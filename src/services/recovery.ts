@@ -1,5 +1,6 @@
 import type { Logger } from "../ports/logger.js";
 import type { DocumentService } from "./documents.js";
+import type { OffboardingService } from "./offboarding.js";
 
 export interface RecoveryOptions {
   /** A document unchanged for this long while queued or indexing is looked at. */
@@ -10,7 +11,8 @@ export interface RecoveryOptions {
 
 /**
  * Finds documents whose ingest job was lost (the queue refused it, the process died between the record
- * and the job, the job died for good) and queues them again, so nothing accepted stays stranded. On
+ * and the job, the job died for good) and queues them again, so nothing accepted stays stranded; so
+ * too organisations whose deletion was asked for but has not finished. On
  * the embedded server it runs at start and then periodically; on AWS an EventBridge schedule invokes
  * the worker function, which calls `run`.
  */
@@ -22,11 +24,16 @@ export class RecoverySweep {
     private readonly documents: DocumentService,
     private readonly options: RecoveryOptions,
     private readonly logger: Logger,
+    private readonly offboarding?: OffboardingService,
   ) {}
 
   /** One sweep; concurrent calls share it. Resolves to how many documents were queued again. */
   run(): Promise<number> {
-    this.running ??= this.documents.recoverStranded(this.options.staleMs).finally(() => {
+    this.running ??= (async () => {
+      const documents = await this.documents.recoverStranded(this.options.staleMs);
+      await this.offboarding?.resumeDeletions();
+      return documents;
+    })().finally(() => {
       this.running = undefined;
     });
     return this.running;

@@ -6,6 +6,7 @@ import type { DocumentService } from "./documents.js";
 import type { InstallationService } from "./installations.js";
 import type { JobService } from "./jobs.js";
 import type { LinkService } from "./link-workspace.js";
+import type { OffboardingService } from "./offboarding.js";
 import type { FeedbackService } from "./record-feedback.js";
 
 /**
@@ -22,4 +23,5 @@ export interface Services {
   links: LinkService;
   installations: InstallationService;
   jobs: JobService;
+  offboarding: OffboardingService;
 }

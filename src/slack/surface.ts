@@ -84,6 +84,7 @@ export function registerSlackJobs(rt: SlackRuntime): void {
   links.onLinked(async (e) => {
     await jobs.enqueue({
       type: "slack_event",
+      tenantId: e.tenantId,
       payload: { kind: "linked", teamId: e.teamId, slackUserId: e.slackUserId, tenantName: e.tenantName },
       idempotencyKey: `slack:linked:${e.teamId}:${e.slackUserId}:${Date.now()}`,
     });

@@ -92,6 +92,8 @@ async function expectedCsv(records: AuditRecord[], tenantId: TenantId): Promise<
     get: async () => undefined,
     setFeedback: async () => false,
     list: async () => ({ records }),
+    deleteBefore: async () => 0,
+    deleteTenant: async () => {},
   };
   let text = "\uFEFF";
   for await (const line of auditCsv(log, tenantId)) text += line;

@@ -1,17 +1,52 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { gunzipSync } from "node:zlib";
+import tar from "tar-stream";
 import { afterAll, describe, expect, it } from "vitest";
 
 const run = promisify(execFile);
 const dataDir = mkdtempSync(join(tmpdir(), "enclave-cli-"));
-const cli = (...args: string[]) =>
+type Ran = { stdout: string; stderr: string; code?: number };
+const cliWith = (env: Record<string, string>, ...args: string[]): Promise<Ran> =>
   run(process.execPath, ["--import", "tsx", "src/entrypoints/cli.ts", ...args], {
-    env: { PATH: process.env.PATH, DATA_DIR: dataDir, LOG_LEVEL: "silent" },
+    env: { PATH: process.env.PATH, DATA_DIR: dataDir, LOG_LEVEL: "silent", ...env },
     timeout: 120_000,
-  }).catch((error: { stdout: string; stderr: string; code: number }) => error);
+  }).catch((error: Ran) => error);
+const cli = (...args: string[]) => cliWith({}, ...args);
+
+const tenantIn = (created: Ran): string => {
+  const tenant = /t_[a-z0-9]{20}/.exec(created.stdout)?.[0];
+  if (!tenant) throw new Error(`no tenant id in ${created.stdout}${created.stderr}`);
+  return tenant;
+};
+
+/** Names and contents of the files in a .tar.gz. */
+async function untar(file: string): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  const extract = tar.extract();
+  const done = new Promise<void>((resolve, reject) => {
+    extract.on("entry", (header, stream, next) => {
+      const parts: Buffer[] = [];
+      stream.on("data", (c: unknown) => {
+        parts.push(c as Buffer);
+      });
+      stream.on("end", () => {
+        files.set(header.name, Buffer.concat(parts).toString("utf8"));
+        next();
+      });
+    });
+    extract.on("finish", resolve);
+    extract.on("error", reject);
+  });
+  extract.end(gunzipSync(readFileSync(file)));
+  await done;
+  return files;
+}
+
+const tenantFolders = () => (existsSync(join(dataDir, "tenants")) ? readdirSync(join(dataDir, "tenants")) : []);
 
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
@@ -51,12 +86,75 @@ describe("operator CLI", () => {
     expect(csv[1]).toContain(",cli,");
   }, 180_000);
 
+  it("lists tenants, exports one as a .tar.gz, and deletes it only with its exact name", async () => {
+    const kept = tenantIn(
+      await cli("create-tenant", "--name", "Keeper Co", "--email", "ops@keeper.example", "--password", "Ops-pass-12"),
+    );
+    const gone = tenantIn(
+      await cli("create-tenant", "--name", "Leaver Ltd", "--email", "ops@leaver.example", "--password", "Ops-pass-12"),
+    );
+    await cli("ingest", "--tenant", gone, "examples/documents/northwind-employee-handbook.md");
+    await cli("ask", "--tenant", gone, "How many vacation days do full-time employees get?");
+
+    const listed = await cli("list-tenants");
+    expect(listed.stdout).toMatch(new RegExp(`${kept}  Keeper Co  1 members`));
+    expect(listed.stdout).toMatch(new RegExp(`${gone}  Leaver Ltd  1 members`));
+
+    const archive = join(dataDir, "leaver.tar.gz");
+    const exported = await cli("export-tenant", "--tenant", gone, "--out", archive);
+    expect(exported.stdout).toMatch(/Exported .* bytes/);
+    const files = await untar(archive);
+    expect(JSON.parse(files.get("organisation.json") ?? "{}").organisation.name).toBe("Leaver Ltd");
+    expect(files.get("documents.jsonl")).toContain("northwind-employee-handbook");
+    expect([...files.keys()].some((n) => /^files\/.+\/northwind-employee-handbook\.md$/.test(n))).toBe(true);
+    expect(files.get("audit.jsonl")).toContain("How many vacation days");
+    expect(files.get("organisation.json")).not.toContain("Keeper");
+
+    const wrong = await cli("delete-tenant", "--tenant", gone, "--confirm", "Leaver");
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/type its name exactly/);
+    expect(tenantFolders()).toContain(gone);
+
+    const deleted = await cli("delete-tenant", "--tenant", gone, "--confirm", "Leaver Ltd");
+    expect(deleted.stdout).toMatch(new RegExp(`Deleted ${gone} \\(Leaver Ltd\\): 1 members, 1 documents`));
+    expect(tenantFolders()).not.toContain(gone);
+    expect((await cli("list-tenants")).stdout).not.toContain(gone);
+    const after = await cli("ask", "--tenant", gone, "anything");
+    expect(after.code).toBe(2);
+    expect(after.stderr).toMatch(/No tenant/);
+    expect(readFileSync(join(dataDir, "directory.db")).includes("ops@leaver.example")).toBe(false);
+  }, 180_000);
+
   it("explains bad usage instead of failing obscurely", async () => {
-    const noTenant = (await cli("ask", "anything")) as { stderr: string; code: number };
+    const noTenant = await cli("ask", "anything");
     expect(noTenant.code).toBe(2);
     expect(noTenant.stderr).toMatch(/--tenant/);
-    const unknown = (await cli("frobnicate")) as { stderr: string; code: number };
+    const unknown = await cli("frobnicate");
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/Unknown command/);
-  }, 60_000);
+
+    const none = await cli();
+    expect(none.code).toBe(2);
+    expect(none.stdout).toMatch(/Enclave operator commands/);
+
+    // An id that names no tenant: an error, and no folder made for it.
+    const before = tenantFolders();
+    const stranger = await cli("ask", "--tenant", "t_aaaaaaaaaaaaaaaaaaaa", "anything");
+    expect(stranger.code).toBe(2);
+    expect(stranger.stderr).toMatch(/No tenant t_aaaaaaaaaaaaaaaaaaaa/);
+    expect(tenantFolders()).toEqual(before);
+
+    const tenant = tenantIn(
+      await cli("create-tenant", "--name", "Typo Inc", "--email", "ops@typo.example", "--password", "Ops-pass-12"),
+    );
+    const missing = await cli("ingest", "--tenant", tenant, "no/such/folder");
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim()).toBe("No such file or folder: no/such/folder");
+
+    const bootstrap = await cliWith({ BACKEND: "local" }, "aws-bootstrap");
+    expect(bootstrap.code).toBe(2);
+    expect(bootstrap.stderr.trim()).toBe(
+      "aws-bootstrap creates AWS resources: set BACKEND=aws and the AWS settings (.env.example).",
+    );
+  }, 120_000);
 });

@@ -21,6 +21,7 @@ function world() {
   const ties: SlackIdentityLink[] = [];
   const directory = {
     getLink: async (team: string) => links.get(team),
+    getTenant: async (id: TenantId) => ({ id, name: id, createdAt: "" }),
     getSlackIdentity: async (tenant: TenantId, team: string, user: string) =>
       ties.find((t) => t.tenantId === tenant && t.teamId === team && t.slackUserId === user),
     listSlackIdentities: async (tenant: TenantId, userId: string) =>

@@ -37,6 +37,7 @@ function index(hits: ChunkHit[]): ChunkIndex & { queries: string[] } {
     upsert: async () => {},
     setAccess: async () => {},
     deleteDocument: async () => {},
+    deleteTenant: async () => {},
     search: async (_t, query) => {
       queries.push(query);
       return hits;
@@ -102,6 +103,8 @@ function service(model: ChatModel, hits: ChunkHit[] = [HOTEL, TRAIN]) {
         list: async () => ({ records: [] }),
         get: async () => undefined,
         setFeedback: async () => false,
+        deleteBefore: async () => 0,
+        deleteTenant: async () => {},
       },
     },
     { topK: 5, maxSteps: 4, maxQuestionChars: 500 },

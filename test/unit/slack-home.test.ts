@@ -64,6 +64,10 @@ function memoryLog(records: AuditRecord[]): AuditLog & { pages: number } {
     async setFeedback() {
       return false;
     },
+    async deleteBefore() {
+      return 0;
+    },
+    async deleteTenant() {},
   };
   return log;
 }
