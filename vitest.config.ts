@@ -9,5 +9,8 @@ export default defineConfig({
     // Two cores: more workers only make the suites (which start servers and emulators) contend.
     maxWorkers: 2,
     reporters: process.env.CI ? ["default"] : ["default"],
+    // The AWS-shape suites run the functions, which write CloudWatch metric lines to stdout; the tests
+    // of those lines turn them back on (vi.stubEnv).
+    env: { POWERTOOLS_METRICS_DISABLED: "true" },
   },
 });

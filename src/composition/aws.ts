@@ -14,6 +14,7 @@ import { DynamoAuditLog } from "../adapters/aws/dynamo-audit-log.js";
 import { DynamoDocumentCatalog } from "../adapters/aws/dynamo-document-catalog.js";
 import { DynamoRateLimiter } from "../adapters/aws/dynamo-rate-limiter.js";
 import { DynamoTenantDirectory } from "../adapters/aws/dynamo-tenant-directory.js";
+import { EmfMetrics } from "../adapters/aws/emf-metrics.js";
 import { S3ObjectStore } from "../adapters/aws/s3-object-store.js";
 import { SqsJobQueue } from "../adapters/aws/sqs-job-queue.js";
 import { TenantClients, TenantCredentials } from "../adapters/aws/tenant-credentials.js";
@@ -159,6 +160,9 @@ export async function buildAwsAdapters(
     runner: queue,
     chat,
     rateLimiter: new DynamoRateLimiter(operatorDb, config.DIRECTORY_TABLE),
+    // Written by each function once per invocation (entrypoints/lambda-*.ts). Queue depth and dead jobs
+    // are SQS's own CloudWatch metrics of the queue and its dead-letter queue.
+    metrics: new EmfMetrics({ namespace: "Enclave", service: "enclave" }, logger.child({ component: "metrics" })),
     async health() {
       const checks: Record<string, string> = {};
       const check = async (name: string, probe: () => Promise<unknown>) => {

@@ -18,6 +18,7 @@ import type { DocumentCatalog } from "../ports/document-catalog.js";
 import type { IdentityProvider } from "../ports/identity-provider.js";
 import type { Foreground, JobQueue, JobRunner } from "../ports/job-queue.js";
 import type { Logger } from "../ports/logger.js";
+import type { Metrics } from "../ports/metrics.js";
 import type { ObjectStore } from "../ports/object-store.js";
 import type { RateLimiter } from "../ports/rate-limiter.js";
 import type { TenantDirectory } from "../ports/tenant-directory.js";
@@ -25,10 +26,12 @@ import { AccessService } from "../services/access.js";
 import { AccountService } from "../services/accounts.js";
 import { AnswerService } from "../services/answer-question.js";
 import { AuditService } from "../services/audit.js";
+import { AuditRetention } from "../services/audit-retention.js";
 import { DocumentService } from "../services/documents.js";
 import { InstallationService } from "../services/installations.js";
 import { JobService } from "../services/jobs.js";
 import { LinkService } from "../services/link-workspace.js";
+import { OffboardingService } from "../services/offboarding.js";
 import { FeedbackService } from "../services/record-feedback.js";
 import { RecoverySweep } from "../services/recovery.js";
 import type { Services } from "../services/services.js";
@@ -53,10 +56,12 @@ export interface Adapters {
   chat: ChatModel;
   /** Shared limiter for several instances; the in-memory one is used when absent. */
   rateLimiter?: RateLimiter;
+  /** Operational figures (embedded: a Prometheus page; AWS: CloudWatch EMF); nothing is measured when absent. */
+  metrics?: Metrics;
   /** The embedded pool's public keys, served at /.well-known/jwks.json. */
   jwks?: Jwks;
   health(): Promise<Record<string, string>>;
-  /** Embedded only: removes a tenant's data folder (operators). */
+  /** Embedded only: removes a tenant's own folder, its SQLite file among them (the last step of an erasure). */
   destroyTenantData?(tenant: TenantId): void;
   close(): Promise<void>;
 }
@@ -81,6 +86,8 @@ export interface Container extends Adapters {
   linkSecret: Buffer;
   /** Re-queues documents whose ingest job was lost (embedded: `start()`; AWS: the scheduled worker). */
   recovery: RecoverySweep;
+  /** AUDIT_RETENTION_DAYS where the audit store does not expire records itself (embedded: `start()`). */
+  retention: AuditRetention;
 }
 
 export interface ContainerOptions {
@@ -130,9 +137,18 @@ export async function buildContainer(config: Config, options: ContainerOptions =
     (pages) => chunkPages(pages, { targetWords: config.CHUNK_WORDS, overlapWords: config.CHUNK_OVERLAP_WORDS }),
     { maxFileBytes: config.MAX_FILE_BYTES, maxPages: config.MAX_PAGES },
     logger,
+    a.metrics,
   );
   const answers = new AnswerService(
-    { access, throttle, catalog: a.catalog, index: a.index, model: a.chat, audit: a.audit },
+    {
+      access,
+      throttle,
+      catalog: a.catalog,
+      index: a.index,
+      model: a.chat,
+      audit: a.audit,
+      metrics: a.metrics,
+    },
     {
       topK: config.RETRIEVAL_TOP_K,
       maxSteps: config.ANSWER_MAX_STEPS,
@@ -141,6 +157,20 @@ export async function buildContainer(config: Config, options: ContainerOptions =
     logger,
   );
   a.runner.register("ingest", (job) => documents.runIngestJob(job));
+  const offboarding = new OffboardingService(
+    {
+      identity: a.identity,
+      directory: a.directory,
+      catalog: a.catalog,
+      objects: a.objects,
+      index: a.index,
+      audit: a.audit,
+      queue: a.queue,
+      ...(a.destroyTenantData ? { destroyTenantData: a.destroyTenantData } : {}),
+    },
+    logger.child({ component: "offboarding" }),
+  );
+  a.runner.register("delete_tenant", (job) => offboarding.runDeletionJob(job));
   const linkSecret = Buffer.from(secrets.linkSecret, "utf8");
   const links = new LinkService(a.directory, slackDirectory, linkSecret, logger, { publicUrl: config.PUBLIC_URL });
   const services: Services = {
@@ -153,6 +183,7 @@ export async function buildContainer(config: Config, options: ContainerOptions =
     links,
     installations,
     jobs: new JobService(a.queue, a.runner),
+    offboarding,
   };
   logger.info("container ready", {
     backend: config.BACKEND,
@@ -164,8 +195,15 @@ export async function buildContainer(config: Config, options: ContainerOptions =
     documents,
     { staleMs: config.JOB_LEASE_MS, intervalMs: config.RECOVERY_SWEEP_SECONDS * 1000 },
     logger.child({ component: "recovery" }),
+    offboarding,
   );
-  return { config, logger, ...a, services, slack, rateLimiter, cipher, linkSecret, recovery };
+  const retention = new AuditRetention(
+    a.directory,
+    a.audit,
+    { days: config.AUDIT_RETENTION_DAYS },
+    logger.child({ component: "retention" }),
+  );
+  return { config, logger, ...a, services, slack, rateLimiter, cipher, linkSecret, recovery, retention };
 }
 
 function slackWiring(config: Config, installations: InstallationService, logger: Logger): SlackWiring | undefined {

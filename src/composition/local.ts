@@ -5,6 +5,7 @@ import { ForegroundTracker } from "../adapters/local/foreground.js";
 import { FsObjectStore } from "../adapters/local/fs-object-store.js";
 import { HeapTidier } from "../adapters/local/heap-tidier.js";
 import { LocalIdentityProvider } from "../adapters/local/local-identity-provider.js";
+import { PrometheusMetrics } from "../adapters/local/prometheus-metrics.js";
 import { SqliteAuditLog } from "../adapters/local/sqlite-audit-log.js";
 import { SqliteChunkIndex } from "../adapters/local/sqlite-chunk-index.js";
 import { SqliteDocumentCatalog } from "../adapters/local/sqlite-document-catalog.js";
@@ -66,6 +67,11 @@ export async function buildLocalAdapters(config: Config, logger: Logger, cipher:
     runner: queue,
     foreground,
     chat,
+    // Read at scrape time: the queue's counts are one query on the directory database.
+    metrics: new PrometheusMetrics(
+      { jobs: () => queue.counts(), openTenantDatabases: () => tenants.openCount() },
+      { processMetrics: true },
+    ),
     async health() {
       try {
         directoryDb.prepare("SELECT 1").get();

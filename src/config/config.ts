@@ -28,13 +28,20 @@ export const configSchema = z.object({
   DATA_DIR: z.string().min(1).default("./data"),
   HOST: z.string().min(1).default("127.0.0.1"),
   PORT: int(3000, 0, 65535),
-  PUBLIC_URL: url("http://localhost:3000"),
+  /** Where users reach the server (link pages, OAuth, token issuer); unset: http://localhost:$PORT. */
+  PUBLIC_URL: optionalUrl,
   /**
    * Reverse proxies in front of the server whose X-Forwarded-For is believed (the client address that
    * log-in and sign-up limits count by). 0: the server is reached directly. On Lambda the address comes
    * from API Gateway whatever this says.
    */
   TRUST_PROXY_HOPS: int(0, 0, 10),
+  /**
+   * Embedded: GET /metrics (Prometheus text) then needs `Authorization: Bearer <token>`. Unset, the page
+   * is open to anyone who reaches the server (fine on loopback; set it when the port is exposed). On AWS
+   * the same figures go to CloudWatch and there is no /metrics.
+   */
+  METRICS_TOKEN: optionalString,
 
   BACKEND: z.enum(["local", "aws"]).default("local"),
   VECTOR_STORE: z.enum(["sqlite", "pinecone"]).default("sqlite"),
@@ -155,7 +162,7 @@ export const configSchema = z.object({
   AWS_SESSION_TOKEN: optionalString,
 });
 
-export type Config = z.infer<typeof configSchema>;
+export type Config = Omit<z.infer<typeof configSchema>, "PUBLIC_URL"> & { PUBLIC_URL: string };
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -169,7 +176,10 @@ export function loadConfig(env: Record<string, string | undefined> = {}): Config
   if (!result.success) {
     throw new ConfigError(result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`));
   }
-  const config = result.data;
+  const config: Config = {
+    ...result.data,
+    PUBLIC_URL: result.data.PUBLIC_URL ?? `http://localhost:${result.data.PORT}`,
+  };
   const problems = crossFieldProblems(config);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

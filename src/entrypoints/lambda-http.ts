@@ -91,8 +91,13 @@ export function createHttpHandler(options: LambdaHttpOptions = {}): HttpHandler 
     return ready;
   };
   const handler = (async (event: APIGatewayProxyEventV2, context: Context) => {
-    const { proxy } = await start();
-    return proxy(event, context);
+    const { proxy, container } = await start();
+    try {
+      return await proxy(event, context);
+    } finally {
+      // Once per invocation, failed or not: the environment may be frozen (or end) right after it.
+      container.metrics?.flush?.();
+    }
   }) as HttpHandler;
   handler.container = async () => (await start()).container;
   return handler;

@@ -53,9 +53,14 @@ export function createWorkerHandler(options: LambdaWorkerOptions = {}): WorkerHa
   };
   const handler = (async (event: SQSEvent | ScheduledEvent) => {
     const { queue, container } = await start();
-    // The EventBridge schedule: re-queue documents whose ingest job was lost.
-    if (isScheduled(event)) return { recovered: await container.recovery.run() } satisfies SweepResult;
-    return queue.handleBatch(event);
+    try {
+      // The EventBridge schedule: re-queue documents whose ingest job was lost.
+      if (isScheduled(event)) return { recovered: await container.recovery.run() } satisfies SweepResult;
+      return await queue.handleBatch(event);
+    } finally {
+      // Once per invocation, failed or not: the environment may be frozen (or end) right after it.
+      container.metrics?.flush?.();
+    }
   }) as WorkerHandler;
   handler.container = async () => (await start()).container;
   return handler;

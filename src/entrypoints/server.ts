@@ -1,4 +1,6 @@
+import { realpathSync } from "node:fs";
 import type { Server } from "node:http";
+import { pathToFileURL } from "node:url";
 import { buildContainer, type Container, type ContainerOptions } from "../composition/container.js";
 import { httpDeps, slackDeps } from "../composition/surfaces.js";
 import { type Config, ConfigError, loadConfig } from "../config/config.js";
@@ -36,6 +38,8 @@ export async function startServer(
   });
   container.runner.start();
   container.recovery.start();
+  // The embedded audit log keeps exchanges until removed (DynamoDB expires them by TTL on AWS).
+  container.retention.start();
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
     s.once("error", reject);
@@ -87,7 +91,7 @@ async function shutDown(
   const slackStopped = (slack?.stop() ?? Promise.resolve()).catch((error: unknown) =>
     logger.warn("Slack did not stop cleanly", { error }),
   );
-  const sweepStopped = container.recovery.stop();
+  const sweepStopped = Promise.all([container.recovery.stop(), container.retention.stop()]);
   // The runner stops claiming at once and returns jobs still running after the timeout to the queue.
   const jobsStopped = container.runner
     .stop(timeoutMs)
@@ -107,7 +111,21 @@ async function shutDown(
   logger.info("stopped");
 }
 
-const isMain = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("server.ts");
+/**
+ * Run as the program (`node dist/src/entrypoints/server.js`, `npm start`), not imported by a test. The
+ * module's URL has symlinks resolved and characters such as spaces escaped; argv[1] has neither.
+ */
+function isProgram(script: string | undefined): boolean {
+  if (script === undefined) return false;
+  if (script.endsWith("server.ts")) return true;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(script)).href;
+  } catch {
+    return false;
+  }
+}
+
+const isMain = isProgram(process.argv[1]);
 if (isMain) {
   startServer().then(
     ({ stop, container, config }) => {

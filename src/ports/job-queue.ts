@@ -36,9 +36,10 @@ export interface JobQueue {
   enqueue(job: JobInput, options?: EnqueueOptions): Promise<boolean>;
   /**
    * Forgets every job of the tenant, whatever its state (the tenant is being deleted: a job's payload
-   * can hold a question or a file name). A job running now finishes, and nothing records its outcome.
+   * can hold a question or a file name), and the Slack deliveries from its workspaces `teamIds` (queued
+   * before their tenant was known). A job running now finishes, and nothing records its outcome.
    */
-  deleteTenant(tenant: TenantId): Promise<void>;
+  deleteTenant(tenant: TenantId, teamIds?: readonly string[]): Promise<void>;
 }
 
 /** The in-process side of a queue: the local worker polls; on AWS the SQS event source pushes. */

@@ -14,6 +14,7 @@ import type { ChatMessage, ChatModel, ChatRequest, ChatResponse, ContentBlock, T
 import type { ChunkIndex } from "../ports/chunk-index.js";
 import type { DocumentCatalog } from "../ports/document-catalog.js";
 import type { Logger } from "../ports/logger.js";
+import type { Metrics } from "../ports/metrics.js";
 import type { AccessService } from "./access.js";
 import type { Throttle } from "./throttle.js";
 
@@ -125,6 +126,8 @@ export interface AnswerDeps {
   index: ChunkIndex;
   model: ChatModel;
   audit: AuditLog;
+  /** Counts each audited question and its latency; nothing is measured when absent. */
+  metrics?: Pick<Metrics, "question">;
 }
 
 export class AnswerService {
@@ -134,6 +137,7 @@ export class AnswerService {
   private readonly index: ChunkIndex;
   private readonly model: ChatModel;
   private readonly audit: AuditLog;
+  private readonly metrics: AnswerDeps["metrics"];
 
   constructor(
     deps: AnswerDeps,
@@ -147,6 +151,7 @@ export class AnswerService {
       index: this.index,
       model: this.model,
       audit: this.audit,
+      metrics: this.metrics,
     } = deps);
   }
 
@@ -241,6 +246,8 @@ export class AnswerService {
       model: this.model.modelId,
     };
     await this.audit.append(record);
+    // Here, beside the audit record, so the figures count exactly the exchanges the audit log holds.
+    this.metrics?.question({ surface: record.surface, outcome: record.outcome, seconds: record.latencyMs / 1000 });
     return {
       answer,
       ...(note ? { note } : {}),

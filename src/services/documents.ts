@@ -25,6 +25,7 @@ import type { ChunkIndex } from "../ports/chunk-index.js";
 import type { DocumentCatalog } from "../ports/document-catalog.js";
 import type { Job, JobQueue } from "../ports/job-queue.js";
 import type { Logger } from "../ports/logger.js";
+import type { Metrics } from "../ports/metrics.js";
 import type { ObjectStore } from "../ports/object-store.js";
 import { type AccessService, addedBy, requireAdmin } from "./access.js";
 
@@ -77,6 +78,8 @@ export class DocumentService {
     private readonly chunk: Chunker,
     private readonly limits: IngestLimits,
     private readonly logger: Logger,
+    /** Times each document that settles; nothing is measured when absent. */
+    private readonly metrics?: Pick<Metrics, "ingest">,
   ) {}
 
   /** Told when a document reaches `ready` or `failed` after an ingest job (Slack replies in the thread). */
@@ -329,8 +332,14 @@ export class DocumentService {
 
   /** The ingest job, then the listeners once the document settled. */
   async runIngestJob(job: Job): Promise<void> {
+    const started = Date.now();
     const document = await this.process(job);
     if (!job.tenantId || !document || (document.status !== "ready" && document.status !== "failed")) return;
+    // Once per document that settled: an attempt that throws is retried and is not an outcome yet.
+    this.metrics?.ingest({
+      outcome: document.status === "ready" ? "ready" : (document.error?.code ?? "internal"),
+      seconds: (Date.now() - started) / 1000,
+    });
     for (const listener of this.settledListeners) {
       // Indexing succeeded (or failed for good); a listener's trouble must not re-run it.
       await listener(job.tenantId, document).catch((error: unknown) =>

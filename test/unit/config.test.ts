@@ -18,6 +18,14 @@ describe("config", () => {
     expect(slackMode(c)).toBe("off");
   });
 
+  it("points link pages, OAuth and the token issuer at the port the server listens on unless PUBLIC_URL says otherwise", () => {
+    expect(loadConfig({ PORT: "3012" }).PUBLIC_URL).toBe("http://localhost:3012");
+    expect(loadConfig({ PORT: "3012", PUBLIC_URL: "" }).PUBLIC_URL).toBe("http://localhost:3012");
+    expect(loadConfig({ PORT: "3012", PUBLIC_URL: "https://enclave.example.com/" }).PUBLIC_URL).toBe(
+      "https://enclave.example.com",
+    );
+  });
+
   it("fails with a message naming the bad variable", () => {
     expect(() => loadConfig({ PORT: "eighty" })).toThrow(/PORT/);
     expect(() => loadConfig({ PUBLIC_URL: "not a url" })).toThrow(/PUBLIC_URL/);
