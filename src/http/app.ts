@@ -7,6 +7,8 @@ import { type ApiServices, apiRoutes } from "./api-routes.js";
 import { authRoutes } from "./auth-routes.js";
 import { errorHandler } from "./errors.js";
 import { linkRoutes } from "./link-routes.js";
+import { openApiDocument } from "./openapi.js";
+import { type HttpMetrics, metricsPage, requestMetrics } from "./request-metrics.js";
 
 export interface HttpExtensions {
   /** Mounted before the JSON body parser: Slack's signature check needs the raw body. */
@@ -36,6 +38,8 @@ export interface HttpDeps {
   health: () => Promise<Record<string, string>>;
   /** The embedded pool's public keys, served at /.well-known/jwks.json. */
   jwks?: Jwks;
+  /** Request figures, and GET /metrics where the backend has a page (embedded). */
+  metrics?: HttpMetrics;
 }
 
 export function createHttpApp(deps: HttpDeps, extensions: HttpExtensions = {}): Express {
@@ -44,6 +48,8 @@ export function createHttpApp(deps: HttpDeps, extensions: HttpExtensions = {}): 
   app.disable("x-powered-by");
   app.set("trust proxy", deps.trustProxyHops);
   app.set("query parser", "simple");
+  // First, so that every response is counted, whatever answered it.
+  if (deps.metrics) app.use(requestMetrics(deps.metrics.record));
   app.use(securityHeaders);
   app.use((req, res, next) => {
     const requestId = (req.get("x-request-id") ?? "").slice(0, 64) || randomUUID();
@@ -60,6 +66,12 @@ export function createHttpApp(deps: HttpDeps, extensions: HttpExtensions = {}): 
     const ok = Object.values(checks).every((v) => v === "ok");
     res.status(ok ? 200 : 503).json({ status: ok ? "ok" : "degraded", checks });
   });
+  // The REST API's own description; test/e2e/openapi.test.ts keeps it and the routes below in step.
+  app.get("/openapi.json", (_req, res) => {
+    res.setHeader("Cache-Control", "public, max-age=300");
+    res.json(openApiDocument);
+  });
+  if (deps.metrics?.render) app.get("/metrics", metricsPage(deps.metrics.render, deps.metrics.token));
   if (deps.jwks) {
     const jwks = deps.jwks;
     app.get("/.well-known/jwks.json", (_req, res) => {
