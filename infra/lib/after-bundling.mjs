@@ -67,7 +67,11 @@ if (webDirArg && bundle.includes("layout.html")) {
 
 const childName = basename(pdfChildArg);
 const startsChild = bundle.includes(childName);
-const importsPdfPackages = /["'](?:pdf-parse|pdfjs-dist)(?:\/[^"']*)?["']/.test(bundle);
+// An import or require of the package, not any mention of its name: a bundle that inlines package.json
+// (for its version) lists every dependency as a JSON key.
+const importsPdfPackages = /(?:\bfrom|\bimport|\brequire)\s*\(?\s*["'](?:pdf-parse|pdfjs-dist)(?:\/[^"']*)?["']/.test(
+  bundle,
+);
 if (!startsChild && !importsPdfPackages) process.exit(0);
 
 if (startsChild) {

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { Duration } from "aws-cdk-lib";
 import type * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
-import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
+import { type BundlingOptions, NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
 
@@ -12,11 +12,11 @@ export const ENTRY_POINTS = {
   http: "src/entrypoints/lambda-http.ts",
   worker: "src/entrypoints/lambda-worker.ts",
 } as const;
-/** Plain JS run in a child process by the PDF extractor; shipped beside the bundle (see after-bundling.mjs). */
+/** Plain JS run in a child process by the PDF extractor; shipped beside the worker bundle (see after-bundling.mjs). */
 export const PDF_CHILD = "src/ingest/pdf-child.mjs";
 /** The web app's files (layout, pages, assets), read at run time by http/web-routes.ts from `./web/` beside it. */
 export const WEB_DIR = "src/http/web";
-const AFTER_BUNDLING_SCRIPT = "infra/lib/after-bundling.mjs";
+export const AFTER_BUNDLING_SCRIPT = "infra/lib/after-bundling.mjs";
 
 export interface AppFunctionProps {
   readonly entry: keyof typeof ENTRY_POINTS;
@@ -49,6 +49,50 @@ export function assertSourcesExist(projectRoot: string): void {
         "The CDK app bundles the real entry points; tests build the stack with bundle: false instead.",
     );
   }
+}
+
+/**
+ * The HTTP function only enqueues ingest jobs; the worker runs them. esbuild leaves the PDF extractor
+ * out of the HTTP bundle (ingest/extract.ts imports it lazily, so the HTTP process never asks for it),
+ * and with it the name of pdf-child.mjs, so after-bundling.mjs ships neither the child nor pdf.js there.
+ * A pattern with `*` is matched against the import as written (`./pdf-extract.js`), which holds for
+ * local and Docker bundling alike, whatever the working directory.
+ */
+const HTTP_ONLY_EXTERNALS = ["*/pdf-extract.js"];
+
+/**
+ * How esbuild bundles a function (NodejsFunction `bundling`, less the hooks). Exported so that
+ * test/infra/lambda-bundles.test.ts bundles with exactly these options and checks what each bundle holds.
+ */
+export function bundlingOptions(entry: keyof typeof ENTRY_POINTS) {
+  return {
+    format: OutputFormat.ESM,
+    target: "node22",
+    mainFields: ["module", "main"],
+    minify: true,
+    keepNames: true, // error class names survive in logs
+    sourceMap: true,
+    sourcesContent: false,
+    // An ESM bundle has no `require` for the CommonJS packages inside it that call it at run time.
+    // The alias keeps the banner's import from colliding with an app module importing createRequire.
+    banner:
+      'import { createRequire as __enclaveCreateRequire } from "node:module"; const require = __enclaveCreateRequire(import.meta.url);',
+    // Replaces the default externals, so the AWS SDK v3 is bundled at the versions in package-lock.json
+    // rather than whatever the runtime ships.
+    externalModules: [
+      // Native, used only by the embedded (local) backend; after-bundling.mjs puts a stub in its place.
+      "better-sqlite3",
+      // Run in the PDF child process from node_modules copied next to the bundle; pdfjs loads its
+      // worker module by a path relative to itself, which bundling would break.
+      "pdf-parse",
+      "pdfjs-dist",
+      // Native, per-platform helper pdf.js loads for its DOMMatrix/ImageData/Path2D polyfills; not shipped
+      // (no linux-arm64 binary is installed here). Text extraction needs only a DOMMatrix global, which
+      // the PDF child must define when this package is absent.
+      "@napi-rs/canvas",
+      ...(entry === "http" ? HTTP_ONLY_EXTERNALS : []),
+    ],
+  } satisfies BundlingOptions;
 }
 
 /**
@@ -86,31 +130,7 @@ export function createAppFunction(scope: Construct, id: string, props: AppFuncti
     depsLockFilePath: join(root, "package-lock.json"),
     bundling: {
       forceDockerBundling: false,
-      format: OutputFormat.ESM,
-      target: "node22",
-      mainFields: ["module", "main"],
-      minify: true,
-      keepNames: true, // error class names survive in logs
-      sourceMap: true,
-      sourcesContent: false,
-      // An ESM bundle has no `require` for the CommonJS packages inside it that call it at run time.
-      // The alias keeps the banner's import from colliding with an app module importing createRequire.
-      banner:
-        'import { createRequire as __enclaveCreateRequire } from "node:module"; const require = __enclaveCreateRequire(import.meta.url);',
-      // Replaces the default externals, so the AWS SDK v3 is bundled at the versions in package-lock.json
-      // rather than whatever the runtime ships.
-      externalModules: [
-        // Native, used only by the embedded (local) backend; after-bundling.mjs puts a stub in its place.
-        "better-sqlite3",
-        // Run in the PDF child process from node_modules copied next to the bundle; pdfjs loads its
-        // worker module by a path relative to itself, which bundling would break.
-        "pdf-parse",
-        "pdfjs-dist",
-        // Native, per-platform helper pdf.js loads for its DOMMatrix/ImageData/Path2D polyfills; not shipped
-        // (no linux-arm64 binary is installed here). Text extraction needs only a DOMMatrix global, which
-        // the PDF child must define when this package is absent.
-        "@napi-rs/canvas",
-      ],
+      ...bundlingOptions(props.entry),
       commandHooks: {
         beforeBundling: () => [],
         beforeInstall: () => [],

@@ -1,5 +1,5 @@
 import type { SupportedKind } from "../domain/documents.js";
-import { extractPdf, type PdfLimits } from "./pdf-extract.js";
+import type { PdfLimits } from "./pdf-extract.js";
 import { extractPlainText } from "./plain-text.js";
 import { notifyProgress, type ProgressListener } from "./progress.js";
 
@@ -17,7 +17,13 @@ export async function extractText(
   limits: PdfLimits,
   onProgress?: ProgressListener,
 ): Promise<{ pages: string[] }> {
-  if (kind === "pdf") return extractPdf(data, limits, onProgress ? { onProgress } : {});
+  if (kind === "pdf") {
+    // Loaded on first use: only a process that runs ingest jobs ever parses a PDF. The HTTP Lambda
+    // bundle leaves this module out (HTTP_ONLY_EXTERNALS in infra/lib/app-function.ts), and with it
+    // the PDF child and pdf.js that would otherwise be shipped beside it.
+    const { extractPdf } = await import("./pdf-extract.js");
+    return extractPdf(data, limits, onProgress ? { onProgress } : {});
+  }
   const text = extractPlainText(data, kind);
   notifyProgress(onProgress, { pagesDone: text.pages.length, pagesTotal: text.pages.length });
   return text;
