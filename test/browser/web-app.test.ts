@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
 import type { Browser, BrowserContext, Locator, Page, Request } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TenantId } from "../../src/domain/tenant.js";
@@ -656,6 +657,53 @@ describe.skipIf(!hasChromium)("web app in Chromium", () => {
     await admin.page.locator("#delete-dialog").getByRole("button", { name: "Delete" }).click();
     await admin.page.locator("#docs-status", { hasText: "Deleted Diary." }).waitFor();
     expect(await theirDiary.count()).toBe(0);
+    expect([...member.problems, ...admin.problems]).toEqual([]);
+  });
+
+  it("lets an admin export the organisation and delete it by typing its name; a member sees neither", async () => {
+    const org = await newOrganisation(server.url, "Vandelay Industries");
+    const memberEmail = uniqueEmail("george", "vandelay.example");
+    const memberClient = await joinByInvite(server.url, org.client, memberEmail, PASSWORD);
+    const doc = await org.client.upload(
+      "Latex catalogue.txt",
+      "Vandelay imports latex and exports chips.",
+      "text/plain",
+    );
+    await waitForDocument(org.client, doc.json.document.id);
+
+    const member = await newPage();
+    await logInWithPage(member.page, server.url, memberEmail);
+    await member.page.goto(url("/team"));
+    await member.page.locator("#member-note").waitFor();
+    expect(await member.page.getByRole("button", { name: "Export everything" }).isVisible()).toBe(false);
+    expect(await member.page.getByRole("button", { name: "Delete organisation…" }).isVisible()).toBe(false);
+
+    const admin = await newPage();
+    await logInWithPage(admin.page, server.url, org.email);
+    await admin.page.goto(url("/team"));
+    const [download] = await Promise.all([
+      admin.page.waitForEvent("download"),
+      admin.page.getByRole("button", { name: "Export everything" }).click(),
+    ]);
+    expect(download.suggestedFilename()).toMatch(/^enclave-export-\d{4}-\d{2}-\d{2}\.tar\.gz$/);
+    const archive = gunzipSync(readFileSync((await download.path()) ?? ""));
+    // A tar file: entry names sit in its 512-byte headers.
+    expect(archive.includes("organisation.json")).toBe(true);
+    expect(archive.includes("Vandelay imports latex")).toBe(true);
+    await admin.page.locator("#export-status", { hasText: "Export downloaded." }).waitFor();
+
+    await admin.page.getByRole("button", { name: "Delete organisation…" }).click();
+    const dialog = admin.page.locator("#delete-org-dialog");
+    const confirm = dialog.getByRole("button", { name: "Delete organisation" });
+    await dialog.getByLabel("Organisation name").fill("Vandelay");
+    expect(await confirm.isDisabled()).toBe(true);
+    await dialog.getByLabel("Organisation name").fill("Vandelay Industries");
+    await confirm.click();
+    await admin.page.waitForURL((u) => u.pathname === "/login");
+    await admin.page.locator("#login-notice", { hasText: "Your organisation is being deleted" }).waitFor();
+    expect(await readSession(admin.page)).toBeNull();
+    expect((await memberClient.call("GET", "/api/me")).status).toBe(401);
+    expect((await org.client.call("GET", "/api/documents")).status).toBe(401);
     expect([...member.problems, ...admin.problems]).toEqual([]);
   });
 

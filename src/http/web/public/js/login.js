@@ -10,10 +10,12 @@ const email = /** @type {HTMLInputElement} */ (byId("email"));
 const password = /** @type {HTMLInputElement} */ (byId("password"));
 
 const existing = getSession();
-if (existing && existing.expiresAt > Date.now() && !params.has("expired")) {
+if (existing && existing.expiresAt > Date.now() && !params.has("expired") && !params.has("deleted")) {
   location.replace(next);
 }
-if (params.has("expired")) say(byId("login-notice"), "Your session has expired. Log in again.");
+if (params.has("deleted"))
+  say(byId("login-notice"), "Your organisation is being deleted. Its accounts can no longer log in.");
+else if (params.has("expired")) say(byId("login-notice"), "Your session has expired. Log in again.");
 else if (next !== "/") say(byId("login-notice"), "Log in to continue.");
 email.focus();
 

@@ -1,4 +1,4 @@
-import { api } from "./api.js";
+import { api, download, endSession } from "./api.js";
 import { byId, copyText, h, openDialog, say, timeEl } from "./dom.js";
 import { messageOf, showPageError, startAppPage } from "./shell.js";
 
@@ -187,10 +187,52 @@ async function loadIdentities() {
   );
 }
 
+const exportStatus = byId("export-status");
+byId("export-org").addEventListener("click", async () => {
+  const button = /** @type {HTMLButtonElement} */ (byId("export-org"));
+  button.disabled = true;
+  say(exportStatus, "Preparing the export…");
+  try {
+    await download("/api/organisation/export", `enclave-export-${new Date().toISOString().slice(0, 10)}.tar.gz`);
+    say(exportStatus, "Export downloaded.");
+  } catch (e) {
+    say(exportStatus, messageOf(e));
+  } finally {
+    button.disabled = false;
+  }
+});
+
+/**
+ * Deleting the organisation: the admin types its exact name (the server checks it too). Once accepted,
+ * the session ends at once: every token of the organisation is refused from then on.
+ * @param {string} name
+ */
+async function deleteOrganisation(name) {
+  const confirm = /** @type {HTMLInputElement} */ (byId("delete-org-confirm"));
+  const submit = /** @type {HTMLButtonElement} */ (byId("delete-org-submit"));
+  const error = byId("delete-org-error");
+  byId("delete-org-name").textContent = name;
+  confirm.value = "";
+  submit.disabled = true;
+  confirm.oninput = () => {
+    submit.disabled = confirm.value.trim() !== name.trim();
+  };
+  say(error, "");
+  if ((await openDialog(/** @type {HTMLDialogElement} */ (byId("delete-org-dialog")))) !== "delete") return;
+  try {
+    await api("/api/organisation", { method: "DELETE", body: { confirm: confirm.value } });
+    endSession();
+    location.replace("/login?deleted");
+  } catch (e) {
+    say(error, messageOf(e));
+  }
+}
+
 // Open to every member for their own Slack accounts; invites, members and workspaces are for admins.
 const me = await startAppPage();
 if (me) {
   byId("org-name").textContent = me.tenant_name;
+  byId("delete-org").addEventListener("click", () => deleteOrganisation(me.tenant_name));
   byId("member-note").hidden = me.role === "admin";
   try {
     await Promise.all([loadIdentities(), ...(me.role === "admin" ? [loadMembers(), loadLinks()] : [])]);
