@@ -3,9 +3,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { gunzipSync } from "node:zlib";
-import tar from "tar-stream";
 import { afterAll, describe, expect, it } from "vitest";
+import { untarGz } from "../support/archive.js";
 
 const run = promisify(execFile);
 const dataDir = mkdtempSync(join(tmpdir(), "enclave-cli-"));
@@ -23,27 +22,10 @@ const tenantIn = (created: Ran): string => {
   return tenant;
 };
 
-/** Names and contents of the files in a .tar.gz. */
+/** Names and contents of the files in a .tar.gz, as text. */
 async function untar(file: string): Promise<Map<string, string>> {
-  const files = new Map<string, string>();
-  const extract = tar.extract();
-  const done = new Promise<void>((resolve, reject) => {
-    extract.on("entry", (header, stream, next) => {
-      const parts: Buffer[] = [];
-      stream.on("data", (c: unknown) => {
-        parts.push(c as Buffer);
-      });
-      stream.on("end", () => {
-        files.set(header.name, Buffer.concat(parts).toString("utf8"));
-        next();
-      });
-    });
-    extract.on("finish", resolve);
-    extract.on("error", reject);
-  });
-  extract.end(gunzipSync(readFileSync(file)));
-  await done;
-  return files;
+  const files = await untarGz(readFileSync(file));
+  return new Map([...files].map(([name, data]) => [name, data.toString("utf8")]));
 }
 
 const tenantFolders = () => (existsSync(join(dataDir, "tenants")) ? readdirSync(join(dataDir, "tenants")) : []);

@@ -1,13 +1,13 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { gunzipSync } from "node:zlib";
-import tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TenantId } from "../../src/domain/tenant.js";
+import { untarGz } from "../support/archive.js";
 import type { FakeTeam } from "../support/fake-slack.js";
 import { type ApiClient, apiClient, joinByInvite, newOrganisation, waitForDocument } from "../support/server.js";
 import { commandForm } from "../support/slack.js";
 import { linkOverHttp, type SlackHarness, startSlackHarness, whoIn } from "../support/slack-harness.js";
+import { until } from "../support/wait.js";
 
 /**
  * Offboarding an organisation on this shape (the `.aws` wrapper runs it on Lambda over the emulators):
@@ -27,29 +27,6 @@ let doomed: Awaited<ReturnType<typeof newOrganisation>>;
 let member: ApiClient;
 let survivor: Awaited<ReturnType<typeof newOrganisation>>;
 let documentId: string;
-
-/** Every file of an archive by name. */
-async function untar(gz: Buffer): Promise<Map<string, Buffer>> {
-  const files = new Map<string, Buffer>();
-  const extract = tar.extract();
-  const done = new Promise<void>((resolve, reject) => {
-    extract.on("entry", (header, stream, next) => {
-      const parts: Buffer[] = [];
-      stream.on("data", (c: unknown) => {
-        parts.push(c as Buffer);
-      });
-      stream.on("end", () => {
-        files.set(header.name, Buffer.concat(parts));
-        next();
-      });
-    });
-    extract.on("finish", resolve);
-    extract.on("error", reject);
-  });
-  extract.end(gunzipSync(gz));
-  await done;
-  return files;
-}
 
 async function download(client: ApiClient, path: string) {
   const res = await fetch(`${h.server.url}${path}`, { headers: { authorization: `Bearer ${client.token}` } });
@@ -83,16 +60,6 @@ async function mentionsInStores(needles: readonly string[]): Promise<string[]> {
   if (!AWS) return embeddedMentions(h.server.dataDir, needles);
   const { awsStoreMentions } = await import("../support/aws-stores.js");
   return awsStoreMentions(h.server.container.config, needles);
-}
-
-async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 beforeAll(async () => {
@@ -133,7 +100,7 @@ describe("exporting an organisation", () => {
     expect(res.headers.get("content-disposition")).toMatch(
       /attachment; filename="enclave-export-\d{4}-\d\d-\d\d\.tar\.gz"/,
     );
-    const files = await untar(body);
+    const files = await untarGz(body);
 
     const org = JSON.parse(files.get("organisation.json")?.toString("utf8") ?? "{}");
     expect(org.organisation).toMatchObject({ id: doomed.tenantId, name: DOOMED });
@@ -212,9 +179,8 @@ describe("deleting an organisation", () => {
     expect((await member.call("GET", "/api/documents")).status).toBe(401);
 
     const directory = h.server.container.directory;
-    await until(
-      async () => ((await directory.getTenant(doomed.tenantId as TenantId)) ? undefined : true),
-      "the erasure",
+    await until("the erasure", 60_000, async () =>
+      (await directory.getTenant(doomed.tenantId as TenantId)) ? undefined : true,
     );
     expect(await mentionsInStores(needles)).toEqual([]);
 

@@ -1,12 +1,8 @@
 import { createHmac } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Ajv2020, type AnySchema, type ValidateFunction } from "ajv/dist/2020.js";
 import type { Express } from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppError, type ErrorCode } from "../../src/domain/errors.js";
-import { startServer } from "../../src/entrypoints/server.js";
 import { openApiDocument as doc } from "../../src/http/openapi.js";
 import {
   type HeaderObject,
@@ -19,6 +15,7 @@ import {
 import { webRoutes } from "../../src/http/web-routes.js";
 import { FakeSlack } from "../support/fake-slack.js";
 import { workspaceLinkToken } from "../support/link-tokens.js";
+import { startTestServer, type TestServer } from "../support/server.js";
 
 /**
  * The OpenAPI document against the app: (a) it is a well-formed OpenAPI 3.1 document whose references
@@ -288,20 +285,12 @@ describe("the OpenAPI document", () => {
 // The real embedded server: Slack on (Events over HTTP, multi-workspace OAuth) so that its routes exist.
 
 let fake: FakeSlack;
-let dataDir: string;
-let started: Awaited<ReturnType<typeof startServer>>;
+let started: TestServer;
 let base: string;
 
 beforeAll(async () => {
   fake = await FakeSlack.start();
-  dataDir = mkdtempSync(join(tmpdir(), "enclave-openapi-"));
-  started = await startServer({
-    DATA_DIR: dataDir,
-    PORT: "0",
-    HOST: "127.0.0.1",
-    LOG_LEVEL: "silent",
-    JOB_RETRY_BASE_MS: "10",
-    SIGNUP_RATE_LIMIT_PER_HOUR: "10000",
+  started = await startTestServer({
     MAX_FILE_BYTES: String(MAX_FILE_BYTES),
     RATE_LIMIT_USER_PER_MINUTE: String(QUESTIONS_PER_MINUTE),
     METRICS_TOKEN,
@@ -318,7 +307,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await started?.stop();
   await fake?.stop();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
 // ---------------------------------------------------------------------------------------------------
@@ -362,7 +350,7 @@ function toTemplate(path: string): string {
 describe("the app's routes and the document", () => {
   it("are the same set: every REST route is documented and every documented operation is served", () => {
     // The server's own request handler is the Express app it runs, with every surface mounted.
-    const app = started.server.listeners("request")[0] as Express;
+    const app = started.server?.listeners("request")[0] as Express;
     const served = routesOf((app as unknown as { router: { stack: RouterLayer[] } }).router.stack);
     // Excluded: the web app's HTML pages and assets (web-routes.ts), which are for browsers, not REST.
     const web = new Set(routesOf((webRoutes() as unknown as { stack: RouterLayer[] }).stack));

@@ -7,6 +7,8 @@ import { startServer } from "../../src/entrypoints/server.js";
 export interface TestServer {
   url: string;
   dataDir: string;
+  /** The listening HTTP server (its request listener is the Express app). */
+  server?: import("node:http").Server;
   stop: () => Promise<void>;
   container: Awaited<ReturnType<typeof startServer>>["container"];
 }
@@ -34,6 +36,7 @@ export async function startTestServer(
   return {
     url: started.url,
     dataDir,
+    server: started.server,
     container: started.container,
     stop: async () => {
       await started.stop();
