@@ -2,12 +2,12 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TenantId } from "../../src/domain/tenant.js";
+import { eventually } from "../contract/support.js";
 import { untarGz } from "../support/archive.js";
 import type { FakeTeam } from "../support/fake-slack.js";
 import { type ApiClient, apiClient, joinByInvite, newOrganisation, waitForDocument } from "../support/server.js";
 import { commandForm } from "../support/slack.js";
 import { linkOverHttp, type SlackHarness, startSlackHarness, whoIn } from "../support/slack-harness.js";
-import { until } from "../support/wait.js";
 
 /**
  * Offboarding an organisation on this shape (the `.aws` wrapper runs it on Lambda over the emulators):
@@ -179,8 +179,10 @@ describe("deleting an organisation", () => {
     expect((await member.call("GET", "/api/documents")).status).toBe(401);
 
     const directory = h.server.container.directory;
-    await until("the erasure", 60_000, async () =>
-      (await directory.getTenant(doomed.tenantId as TenantId)) ? undefined : true,
+    await eventually(
+      async () => ((await directory.getTenant(doomed.tenantId as TenantId)) ? undefined : true),
+      60_000,
+      "the erasure",
     );
     expect(await mentionsInStores(needles)).toEqual([]);
 

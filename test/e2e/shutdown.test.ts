@@ -5,7 +5,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { until } from "../support/wait.js";
 
 // `npm start` exactly as Docker, systemd or a supervisor runs it: the signal goes to the process that
 // npm started, or to npm itself, and nothing of the server may survive either.
@@ -55,6 +54,16 @@ function groupMembers(run: Run): number[] {
   return processTable()
     .filter((p) => p.pgid === run.npm.pid && alive(p.pid))
     .map((p) => p.pid);
+}
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /**
