@@ -3,7 +3,7 @@ import { createReadStream } from "node:fs";
 import { mkdtemp, open, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough, type Readable } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import tar from "tar-stream";
@@ -38,11 +38,21 @@ export function tarGz(entries: AsyncIterable<ArchiveEntry>): Readable {
   return out;
 }
 
+/**
+ * One entry, its bytes piped in. Always through a pipeline, never `pack.entry(header, buffer)`: when the
+ * reader goes away mid-download the pack is destroyed, and an entry stream with no error listener would
+ * throw its "premature close" as an uncaught error, taking the whole server down.
+ */
+function addEntry(pack: tar.Pack, header: tar.Headers, source: Readable): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const sink = pack.entry(header, (error) => (error ? reject(error) : resolve()));
+    pipeline(source, sink).catch(reject);
+  });
+}
+
 async function addBytes(pack: tar.Pack, name: string, data: Uint8Array | string, mtime = new Date()): Promise<void> {
   const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : Buffer.from(data);
-  await new Promise<void>((resolve, reject) => {
-    pack.entry({ name, size: bytes.length, mode: 0o644, mtime }, bytes, (error) => (error ? reject(error) : resolve()));
-  });
+  await addEntry(pack, { name, size: bytes.length, mode: 0o644, mtime }, Readable.from([bytes]));
 }
 
 async function addSpooled(
@@ -66,10 +76,7 @@ async function addSpooled(
       await handle.close().catch(() => undefined);
     }
     const { size } = await stat(file);
-    await new Promise<void>((resolve, reject) => {
-      const sink = pack.entry({ name, size, mode: 0o644, mtime }, (error) => (error ? reject(error) : resolve()));
-      pipeline(createReadStream(file), sink).catch(reject);
-    });
+    await addEntry(pack, { name, size, mode: 0o644, mtime }, createReadStream(file));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
