@@ -43,7 +43,7 @@ export function tarGz(entries: AsyncIterable<ArchiveEntry>): Readable {
  * reader goes away mid-download the pack is destroyed, and an entry stream with no error listener would
  * throw its "premature close" as an uncaught error, taking the whole server down.
  */
-function addEntry(pack: tar.Pack, header: tar.Header, source: Readable): Promise<void> {
+function addEntry(pack: tar.Pack, header: Parameters<tar.Pack["entry"]>[0], source: Readable): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const sink = pack.entry(header, (error) => (error ? reject(error) : resolve()));
     pipeline(source, sink).catch(reject);
