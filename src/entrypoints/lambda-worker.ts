@@ -54,7 +54,7 @@ export function createWorkerHandler(options: LambdaWorkerOptions = {}): WorkerHa
   const handler = (async (event: SQSEvent | ScheduledEvent) => {
     const { queue, container } = await start();
     try {
-      // The EventBridge schedule: re-queue documents whose ingest job was lost.
+      // The EventBridge schedule: re-queue documents whose ingest job was lost, and unfinished deletions.
       if (isScheduled(event)) return { recovered: await container.recovery.run() } satisfies SweepResult;
       return await queue.handleBatch(event);
     } finally {
