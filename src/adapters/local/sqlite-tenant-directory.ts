@@ -11,7 +11,7 @@ import type {
 } from "../../ports/tenant-directory.js";
 import { jsonText, parseStored, roleSchema, StoredRecords, tenantIdSchema } from "../shared/stored-records.js";
 import type { TokenCipher } from "../shared/token-cipher.js";
-import { type Db, statement } from "./sqlite.js";
+import { type Db, statement, truncateWal } from "./sqlite.js";
 
 /** Rows as read back: the query's own columns, each checked (SQLite stores whatever it is given). */
 type Row = Record<string, unknown>;
@@ -22,6 +22,8 @@ const tenantRow = z.object({
   created_at: z.string(),
   deleting_since: z.string().nullable(),
 });
+
+const TENANT_COLUMNS = "id, name, created_at, deleting_since";
 
 const toTenant = (r: Row): Tenant => {
   const t = parseStored(tenantRow, r, { store: "tenants", key: String(r.id) });
@@ -129,17 +131,13 @@ export class SqliteTenantDirectory implements TenantDirectory {
   }
 
   async getTenant(id: TenantId): Promise<Tenant | undefined> {
-    const row = this.db.prepare("SELECT id, name, created_at, deleting_since FROM tenants WHERE id = ?").get(id) as
-      | Row
-      | undefined;
+    const row = this.db.prepare(`SELECT ${TENANT_COLUMNS} FROM tenants WHERE id = ?`).get(id) as Row | undefined;
     return row ? this.stored.one(() => toTenant(row)) : undefined;
   }
 
   async listTenants(): Promise<Tenant[]> {
     return this.stored.each(
-      this.db
-        .prepare("SELECT id, name, created_at, deleting_since FROM tenants ORDER BY created_at, id")
-        .all() as Row[],
+      this.db.prepare(`SELECT ${TENANT_COLUMNS} FROM tenants ORDER BY created_at, id`).all() as Row[],
       toTenant,
     );
   }
@@ -166,9 +164,9 @@ export class SqliteTenantDirectory implements TenantDirectory {
       }
       this.db.prepare("DELETE FROM tenants WHERE id = ?").run(tenant);
     })();
-    // The deleted rows' old pages stay in the write-ahead log until a checkpoint copies the (zeroed, with
-    // secure_delete) new ones over them and the log is emptied. Best effort: a reader elsewhere may hold it.
-    this.db.pragma("wal_checkpoint(TRUNCATE)");
+    // The deleted rows' old pages stay in the write-ahead log until it is emptied (without waiting for a
+    // reader elsewhere, which would hold the event loop).
+    truncateWal(this.db);
   }
 
   async addMember(m: Member): Promise<void> {
