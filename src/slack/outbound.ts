@@ -2,7 +2,8 @@ import { AppError } from "../domain/errors.js";
 import { backoffMs, type RetryPolicy, retryDelayMs, SLACK_HTTP_RETRY } from "../domain/retry.js";
 import { formatBytes } from "../services/documents.js";
 import type { SlackMessage } from "./blocks.js";
-import { isTokenHost, type SlackSettings } from "./settings.js";
+import { type FileDestination, fileDestination } from "./file-hosts.js";
+import type { SlackSettings } from "./settings.js";
 
 export type FetchFn = typeof fetch;
 
@@ -63,10 +64,15 @@ export async function postToResponseUrl(
   }
 }
 
+/** Redirects a file download may follow before it gives up. */
+export const MAX_DOWNLOAD_REDIRECTS = 3;
+
 /**
- * Downloads a Slack file (`url_private_download`) with the bot token. Redirects are followed by hand
- * so the token goes only to Slack's hosts (or the configured SLACK_API_URL host): `fetch` would either
- * drop it on every hop or, worse, carry it to wherever a redirect points.
+ * Downloads a Slack file (`url_private_download`) with the bot token. Redirects are followed by hand,
+ * at most MAX_DOWNLOAD_REDIRECTS, and every hop, the first included, must pass `fileDestination`
+ * (Slack's file hosts over https, or exactly SLACK_API_URL's origin; never a local or private address)
+ * before anything is sent to it; the token goes only where `isTokenHost` allows. `fetch` itself would
+ * either drop the token on every hop or, worse, carry it to wherever a redirect points.
  */
 export async function downloadSlackFile(
   url: string,
@@ -76,11 +82,12 @@ export async function downloadSlackFile(
   fetchOrOptions: FetchFn | OutboundOptions = fetch,
 ): Promise<Buffer> {
   const { fetchFn, policy, wait } = outbound(fetchOrOptions);
-  let current = new URL(url);
+  let current = parsedUrl(url, undefined, "first");
   let failures = 0;
-  for (let hop = 0; hop <= 5; ) {
-    if (current.protocol !== "https:" && current.protocol !== "http:") break;
-    const headers: Record<string, string> = isTokenHost(current, settings) ? { authorization: `Bearer ${token}` } : {};
+  for (let hop = 0; ; ) {
+    const destination = fileDestination(current, settings);
+    if (!destination.allowed) throw refusedDestination(destination, hop === 0 ? "first" : "redirect");
+    const headers: Record<string, string> = destination.token ? { authorization: `Bearer ${token}` } : {};
     let res: Response;
     try {
       res = await fetchFn(current, { headers, redirect: "manual", signal: AbortSignal.timeout(120_000) });
@@ -92,7 +99,13 @@ export async function downloadSlackFile(
     }
     if (res.status >= 300 && res.status < 400 && res.headers.get("location")) {
       await res.body?.cancel();
-      current = new URL(res.headers.get("location") ?? "", current);
+      if (hop >= MAX_DOWNLOAD_REDIRECTS)
+        throw new AppError(
+          "dependency_unavailable",
+          `the download was redirected more than ${MAX_DOWNLOAD_REDIRECTS} times, so I stopped following it.`,
+          { detail: `download redirect ${hop + 1} to ${res.headers.get("location")?.slice(0, 200)}` },
+        );
+      current = parsedUrl(res.headers.get("location") ?? "", current, "redirect");
       hop++;
       continue;
     }
@@ -123,7 +136,32 @@ export async function downloadSlackFile(
     }
     return readCapped(res, maxBytes);
   }
-  throw new AppError("dependency_unavailable", "I couldn't download the file from Slack (too many redirects).");
+}
+
+function parsedUrl(location: string, base: URL | undefined, hop: "first" | "redirect"): URL {
+  try {
+    return new URL(location, base);
+  } catch (cause) {
+    throw new AppError(
+      "dependency_unavailable",
+      hop === "first"
+        ? "the download link Slack gave me is not a valid URL."
+        : "the download was redirected to an invalid URL.",
+      { cause, detail: `unparsable download URL ${location.slice(0, 200)}` },
+    );
+  }
+}
+
+/** Said to the sharer after "I couldn't index <title>: ", so it starts in lower case. */
+function refusedDestination(d: Extract<FileDestination, { allowed: false }>, hop: "first" | "redirect"): AppError {
+  const where = hop === "first" ? "the download link Slack gave me points to" : "the download was redirected to";
+  const what =
+    d.why === "local_address"
+      ? "a local or private network address, not one of Slack's file hosts"
+      : "not one of Slack's file hosts";
+  return new AppError("dependency_unavailable", `${where} ${d.host}, which is ${what}, so I didn't download it.`, {
+    detail: `download destination refused (${d.why}): ${d.host}`,
+  });
 }
 
 function outbound(o: FetchFn | OutboundOptions) {

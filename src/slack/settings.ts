@@ -88,12 +88,13 @@ export function slackSettings(config: Config): SlackSettings | undefined {
 }
 
 /**
- * Hosts that may receive the bot token on a file download: Slack's own, plus the host of a configured
- * SLACK_API_URL (the fake Slack in tests). Everything else (a redirect to a CDN or anywhere) gets no token.
+ * Where a file download may carry the bot token: https on the default port to slack.com or a subdomain,
+ * or exactly the origin (scheme, host and port) of a configured SLACK_API_URL (a self-hosted gateway,
+ * the fake Slack in tests). Everything else (Slack's CDN hosts, another port, anywhere) gets no token.
  */
 export function isTokenHost(url: URL, settings: Pick<SlackSettings, "apiUrl">): boolean {
-  const host = url.hostname.toLowerCase();
-  const api = new URL(settings.apiUrl);
-  if (api.hostname === host && (url.protocol === "https:" || api.protocol === "http:")) return true;
-  return url.protocol === "https:" && (host === "slack.com" || host.endsWith(".slack.com"));
+  if (url.username || url.password) return false;
+  if (url.origin === new URL(settings.apiUrl).origin) return true;
+  const host = url.hostname.toLowerCase().replace(/\.$/, "");
+  return url.protocol === "https:" && url.port === "" && (host === "slack.com" || host.endsWith(".slack.com"));
 }

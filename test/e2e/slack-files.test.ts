@@ -218,15 +218,17 @@ describe("sharing files", () => {
     expect(h.fake.downloads.length).toBe(downloads);
   });
 
-  it("never sends the bot token to another host a download redirects to", async () => {
+  it("does not follow a download redirect to a host that is not one of Slack's file hosts, and says why", async () => {
     const file = addFile("cdn-hosted.txt", Buffer.from("The Files Inc rooftop garden grows saffron crocuses."), {
       redirect: "foreign-host",
     });
     await share(file);
-    await replyTo(file, /^Indexed cdn-hosted/);
-    const cdn = h.fake.downloads.filter((d) => d.host.startsWith("localhost"));
-    expect(cdn).toHaveLength(1);
-    expect(cdn[0]?.authorization).toBeUndefined();
+    const reply = await replyTo(file, /^I couldn't index cdn-hosted/);
+    expect(reply.params.text).toBe(
+      `I couldn't index cdn-hosted: the download was redirected to ${new URL(h.fake.cdnUrl).host}, which is a local or private network address, not one of Slack's file hosts, so I didn't download it.`,
+    );
+    // Nothing at all went to the other host, the bot token least of all.
+    expect(h.fake.downloads.filter((d) => d.host.startsWith("localhost"))).toEqual([]);
   });
 
   it("handles a file sent in a DM once, although it arrives as a message and as file_shared", async () => {

@@ -114,6 +114,12 @@ export interface FakeFile {
   shares: FakeShare[];
   /** "same-host": one redirect hop on this server; "foreign-host": the hop goes to another host name. */
   redirect: "none" | "same-host" | "foreign-host";
+  /** "same-host" only: how many redirect hops on this server before the file is served (default 1). */
+  sameHostHops?: number;
+  /** The download (with a valid token) answers 302 to exactly this Location instead (any URL). */
+  redirectTo?: string;
+  /** files.info's `url_private_download` is exactly this instead of this server's download link. */
+  downloadUrl?: string;
   external?: boolean;
 }
 
@@ -756,7 +762,7 @@ export class FakeSlack {
       is_external: Boolean(file.external),
       is_public: lists.channels.length > 0,
       url_private: `${base}/${encodeURIComponent(file.name)}`,
-      url_private_download: `${base}/download/${encodeURIComponent(file.name)}`,
+      url_private_download: file.downloadUrl ?? `${base}/download/${encodeURIComponent(file.name)}`,
       permalink: `https://${team.domain}.slack.com/files/${file.user}/${file.id}/${encodeURIComponent(file.name)}`,
       ...lists,
       shares: Object.fromEntries(Object.entries(shares).filter(([, byChannel]) => Object.keys(byChannel).length > 0)),
@@ -976,9 +982,10 @@ export class FakeSlack {
     this.tempLinks.set(key, `${file.teamId}:${file.id}`);
     record(302);
     const location =
-      file.redirect === "foreign-host"
+      file.redirectTo ??
+      (file.redirect === "foreign-host"
         ? `${this.cdnUrl}/cdn/${key}`
-        : `/files-tmp/${key}/${encodeURIComponent(file.name)}`;
+        : `/files-tmp/${key}/${encodeURIComponent(file.name)}`);
     res.writeHead(302, { location }).end();
   }
 
@@ -989,14 +996,20 @@ export class FakeSlack {
     const auth = req.headers.authorization;
     const team = this.teamOfToken(auth?.replace(/^Bearer\s+/i, ""));
     const ok = file && team?.id === file.teamId;
+    const hop = Number(url.searchParams.get("hop") ?? "1");
+    const again = ok && hop < (file.sameHostHops ?? 1);
     this.downloads.push({
       path: url.pathname,
       host: url.host,
       ...(auth ? { authorization: auth } : {}),
-      status: ok ? 200 : 403,
+      status: ok ? (again ? 302 : 200) : 403,
     });
     if (!ok) {
       res.writeHead(403).end("forbidden");
+      return;
+    }
+    if (again) {
+      res.writeHead(302, { location: `${url.pathname}?hop=${hop + 1}` }).end();
       return;
     }
     res.writeHead(200, { "content-type": file.mimetype, "content-length": file.content.length }).end(file.content);

@@ -105,7 +105,8 @@ describe("outbound Slack HTTP", () => {
   it("backs off the same way when a file download is throttled or fails with 5xx", async () => {
     const { url, hits } = await flaky([{ status: 429 }, { status: 502 }]);
     const waits: number[] = [];
-    const data = await downloadSlackFile(url, "xoxb-test", { apiUrl: "https://slack.com/api/" }, 1024, {
+    // The loopback server stands in for Slack as SLACK_API_URL's origin (the only loopback a download may reach).
+    const data = await downloadSlackFile(url, "xoxb-test", { apiUrl: `${new URL(url).origin}/api/` }, 1024, {
       sleep: async (ms) => void waits.push(ms),
     });
     expect(data.toString()).toBe("file bytes");
