@@ -1,18 +1,19 @@
 import { type Logger as BoltLogger, LogLevel } from "@slack/bolt";
+import { redactPayload, redactPayloads } from "../domain/redact.js";
 import type { Logger } from "../ports/logger.js";
 
-// Slack tokens look like xoxb-…, xoxp-…, xapp-…: none may reach a log line, whoever logs it.
-const TOKEN = /\b(xox[a-z]|xapp)-[A-Za-z0-9-]+/g;
-
-export const scrubTokens = (text: string): string => text.replace(TOKEN, "$1-[redacted]");
-
+/**
+ * One line from the library's arguments. Whatever payload they carry (a Web API request body or
+ * result, a Socket Mode envelope, an ack body, an object) keeps only its ids and metadata: message
+ * text, blocks and URLs quote documents or carry link tokens, at debug as at any level.
+ */
 function describe(parts: unknown[]): { msg: string; error?: unknown } {
   const error = parts.find((p) => p instanceof Error);
   const msg = parts
     .filter((p) => !(p instanceof Error))
-    .map((p) => (typeof p === "string" ? p : safeJson(p)))
+    .map((p) => (typeof p === "string" ? redactPayloads(p) : safeJson(redactPayload(p))))
     .join(" ");
-  return { msg: scrubTokens(msg || (error instanceof Error ? error.message : "")), ...(error ? { error } : {}) };
+  return { msg: msg || (error instanceof Error ? redactPayloads(error.message) : ""), ...(error ? { error } : {}) };
 }
 
 function safeJson(value: unknown): string {
@@ -77,8 +78,11 @@ export class BoltLoggerAdapter implements BoltLogger {
 
 function scrubError(error: unknown): unknown {
   if (!(error instanceof Error)) return error;
-  const copy = new Error(scrubTokens(error.message));
+  const copy: Error & { code?: unknown } = new Error(redactPayloads(error.message));
   copy.name = error.name;
-  copy.stack = error.stack ? scrubTokens(error.stack) : undefined;
+  // Web API errors carry a stable code (slack_webapi_platform_error…); their data (the response) stays out.
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" || typeof code === "number") copy.code = code;
+  copy.stack = error.stack ? redactPayloads(error.stack) : undefined;
   return copy;
 }

@@ -1,5 +1,6 @@
 import Database from "better-sqlite3";
 import { expect } from "vitest";
+import type { ContainerOptions } from "../../src/composition/container.js";
 import type { JobQueue } from "../../src/ports/job-queue.js";
 import { withoutJoiners } from "../../src/slack/blocks.js";
 import { type FakeMessage, FakeSlack, type FakeTeam } from "./fake-slack.js";
@@ -49,19 +50,24 @@ export function breakableQueue(queue: JobQueue): { down(): void; up(): void } {
 export async function startSlackHarness(
   setup: (fake: FakeSlack) => Record<string, string>,
   env: Record<string, string> = {},
+  /** Embedded shape only: e.g. a `logger` whose lines the test reads. */
+  options: ContainerOptions = {},
 ): Promise<SlackHarness> {
   if (process.env.ENCLAVE_TEST_SHAPE === "aws") {
     return (await import("./slack-aws-harness.js")).startAwsSlackHarness(setup, env);
   }
   const fake = await FakeSlack.start();
   const slackEnv = setup(fake);
-  const server = await startTestServer({
-    SLACK_SIGNING_SECRET: SIGNING_SECRET,
-    SLACK_API_URL: fake.apiUrl,
-    PUBLIC_URL,
-    ...slackEnv,
-    ...env,
-  });
+  const server = await startTestServer(
+    {
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      SLACK_API_URL: fake.apiUrl,
+      PUBLIC_URL,
+      ...slackEnv,
+      ...env,
+    },
+    options,
+  );
   const queue = breakableQueue(server.container.queue);
   return {
     fake,

@@ -3,6 +3,7 @@ import { JsonLogger } from "../../src/adapters/local/json-logger.js";
 import { MemoryRateLimiter } from "../../src/adapters/local/memory-rate-limiter.js";
 import type { Actor } from "../../src/domain/access.js";
 import type { Source } from "../../src/domain/audit.js";
+import { scrubSecrets } from "../../src/domain/redact.js";
 import type { TenantId } from "../../src/domain/tenant.js";
 import type { SlackDirectory, SlackUserInfo } from "../../src/ports/slack-directory.js";
 import type { TenantDirectory, WorkspaceLink } from "../../src/ports/tenant-directory.js";
@@ -17,7 +18,7 @@ import {
   splitText,
   withoutJoiners,
 } from "../../src/slack/blocks.js";
-import { BoltLoggerAdapter, scrubTokens } from "../../src/slack/bolt-logger.js";
+import { BoltLoggerAdapter } from "../../src/slack/bolt-logger.js";
 import { cleanQuestion } from "../../src/slack/handlers/question.js";
 import { SlackIntake } from "../../src/slack/jobs.js";
 import { parseCommandText } from "../../src/slack/listeners/commands.js";
@@ -304,7 +305,7 @@ describe("Bolt's logging", () => {
     logger.error("token xoxb-123-456-abc leaked", new Error("bad xapp-1-A1-2-xyz"));
     logger.debug({ headers: { authorization: "Bearer xoxp-9-9" } });
     expect(lines.join("\n")).not.toMatch(/xox[bp]-\d|xapp-1-A/);
-    expect(scrubTokens("a xoxb-1-2 b")).toBe("a xoxb-[redacted] b");
+    expect(scrubSecrets("a xoxb-1-2 b")).toBe("a xoxb-[redacted] b");
   });
 });
 
