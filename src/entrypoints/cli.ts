@@ -123,7 +123,7 @@ async function run(c: Container, command: string, values: Options, args: string[
     case "create-tenant": {
       if (!values.name || !values.email || !values.password)
         throw new UsageError("create-tenant needs --name, --email and --password.");
-      const result = await c.services.accounts.signUp({
+      const result = await c.services.accounts.createTenant({
         email: values.email,
         password: values.password,
         organization: values.name,

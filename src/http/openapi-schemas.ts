@@ -107,7 +107,8 @@ export const schemas: Record<string, SchemaObject> = {
       tenant: closed({ id: ref("TenantId"), name: string() }),
       confirmation_required: {
         const: true,
-        description: "Present when the account must be confirmed with the emailed code first (Cognito).",
+        description:
+          "Present when the account must be confirmed with the emailed code first (Cognito). Present in the same way for an email that already has an account, though no code is sent then.",
       },
     },
     ["confirmation_required"],

@@ -133,19 +133,17 @@ export const openApiDocument: OpenApiDocument = {
         operationId: "signUp",
         tags: ["auth"],
         summary: "Create an organisation (always a new tenant) and its admin, or join one with an invite code",
+        description:
+          "Does not say whether an email is registered (log-in does not either). An email that already has an account gets the same 201 answer as a new one, but nothing is created: no organisation (the tenant id in the answer is stored nowhere), no membership, no account, and the existing account and its password stay as they were; an invite code is left unused. The client then logs in: with the password just chosen that fails (401 `invalid_credentials`), and the person should log in with their account's own password. Sign-ups are limited per client address, taken emails included.",
         security: PUBLIC,
         requestBody: jsonBody(ref("SignupRequest")),
         responses: {
           "201": ok(
-            "Signed up; the admin of a new organisation, or a member of the inviting one.",
+            "Signed up; the admin of a new organisation, or a member of the inviting one. The same answer for an email that already has an account, with nothing created.",
             ref("SignupResult"),
           ),
         },
-        errors: [
-          ANY,
-          BODY,
-          { 400: ["validation_failed", "invalid_invite"], 409: ["email_taken"], 429: ["rate_limited"] },
-        ],
+        errors: [ANY, BODY, { 400: ["validation_failed", "invalid_invite"], 429: ["rate_limited"] }],
       }),
     },
     "/auth/confirm": {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { Actor } from "../domain/access.js";
 import { AppError, isAppError } from "../domain/errors.js";
 import { type Identity, newTenantId, type Role, type Tenant, type TenantId } from "../domain/tenant.js";
@@ -19,6 +19,13 @@ export interface SignUpInput {
   inviteCode?: string;
 }
 
+export interface SignUpOutcome {
+  user: { email: string; tenantId: TenantId; role: Role; userId: string; confirmed: boolean };
+  tenant: Tenant;
+}
+
+const isEmailTaken = (error: unknown): boolean => isAppError(error) && error.code === "email_taken";
+
 /**
  * Sign-up, log-in, invites and turning a token into an Identity. Invariant: a tenant id only ever
  * comes from a verified token or from the directory, and signing up without an invite always makes
@@ -32,22 +39,38 @@ export class AccountService {
     private readonly logger: Logger,
   ) {}
 
-  /** `clientAddress` is where the request came from (sign-ups are limited per address); absent for the CLI. */
-  async signUp(
-    input: SignUpInput,
-    clientAddress?: string,
-  ): Promise<{
-    user: { email: string; tenantId: TenantId; role: Role; userId: string; confirmed: boolean };
-    tenant: Tenant;
-  }> {
+  /**
+   * Public sign-up. `clientAddress` is where the request came from (sign-ups are limited per address).
+   * An email that already has an account gets the same answer as a new one (log-in does not say
+   * which emails are registered either), but nothing is created: no tenant, no member, no account,
+   * the existing account untouched. The person then has to log in with their own password.
+   */
+  async signUp(input: SignUpInput, clientAddress?: string): Promise<SignUpOutcome> {
     await this.throttle.signUp(clientAddress);
+    return this.register(input, "answer-as-new");
+  }
+
+  /** Operators (the CLI's create-tenant): unthrottled, and a taken email is an `email_taken` error. */
+  async createTenant(input: SignUpInput): Promise<SignUpOutcome> {
+    return this.register(input, "refuse");
+  }
+
+  private async register(input: SignUpInput, taken: "answer-as-new" | "refuse"): Promise<SignUpOutcome> {
     const email = input.email.trim().toLowerCase();
-    if (input.inviteCode) return this.joinWithInvite(email, input.password, input.inviteCode);
+    if (input.inviteCode) return this.joinWithInvite(email, input.password, input.inviteCode, taken);
     const name = input.organization?.trim();
     if (!name) throw new AppError("validation_failed", "Enter the name of your organisation, or an invite code.");
     const tenant: Tenant = { id: newTenantId(), name, createdAt: new Date().toISOString() };
     // The account first: a taken email then leaves no empty tenant behind.
-    const { userId, confirmed } = await this.identity.signUp(email, input.password, tenant.id);
+    let userId: string;
+    let confirmed: boolean;
+    try {
+      ({ userId, confirmed } = await this.identity.signUp(email, input.password, tenant.id));
+    } catch (error) {
+      // The fresh tenant id is never stored: it names no organisation.
+      if (taken === "answer-as-new" && isEmailTaken(error)) return this.answerAsNew(email, tenant, "admin", false);
+      throw error;
+    }
     await this.directory.createTenant(tenant);
     await this.directory.addMember({
       tenantId: tenant.id,
@@ -60,7 +83,12 @@ export class AccountService {
     return { user: { email, tenantId: tenant.id, role: "admin", userId, confirmed }, tenant };
   }
 
-  private async joinWithInvite(email: string, password: string, code: string) {
+  private async joinWithInvite(
+    email: string,
+    password: string,
+    code: string,
+    taken: "answer-as-new" | "refuse",
+  ): Promise<SignUpOutcome> {
     const codeHash = hashInviteCode(code);
     const invite = await this.directory.claimInvite(codeHash, new Date());
     if (!invite)
@@ -75,12 +103,28 @@ export class AccountService {
       ({ userId, confirmed } = await this.identity.signUp(email, password, tenant.id));
     } catch (error) {
       await this.directory.releaseInvite(codeHash); // the invite was not used after all
+      if (taken === "answer-as-new" && isEmailTaken(error)) return this.answerAsNew(email, tenant, invite.role, true);
       throw error;
     }
     const createdAt = new Date().toISOString();
     await this.directory.addMember({ tenantId: tenant.id, userId, email, role: invite.role, createdAt });
     this.logger.info("member joined", { tenantId: tenant.id, userId });
     return { user: { email, tenantId: tenant.id, role: invite.role, userId, confirmed }, tenant };
+  }
+
+  /**
+   * The answer a new account would have got, for an email that already has one; nothing is stored.
+   * `confirmed` is what a new account on this provider gets: false where sign-ups are confirmed by
+   * an emailed code (Cognito), so the answer asks for a code here too (none is sent).
+   */
+  private answerAsNew(email: string, tenant: Tenant, role: Role, invited: boolean): SignUpOutcome {
+    // Without the email; a new organisation's tenant id was never stored, so only an invite's is logged.
+    this.logger.info(
+      "sign-up for an email that already has an account; nothing created",
+      invited ? { via: "invite", tenantId: tenant.id } : { via: "new organisation" },
+    );
+    const confirmed = this.identity.confirmSignUp === undefined;
+    return { user: { email, tenantId: tenant.id, role, userId: randomUUID(), confirmed }, tenant };
   }
 
   /**

@@ -396,6 +396,33 @@ describe.skipIf(!hasChromium)("web app in Chromium", () => {
     expect(problems).toEqual([]);
   });
 
+  it("says to log in with the account's own password when the email of a sign-up already has one", async () => {
+    const { page, problems } = await newPage();
+    await page.goto(url("/signup"));
+    await page.getByLabel("Organisation name").fill("Initech Again");
+    await page.getByLabel("Work email").fill(initech.email);
+    await page.getByLabel("Password").fill("Another-pass-1");
+    await page.getByRole("button", { name: "Create organisation" }).click();
+    // The server answers as for a new account, creating nothing; the log-in that follows is refused.
+    const message = page.locator("#signup-error");
+    await message.getByRole("link", { name: "log in" }).waitFor();
+    expect(await textOf(page, "#signup-error")).toBe(
+      "Couldn't log you in. If this email already has an account, log in with its password.",
+    );
+    expect(await message.getByRole("link", { name: "log in" }).getAttribute("href")).toBe("/login");
+    expect(page.url()).toBe(url("/signup"));
+    expect(await readSession(page)).toBeNull();
+    expect(await page.getByRole("button", { name: "Create organisation" }).isEnabled()).toBe(true);
+    // The existing account is as it was: its own password logs in to its own organisation.
+    const login = await fetch(url("/auth/login"), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: initech.email, password: initech.password }),
+    });
+    expect(((await login.json()) as { tenant_id: string }).tenant_id).toBe(initech.tenantId);
+    expect(problems).toEqual([]);
+  });
+
   it("signs up with the keyboard alone", async () => {
     const { page, problems } = await newPage();
     await page.goto(url("/signup"));

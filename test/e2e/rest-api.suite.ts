@@ -21,6 +21,13 @@ async function pdfOf(lines: string[]): Promise<Uint8Array> {
   return pdf.save();
 }
 
+/** The keys of a sign-up answer, top level and nested: what a client could tell two answers apart by. */
+const shapeOf = (json: any) => ({
+  keys: Object.keys(json).sort(),
+  user: Object.keys(json.user ?? {}).sort(),
+  tenant: Object.keys(json.tenant ?? {}).sort(),
+});
+
 /** One running shape of the product, reached over HTTP or through the Lambda handler. */
 export interface RestTarget {
   baseUrl: string;
@@ -88,15 +95,42 @@ export function describeRestApi(name: string, start: () => Promise<RestTarget>) 
         });
       });
 
-      it("rejects a second account with the same email and a weak password", async () => {
+      it("answers a sign-up with a taken email like a new one but creates nothing; refuses a weak password", async () => {
         const anon = t.api();
+        const fresh = await anon.call("POST", "/auth/signup", {
+          email: `fresh-${Date.now()}@x.example`,
+          password: "Another-pass-1",
+          organization: "X",
+        });
+        expect(fresh.status).toBe(201);
+        const membersBefore = (await a.client.call("GET", "/api/members")).json.members;
+
         const dup = await anon.call("POST", "/auth/signup", {
           email: a.email,
           password: "Another-pass-1",
           organization: "X",
         });
-        expect(dup.status).toBe(409);
-        expect(dup.json.error.code).toBe("email_taken");
+        // Nothing in the answer tells a taken email from a new one.
+        expect(dup.status).toBe(201);
+        expect(shapeOf(dup.json)).toEqual(shapeOf(fresh.json));
+        expect(dup.json.confirmation_required).toBe(fresh.json.confirmation_required);
+        expect(dup.json.user).toEqual({ email: a.email, tenant_id: dup.json.tenant.id, role: "admin" });
+        expect(dup.json.tenant.name).toBe("X");
+        expect(dup.json.tenant.id).toMatch(/^t_/);
+        expect(dup.json.tenant.id).not.toBe(a.tenantId);
+
+        // No second account: the new password does not log in, the original one still does, into its tenant.
+        const withNew = await anon.call("POST", "/auth/login", { email: a.email, password: "Another-pass-1" });
+        expect(withNew.status).toBe(401);
+        expect(withNew.json.error.code).toBe("invalid_credentials");
+        const withOriginal = await anon.call("POST", "/auth/login", { email: a.email, password: a.password });
+        expect(withOriginal.status).toBe(200);
+        expect(withOriginal.json.tenant_id).toBe(a.tenantId);
+        const me = await t.api(withOriginal.json.id_token).call("GET", "/api/me");
+        expect(me.json).toMatchObject({ tenant_id: a.tenantId, tenant_name: "Northwind", role: "admin" });
+        // The original organisation is as it was: the same members, the admin still its admin.
+        expect((await a.client.call("GET", "/api/members")).json.members).toEqual(membersBefore);
+
         const weak = await anon.call("POST", "/auth/signup", {
           email: "weak@x.example",
           password: "short",
@@ -138,6 +172,46 @@ export function describeRestApi(name: string, start: () => Promise<RestTarget>) 
         expect((await member.call("POST", "/api/invites")).status).toBe(403);
         // Members read and ask in their own tenant.
         expect((await member.call("GET", `/api/documents/${aDocId}`)).status).toBe(200);
+      });
+
+      it("answers an invite sign-up with a taken email like a new one and leaves the invite for a newcomer", async () => {
+        const invite = await a.client.call("POST", "/api/invites");
+        expect(invite.status).toBe(201);
+        const anon = t.api();
+        const membersBefore = (await a.client.call("GET", "/api/members")).json.members;
+        // B's admin already has an account (in another tenant): the answer is a member's of A, as for anyone.
+        const taken = await anon.call("POST", "/auth/signup", {
+          email: b.email,
+          password: "Member-pass-1",
+          invite_code: invite.json.code,
+        });
+        expect(taken.status).toBe(201);
+        expect(taken.json.user).toEqual({ email: b.email, tenant_id: a.tenantId, role: "member" });
+        expect(taken.json.tenant).toEqual({ id: a.tenantId, name: "Northwind" });
+        expect((await a.client.call("GET", "/api/members")).json.members).toEqual(membersBefore);
+        const withNew = await anon.call("POST", "/auth/login", { email: b.email, password: "Member-pass-1" });
+        expect(withNew.status).toBe(401);
+        expect(withNew.json.error.code).toBe("invalid_credentials");
+        const withOriginal = await anon.call("POST", "/auth/login", { email: b.email, password: b.password });
+        expect(withOriginal.json.tenant_id).toBe(b.tenantId);
+
+        // The invite was not used up: a real newcomer joins with it, and the answers look alike.
+        const email = `newcomer-${Date.now()}@northwind.example`;
+        const joined = await anon.call("POST", "/auth/signup", {
+          email,
+          password: "Member-pass-1",
+          invite_code: invite.json.code,
+        });
+        expect(joined.status).toBe(201);
+        expect(shapeOf(taken.json)).toEqual(shapeOf(joined.json));
+        expect(taken.json.confirmation_required).toBe(joined.json.confirmation_required);
+        await confirmIfAsked(anon, joined, email, t.target);
+        const login = await anon.call("POST", "/auth/login", { email, password: "Member-pass-1" });
+        expect(login.json.tenant_id).toBe(a.tenantId);
+        const members = (await a.client.call("GET", "/api/members")).json.members;
+        expect(members.map((m: { email: string }) => m.email).sort()).toEqual(
+          [...membersBefore.map((m: { email: string }) => m.email), email].sort(),
+        );
       });
 
       it("rejects a wrong password without saying which part was wrong", async () => {

@@ -1,5 +1,5 @@
-import { api, logIn } from "./api.js";
-import { byId, say } from "./dom.js";
+import { ApiError, api, logIn } from "./api.js";
+import { byId, h, say } from "./dom.js";
 import { messageOf } from "./shell.js";
 
 const form = /** @type {HTMLFormElement} */ (byId("signup-form"));
@@ -58,10 +58,35 @@ password.addEventListener("input", checkPassword);
 /** @type {{ email: string, password: string, join: boolean } | null} */
 let pending = null;
 
+/** The log-in right after a sign-up was refused. */
+class NotLoggedIn extends Error {}
+
+/**
+ * Logs in with what was just signed up with. The server answers a sign-up for an email that already
+ * has an account like any other, creating nothing: the log-in with the new password then fails.
+ */
 async function finish() {
   if (!pending) return;
-  await logIn(pending.email, pending.password);
+  try {
+    await logIn(pending.email, pending.password);
+  } catch (e) {
+    if (e instanceof ApiError && e.code === "invalid_credentials") throw new NotLoggedIn();
+    throw e;
+  }
   location.replace(pending.join ? "/" : "/documents?welcome=1");
+}
+
+/**
+ * @param {HTMLElement} el
+ * @param {unknown} e
+ */
+function showFailure(el, e) {
+  if (!(e instanceof NotLoggedIn)) return say(el, messageOf(e));
+  el.replaceChildren(
+    "Couldn't log you in. If this email already has an account, ",
+    h("a", { href: "/login" }, "log in"),
+    " with its password.",
+  );
 }
 
 form.addEventListener("submit", async (event) => {
@@ -88,7 +113,7 @@ form.addEventListener("submit", async (event) => {
     }
     await finish();
   } catch (e) {
-    say(error, messageOf(e));
+    showFailure(error, e);
     submit.disabled = false;
     submit.textContent = label;
   }
@@ -104,6 +129,6 @@ confirmForm.addEventListener("submit", async (event) => {
     await api("/auth/confirm", { body: { email: pending.email, code } });
     await finish();
   } catch (e) {
-    say(confirmError, messageOf(e));
+    showFailure(confirmError, e);
   }
 });
