@@ -582,7 +582,7 @@ export const openApiDocument: OpenApiDocument = {
         tags: ["slack"],
         summary: "Slack's Events API, slash commands and interactivity (signed by Slack)",
         description:
-          "Bolt checks `X-Slack-Signature` over the raw body and rejects timestamps older than 5 minutes. Slack is answered once the work is queued; a 500 makes Slack deliver again.",
+          "Bolt checks `X-Slack-Signature` over the raw body; a timestamp more than 5 minutes from now, in either direction, is refused. Slack is answered once the work is queued; a 500 makes Slack deliver again.",
         security: [{ slackSignature: [] }],
         parameters: [
           {
@@ -607,7 +607,7 @@ export const openApiDocument: OpenApiDocument = {
             description: "Acknowledged (the body is Slack's: empty, a URL-verification challenge, or a reply).",
           },
           "400": { description: "The body could not be read." },
-          "401": { description: "The signature is missing or wrong, or the timestamp is too old." },
+          "401": { description: "The signature is missing or wrong, or the timestamp is over 5 minutes off." },
           "500": { description: "The delivery was not taken in; Slack delivers it again." },
         },
       },

@@ -155,13 +155,15 @@ export class AnswerService {
     } = deps);
   }
 
-  validateQuestion(question: string): string {
+  /** `length`: the question's true length when `question` is only its start (a surface cut a huge message short). */
+  validateQuestion(question: string, length?: number): string {
     const trimmed = question.trim();
     if (!trimmed) throw new AppError("validation_failed", "Ask a question.");
-    if (trimmed.length > this.options.maxQuestionChars) {
+    const chars = Math.max(trimmed.length, length ?? 0);
+    if (chars > this.options.maxQuestionChars) {
       throw new AppError(
         "question_too_long",
-        `Your question is too long (${trimmed.length} characters). Keep it under ${this.options.maxQuestionChars}.`,
+        `Your question is too long (${chars} characters). Keep it under ${this.options.maxQuestionChars}.`,
       );
     }
     return trimmed;
@@ -265,8 +267,11 @@ export class AnswerService {
    */
   async shareable(actor: Actor, auditId: string, audience: Audience): Promise<AuditRecord> {
     const record = await this.audit.get(actor.tenantId, auditId);
-    if (!record || !actor.principals.includes(record.actor.userId))
-      throw new AppError("not_found", "I couldn't find that answer any more.");
+    // Another tenant's audit id finds nothing here (the tenant is the actor's), so it reads as not found.
+    if (!record) throw new AppError("not_found", "I couldn't find that answer any more.");
+    // The Share button travels with the answer (a forwarded or shared message shows it to others): say why.
+    if (!actor.principals.includes(record.actor.userId))
+      throw new AppError("forbidden", "Only the person who asked can share this answer.");
     const readable = new Set(await this.access.readable(actor, audience));
     const blocked: string[] = [];
     for (const source of record.sources) {

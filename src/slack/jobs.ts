@@ -11,6 +11,21 @@ import type { JobService } from "../services/jobs.js";
  */
 const id = z.string().min(1).max(128);
 
+/**
+ * The most of a question's text a job carries (a job is stored in SQLite or sent as one SQS message, at
+ * most 256 KB). A longer message is only its start plus its true length, enough to say it is too long.
+ */
+export const MAX_QUESTION_JOB_CHARS = 40_000;
+
+/** A question's text for a job: all of it, or its first MAX_QUESTION_JOB_CHARS characters and `chars`. */
+export function questionText(text: string): { text: string; chars?: number } {
+  if (text.length <= MAX_QUESTION_JOB_CHARS) return { text };
+  let start = text.slice(0, MAX_QUESTION_JOB_CHARS);
+  // Not half of a surrogate pair at the cut.
+  if (/[\uD800-\uDBFF]$/.test(start)) start = start.slice(0, -1);
+  return { text: start, chars: text.length };
+}
+
 export const questionJobSchema = z.object({
   kind: z.literal("question"),
   surface: z.enum(["slack_command", "slack_mention", "slack_dm"]),
@@ -22,7 +37,9 @@ export const questionJobSchema = z.object({
   /** The envelope named this other workspace, not the installation's (nor its Grid): refused. */
   foreignTeamId: id.optional(),
   channelId: id,
-  text: z.string().max(40_000),
+  text: z.string().max(MAX_QUESTION_JOB_CHARS),
+  /** The question's true length when `text` is only its start (see questionText). */
+  chars: z.number().int().positive().optional(),
   /** The message that asked (mentions and DMs). */
   ts: z.string().optional(),
   /** The thread it was asked in, when it was a reply. */

@@ -39,7 +39,8 @@ export const appMentionSchema = z.looseObject({
   type: z.literal("app_mention"),
   user: id.optional(),
   bot_id: id.optional(),
-  text: z.string().max(40_000).default(""),
+  // Any length (the receiver caps bodies at 1 MB): a question too long to answer is told so, not dropped.
+  text: z.string().default(""),
   ts,
   thread_ts: ts.optional(),
   channel: id,
@@ -54,7 +55,8 @@ export const messageSchema = z.looseObject({
   subtype: z.string().optional(),
   user: id.optional(),
   bot_id: id.nullish(),
-  text: z.string().max(40_000).optional(),
+  // Any length (the receiver caps bodies at 1 MB): a question too long to answer is told so, not dropped.
+  text: z.string().optional(),
   ts,
   thread_ts: ts.optional(),
   channel: id,
@@ -93,7 +95,8 @@ export const tokensRevokedSchema = z.looseObject({
 
 export const commandSchema = z.looseObject({
   command: z.string().min(1).max(64),
-  text: z.string().max(40_000).default(""),
+  // Any length (the receiver caps bodies at 1 MB): a question too long to answer is told so, not dropped.
+  text: z.string().default(""),
   team_id: id,
   enterprise_id: z.string().max(64).nullish(),
   user_id: id,

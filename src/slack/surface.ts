@@ -34,8 +34,8 @@ export interface SlackSurface {
   mode: SlackSettings["mode"];
   /**
    * Mount before any body parser: POST /slack/events (HTTP mode; Bolt checks the signature on the raw
-   * body and rejects timestamps older than 5 minutes) and, with OAuth, /slack/install and
-   * /slack/oauth_redirect (both modes).
+   * body, and a timestamp more than 5 minutes off either way is refused) and, with OAuth, /slack/install
+   * and /slack/oauth_redirect (both modes).
    */
   router: Router;
   /** Socket Mode connects here; HTTP mode has nothing to start. */
@@ -146,6 +146,27 @@ const inFlight =
     next();
   };
 
+/** How far a request's `X-Slack-Request-Timestamp` may lie from now, either way (Slack's own rule). */
+const MAX_CLOCK_SKEW_S = 5 * 60;
+
+/**
+ * Refuses a request stamped more than five minutes in the future, as Bolt answers a bad signature (401,
+ * empty body): Bolt's own check only refuses stale timestamps, so a signed request stamped ahead could
+ * be replayed until that time has come and gone. Reads the header only, never the body; a missing or
+ * past timestamp is left to Bolt.
+ */
+const refuseFutureTimestamps =
+  (logger: Logger): RequestHandler =>
+  (req, res, next) => {
+    const ts = Number(req.headers["x-slack-request-timestamp"]);
+    if (Number.isFinite(ts) && ts > Math.floor(Date.now() / 1000) + MAX_CLOCK_SKEW_S) {
+      logger.warn("slack request refused: its timestamp is more than 5 minutes in the future", { timestamp: ts });
+      res.status(401).send();
+      return;
+    }
+    next();
+  };
+
 /** The Bolt app over the runtime: HTTP (ExpressReceiver) or Socket Mode, chosen by configuration. */
 export function createSlackSurface(deps: SlackDeps, options: SlackOptions = {}): SlackSurface {
   const rt = createSlackRuntime(deps, options);
@@ -167,6 +188,7 @@ export function createSlackSurface(deps: SlackDeps, options: SlackOptions = {}):
       bodyLimit: "1mb",
     });
     if (deps.foreground) router.use("/slack/events", inFlight(deps.foreground));
+    router.post("/slack/events", refuseFutureTimestamps(logger));
     router.use(express.router);
     receiver = express;
   } else {

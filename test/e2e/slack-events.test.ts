@@ -39,6 +39,7 @@ const CHANNEL = "C0GENERAL1";
 const ASKER = "U0ASKER01";
 const MEMBER = "U0MEMBER1";
 const SLACK_ADMIN = "U0SLADMIN";
+const GUEST = "U0GUEST01";
 const asker = () => whoIn(team, ASKER);
 
 beforeAll(async () => {
@@ -52,6 +53,7 @@ beforeAll(async () => {
         { id: ASKER, name: "asker", isAdmin: true },
         { id: MEMBER, name: "member" },
         { id: SLACK_ADMIN, name: "boss", isAdmin: true },
+        { id: GUEST, name: "guest", isGuest: "multi" },
       ],
     });
     return { SLACK_BOT_TOKEN: team.botToken };
@@ -462,6 +464,46 @@ describe("/ask", () => {
     expect(FakeSlack.textOf(shared?.body)).toContain(`<@${ASKER}> asked: _What parental leave do parents receive?_`);
     expect(FakeSlack.textOf(shared?.body)).toContain("16 weeks");
     expect(removed?.body).toMatchObject({ delete_original: true });
+  });
+
+  it("shares an answer only for its asker: anyone else is told so privately and nothing is posted", async () => {
+    const responseUrl = h.fake.responseUrl();
+    await h.slack.command(commandForm(asker(), { text: "How many vacation days?", channel: CHANNEL, responseUrl }));
+    const reply = await h.fake.waitFor(() => h.fake.responsesTo(responseUrl)[0], 10_000, "answer");
+    const actions = reply.body.blocks.find((b: any) => b.type === "actions");
+    const auditId = actions.elements.find((e: any) => e.action_id === "enclave_share").value;
+    const share = async (clicker: ReturnType<typeof whoIn>, value = auditId) => {
+      const url = h.fake.responseUrl();
+      const click = await h.slack.action(
+        blockAction(clicker, { actionId: "enclave_share", value, channel: CHANNEL, responseUrl: url }),
+      );
+      expect(click.status).toBe(200);
+      await h.fake.waitFor(() => h.fake.responsesTo(url)[0], 10_000, "share reply");
+      await settle(h);
+      return h.fake.responsesTo(url).map((r) => r.body);
+    };
+    // Another member of the workspace (who could read every source): refused, privately; nothing in the channel.
+    const bodies = await share(whoIn(team, MEMBER));
+    expect(bodies).toHaveLength(1);
+    expect(bodies[0]).toMatchObject({ response_type: "ephemeral", replace_original: false });
+    expect(FakeSlack.textOf(bodies[0])).toMatch(/Only the person who asked can share this answer/);
+    // A guest is not served at all (the membership rules), and nothing is posted either.
+    const guest = await share(whoIn(team, GUEST));
+    expect(guest).toHaveLength(1);
+    expect(guest[0]).toMatchObject({ response_type: "ephemeral" });
+    expect(FakeSlack.textOf(guest[0])).toMatch(/only answer full members/);
+    // An audit id of another tenant is not found, as if it did not exist.
+    const theirs = await other.client.call("POST", "/api/ask", { question: "anything?" });
+    const foreign = await share(asker(), theirs.json.audit_id);
+    expect(foreign).toHaveLength(1);
+    expect(FakeSlack.textOf(foreign[0])).toMatch(/couldn't find that answer/);
+    expect(FakeSlack.textOf(foreign[0])).not.toMatch(/Only the person who asked/);
+    // The asker still can.
+    const own = await share(asker());
+    expect(own.map((b) => b.response_type ?? (b.delete_original ? "delete" : undefined))).toEqual([
+      "in_channel",
+      "delete",
+    ]);
   });
 
   it("stores 👍/👎 of the asker only on the audit record, tenant taken from the workspace link only", async () => {

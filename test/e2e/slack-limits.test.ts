@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeSlack, type FakeTeam, nextTs } from "../support/fake-slack.js";
 import { newOrganisation, waitForDocument } from "../support/server.js";
-import { commandForm, mentionEnvelope } from "../support/slack.js";
+import { commandForm, mentionEnvelope, messageEnvelope } from "../support/slack.js";
 import { linkOverHttp, type SlackHarness, startSlackHarness, waitForReply, whoIn } from "../support/slack-harness.js";
 
 const handbook = readFileSync(
@@ -85,5 +85,78 @@ describe("Slack's own rate limits", () => {
     const body = await command("U0LIMIT10", QUESTION);
     expect(FakeSlack.textOf(body)).toContain("27 days");
     expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+  });
+});
+
+describe("questions too long to answer", () => {
+  const audited = async () => (await org.client.call("GET", "/api/audit?limit=200")).json.records.length as number;
+  /** The private notice to `user` in `channel` saying the question is too long. */
+  const tooLong = (channel: string, user: string) =>
+    h.fake.waitFor(
+      () =>
+        h.fake
+          .callsTo("chat.postEphemeral")
+          .find(
+            (c) =>
+              c.params.channel === channel && c.params.user === user && /too long/.test(FakeSlack.textOf(c.params)),
+          ),
+      15_000,
+      `too-long notice in ${channel}`,
+    );
+  /** Nothing but notices in the conversation: no placeholder, no stream, no answer. */
+  const nothingPostedIn = (channel: string) => {
+    expect(h.fake.messages.filter((m) => m.channel === channel)).toEqual([]);
+    expect(
+      h.fake.calls.filter(
+        (c) => c.method.startsWith("chat.") && c.method !== "chat.postEphemeral" && c.params.channel === channel,
+      ),
+    ).toEqual([]);
+  };
+
+  it("tells a DM of 45,000 characters that it is too long, with its length, and answers nothing", async () => {
+    const before = await audited();
+    const text = "How many vacation days do I get? ".repeat(1400).slice(0, 45_000);
+    expect(text).toHaveLength(45_000);
+    const res = await h.slack.event(
+      messageEnvelope(whoIn(team, "U0LIMIT21"), { channel: "D0LIMIT21", text, ts: nextTs() }),
+    );
+    expect(res.status).toBe(200);
+    const notice = await tooLong("D0LIMIT21", "U0LIMIT21");
+    expect(FakeSlack.textOf(notice.params)).toContain(
+      "Your question is too long (45000 characters). Keep it under 2000.",
+    );
+    nothingPostedIn("D0LIMIT21");
+    expect(await audited()).toBe(before);
+  });
+
+  it("tells a mention of 45,000 characters and an /ask of 45,000 characters the same", async () => {
+    const before = await audited();
+    const text = `<@${team.botUserId}> ${"x".repeat(45_000)}`;
+    const ts = nextTs();
+    const res = await h.slack.event(mentionEnvelope(whoIn(team, "U0LIMIT22"), { channel: "C0LIMITS2", text, ts }));
+    expect(res.status).toBe(200);
+    const notice = await tooLong("C0LIMITS2", "U0LIMIT22");
+    expect(notice.params.thread_ts).toBe(ts);
+    expect(FakeSlack.textOf(notice.params)).toContain(`Your question is too long (${text.length} characters).`);
+    nothingPostedIn("C0LIMITS2");
+
+    const body = await command("U0LIMIT23", "y".repeat(45_000));
+    expect(body).toMatchObject({ response_type: "ephemeral" });
+    expect(FakeSlack.textOf(body)).toContain("Your question is too long (45000 characters). Keep it under 2000.");
+    expect(await audited()).toBe(before);
+  });
+
+  it("tells a DM of 2,500 characters (over the question limit, under Slack's) that it is too long", async () => {
+    const before = await audited();
+    const res = await h.slack.event(
+      messageEnvelope(whoIn(team, "U0LIMIT24"), { channel: "D0LIMIT24", text: "z".repeat(2500), ts: nextTs() }),
+    );
+    expect(res.status).toBe(200);
+    const notice = await tooLong("D0LIMIT24", "U0LIMIT24");
+    expect(FakeSlack.textOf(notice.params)).toContain(
+      "Your question is too long (2500 characters). Keep it under 2000.",
+    );
+    nothingPostedIn("D0LIMIT24");
+    expect(await audited()).toBe(before);
   });
 });

@@ -2,8 +2,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { verifySlackRequest } from "@slack/bolt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { payload, SHARED_SLACK, signature } from "../support/slack.js";
-import { SIGNING_SECRET, type SlackHarness, startSlackHarness } from "../support/slack-harness.js";
+import { type FakeTeam, nextTs } from "../support/fake-slack.js";
+import { messageEnvelope, payload, SHARED_SLACK, signature } from "../support/slack.js";
+import { SIGNING_SECRET, type SlackHarness, startSlackHarness, whoIn } from "../support/slack-harness.js";
 
 const VECTOR = join(SHARED_SLACK, "signing", "slack_docs_signature_vector.json");
 const hasVector = existsSync(VECTOR);
@@ -54,10 +55,12 @@ describe("Slack's documented signing vector", () => {
 
 describe("signatures over HTTP", () => {
   let h: SlackHarness;
+  let team: FakeTeam;
   beforeAll(async () => {
-    h = await startSlackHarness((fake) => ({
-      SLACK_BOT_TOKEN: fake.addTeam({ id: "T0SIGN001", name: "Signing" }).botToken,
-    }));
+    h = await startSlackHarness((fake) => {
+      team = fake.addTeam({ id: "T0SIGN001", name: "Signing", users: [{ id: "U0SIGNER1", name: "signer" }] });
+      return { SLACK_BOT_TOKEN: team.botToken };
+    });
   });
   afterAll(async () => {
     await h?.stop();
@@ -92,6 +95,32 @@ describe("signatures over HTTP", () => {
     expect((await h.slack.post(body, "application/json", { omitHeaders: true })).status).toBe(401);
     // Nothing rejected reached a listener.
     expect(h.fake.calls.filter((c) => c.method !== "auth.test")).toEqual([]);
+  });
+
+  it("refuses a correctly signed request stamped more than 5 minutes in the future with 401, and takes one 4 minutes ahead", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const body = challenge();
+    const ahead = await h.slack.post(body, "application/json", { timestamp: now + 10 * 60 });
+    expect(ahead.status).toBe(401);
+    expect(ahead.text).toBe("");
+    const near = await h.slack.post(body, "application/json", { timestamp: now + 4 * 60 });
+    expect(near.status).toBe(200);
+    expect(near.json).toEqual({ challenge: JSON.parse(body).challenge });
+
+    // A DM (this workspace is not linked: a DM is answered with an ephemeral link notice).
+    const who = whoIn(team, "U0SIGNER1");
+    const dm = (channel: string) => messageEnvelope(who, { channel, text: "vacation days?", ts: nextTs() });
+    const refused = await h.slack.event(dm("D0AHEAD10"), { timestamp: now + 10 * 60 });
+    expect(refused.status).toBe(401);
+    const taken = await h.slack.event(dm("D0AHEAD04"), { timestamp: now + 4 * 60 });
+    expect(taken.status).toBe(200);
+    await h.fake.waitFor(
+      () => h.fake.callsTo("chat.postEphemeral").find((c) => c.params.channel === "D0AHEAD04"),
+      10_000,
+      "notice in the DM stamped 4 minutes ahead",
+    );
+    // The refused one reached no listener: nothing was queued, nothing said in its DM.
+    expect(h.fake.calls.filter((c) => c.params?.channel === "D0AHEAD10")).toEqual([]);
   });
 
   it("answers Slack's ssl_check", async () => {

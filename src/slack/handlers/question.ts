@@ -81,6 +81,16 @@ export async function handleQuestion(rt: SlackRuntime, job: Job): Promise<void> 
     await replier.notice(renderNotice(HELP_TEXT));
     return;
   }
+  // Too long is told as the REST API tells it, with the true length (a job carries only the start of a
+  // huge message), before anything is counted, shown or asked.
+  try {
+    rt.services.answers.validateQuestion(question, q.chars);
+  } catch (error) {
+    if (!isAppError(error) || error.code !== "question_too_long") throw error;
+    log.info("slack question too long", { tenantId: tenant, chars: q.chars ?? question.length });
+    await replier.notice(renderNotice(`:warning: ${escapeText(error.message)}`));
+    return;
+  }
   // A channel thread is read by everyone in the channel; /ask and DMs are read by the asker alone.
   const audience: Audience =
     q.surface === "slack_mention" ? { kind: "conversation", teamId: q.teamId, channelId: q.channelId } : ASKER;

@@ -1,7 +1,7 @@
 import type { App } from "@slack/bolt";
 import type { Logger } from "../../ports/logger.js";
 import { escapeText, HELP_TEXT } from "../blocks.js";
-import { COMMAND_ACTIONS, type CommandAction, type SlackIntake } from "../jobs.js";
+import { COMMAND_ACTIONS, type CommandAction, questionText, type SlackIntake } from "../jobs.js";
 import { commandSchema } from "../payloads.js";
 
 export type ParsedCommand =
@@ -56,7 +56,7 @@ export function registerCommands(app: App, intake: SlackIntake, logger: Logger):
             ...(enterpriseId ? { enterpriseId } : {}),
             userId: cmd.user_id,
             channelId: cmd.channel_id,
-            text: request.question,
+            ...questionText(request.question),
             responseUrl: cmd.response_url,
           },
           `slack:command:${cmd.trigger_id}`,
@@ -72,7 +72,8 @@ export function registerCommands(app: App, intake: SlackIntake, logger: Logger):
           {
             kind: "command",
             action: request.action,
-            arg: request.arg,
+            // A document name, at most what the job takes (the command's text itself may be long).
+            arg: request.arg.slice(0, 2000),
             teamId,
             ...(enterpriseId ? { enterpriseId } : {}),
             userId: cmd.user_id,

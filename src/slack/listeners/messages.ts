@@ -1,6 +1,6 @@
 import type { App } from "@slack/bolt";
 import type { Logger } from "../../ports/logger.js";
-import { eventKey, type SlackIntake } from "../jobs.js";
+import { eventKey, questionText, type SlackIntake } from "../jobs.js";
 import { appMentionSchema, envelopeSchema, messageSchema, receivingTeam } from "../payloads.js";
 
 const isDirectMessage = (channel: string, channelType?: string) =>
@@ -43,7 +43,7 @@ export function registerMessages(app: App, intake: SlackIntake, logger: Logger):
         ...(userTeamId ? { userTeamId } : {}),
         ...(foreignTeamId ? { foreignTeamId } : {}),
         channelId: m.channel,
-        text: m.text,
+        ...questionText(m.text),
         ts: m.ts,
         ...(m.thread_ts ? { threadTs: m.thread_ts } : {}),
       },
@@ -101,7 +101,7 @@ export function registerMessages(app: App, intake: SlackIntake, logger: Logger):
         ...(userTeamId ? { userTeamId } : {}),
         ...(foreignTeamId ? { foreignTeamId } : {}),
         channelId: m.channel,
-        text: m.text ?? "",
+        ...questionText(m.text ?? ""),
         ts: m.ts,
         ...(m.thread_ts ? { threadTs: m.thread_ts } : {}),
       },
