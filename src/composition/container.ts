@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { WebClientOptions } from "@slack/web-api";
 import type { Jwks } from "aws-jwt-verify/jwk";
 import { JsonLogger } from "../adapters/local/json-logger.js";
 import { MemoryRateLimiter } from "../adapters/local/memory-rate-limiter.js";
+import { makePrivateDirSync, PRIVATE_FILE_MODE } from "../adapters/local/private-files.js";
 import { TokenCipher } from "../adapters/shared/token-cipher.js";
 import { type Config, slackMode } from "../config/config.js";
 import { SLACK_HTTP_RETRY, webApiRetryConfig } from "../domain/retry.js";
@@ -230,9 +231,9 @@ function loadSecrets(config: Config): { encryptionKey: string; linkSecret: strin
     const dir = join(resolve(config.DATA_DIR), "keys");
     const file = join(dir, name);
     if (!existsSync(file)) {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      makePrivateDirSync(dir);
       try {
-        writeFileSync(file, make(), { mode: 0o600, flag: "wx" });
+        writeFileSync(file, make(), { mode: PRIVATE_FILE_MODE, flag: "wx" });
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       }

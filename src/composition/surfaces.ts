@@ -12,6 +12,7 @@ export function httpDeps(c: Container): HttpDeps {
     logger: c.logger,
     limits: { maxBodyBytes: c.config.MAX_BODY_BYTES, maxFileBytes: c.config.MAX_FILE_BYTES },
     trustProxyHops: c.config.TRUST_PROXY_HOPS,
+    httpsOnly: /^https:/i.test(c.config.PUBLIC_URL),
     health: () => c.health(),
     ...(c.jwks ? { jwks: c.jwks } : {}),
     ...(c.metrics ? { metrics: httpMetrics(c.metrics, c.config.METRICS_TOKEN) } : {}),

@@ -3,6 +3,7 @@ import { readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { parseArgs } from "node:util";
+import { PRIVATE_FILE_MODE } from "../adapters/local/private-files.js";
 import { buildContainer, type Container } from "../composition/container.js";
 import { ConfigError, loadConfig } from "../config/config.js";
 import { isAppError } from "../domain/errors.js";
@@ -195,7 +196,8 @@ async function run(c: Container, command: string, values: Options, args: string[
     }
     case "export-audit": {
       const tenant = await existingTenant(c, values);
-      const out = values.out ? createWriteStream(values.out) : process.stdout;
+      // Every member's questions and answers: a new file is for the operator's user alone.
+      const out = values.out ? createWriteStream(values.out, { mode: PRIVATE_FILE_MODE }) : process.stdout;
       for await (const chunk of c.services.audit.exportCsv(c.services.access.operatorActor(tenant))) out.write(chunk);
       if (values.out) await new Promise<void>((resolve) => (out as NodeJS.WritableStream).end(resolve));
       return 0;
@@ -207,7 +209,7 @@ async function run(c: Container, command: string, values: Options, args: string[
       // Written beside the target and renamed when complete: a failed export leaves no partial archive.
       const partial = `${values.out}.partial`;
       try {
-        await pipeline(stream, createWriteStream(partial, { mode: 0o600 }));
+        await pipeline(stream, createWriteStream(partial, { mode: PRIVATE_FILE_MODE }));
         await rename(partial, values.out);
       } catch (error) {
         await rm(partial, { force: true });

@@ -1,6 +1,6 @@
 import { once } from "node:events";
 import { pipeline } from "node:stream/promises";
-import { type Response, Router } from "express";
+import { type RequestHandler, type Response, Router } from "express";
 import multer from "multer";
 import { z } from "zod";
 import { AppError } from "../domain/errors.js";
@@ -10,6 +10,7 @@ import type { AskInput, AskResult } from "../services/answer-question.js";
 import { auditJson, documentJson, downloadName, sourceJson, visibilityJson } from "../services/record-json.js";
 import type { Services } from "../services/services.js";
 import { actorOf, requireAuth } from "./auth.js";
+import { uploadReadError } from "./errors.js";
 import { EventStream, wantsEventStream } from "./sse.js";
 import { parseBody } from "./validate.js";
 
@@ -71,6 +72,10 @@ export function apiRoutes(services: ApiServices, limits: ApiLimits): Router {
     limits: { fileSize: limits.maxFileBytes, files: 1, fields: 10, parts: 20 },
     defParamCharset: "utf8",
   });
+  const fileField = upload.single("file");
+  // A body that breaks off or is not multipart is the client's to fix (400 with a reason), never a 500.
+  const readUpload: RequestHandler = (req, res, next) =>
+    fileField(req, res, (err?: unknown) => (err == null ? next() : next(uploadReadError(err))));
   router.use(requireAuth(accounts, services.access));
 
   router.get("/me", async (_req, res) => {
@@ -120,7 +125,7 @@ export function apiRoutes(services: ApiServices, limits: ApiLimits): Router {
     res.status(204).end();
   });
 
-  router.post("/upload", upload.single("file"), async (req, res) => {
+  router.post("/upload", readUpload, async (req, res) => {
     const me = actorOf(res);
     if (!req.file) throw new AppError("bad_request", 'Send the file as multipart form data in a field named "file".');
     const kind = uploadVisibility.safeParse((req.body as Record<string, unknown> | undefined)?.visibility || undefined);

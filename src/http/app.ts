@@ -28,6 +28,12 @@ const securityHeaders: RequestHandler = (_req, res, next) => {
   next();
 };
 
+/** Browsers that reached an https PUBLIC_URL keep to https for a year, subdomains included. */
+const strictTransportSecurity: RequestHandler = (_req, res, next) => {
+  res.setHeader("Strict-Transport-Security", "max-age=31536000; includeSubDomains");
+  next();
+};
+
 /** What the HTTP surface is handed: the services it calls, its limits, and the health probe. */
 export interface HttpDeps {
   services: ApiServices;
@@ -40,6 +46,8 @@ export interface HttpDeps {
   jwks?: Jwks;
   /** Request figures, and GET /metrics where the backend has a page (embedded). */
   metrics?: HttpMetrics;
+  /** Send Strict-Transport-Security on every response: the public address is https. */
+  httpsOnly?: boolean;
 }
 
 export function createHttpApp(deps: HttpDeps, extensions: HttpExtensions = {}): Express {
@@ -51,6 +59,7 @@ export function createHttpApp(deps: HttpDeps, extensions: HttpExtensions = {}): 
   // First, so that every response is counted, whatever answered it.
   if (deps.metrics) app.use(requestMetrics(deps.metrics.record));
   app.use(securityHeaders);
+  if (deps.httpsOnly) app.use(strictTransportSecurity);
   app.use((req, res, next) => {
     const requestId = (req.get("x-request-id") ?? "").slice(0, 64) || randomUUID();
     res.setHeader("X-Request-Id", requestId);

@@ -47,6 +47,29 @@ function storageRefusal(e: { code?: string; name?: string } | undefined, err: un
   return undefined;
 }
 
+/**
+ * What went wrong reading a multipart upload. multer reports its limits as MulterError (mapped by
+ * `toAppError`); anything else it hands on is busboy or the request stream failing on the body the
+ * client sent: a form that ends before its closing boundary ("Unexpected end of form/file"), a client
+ * that went away mid-upload, or a body that is not multipart at all. All are the client's to fix.
+ */
+export function uploadReadError(err: unknown): AppError {
+  const e = err as { name?: string; type?: string; code?: string; message?: unknown } | undefined;
+  if (isAppError(err) || e?.name === "MulterError" || e?.type !== undefined || storageRefusal(e, err))
+    return toAppError(err);
+  const message = typeof e?.message === "string" ? e.message : "";
+  if (/^Unexpected end of (form|file)$|^Request (aborted|closed)$|^aborted$/.test(message) || e?.code === "ECONNRESET")
+    return new AppError("bad_request", "The upload was cut off before the file ended. Send it again.", {
+      cause: err,
+      detail: message,
+    });
+  return new AppError(
+    "bad_request",
+    'The upload is not valid multipart form data. Send the file in a form field named "file".',
+    { cause: err, detail: message },
+  );
+}
+
 export function toAppError(err: unknown): AppError {
   if (isAppError(err)) return err;
   const e = err as { type?: string; status?: number; code?: string; name?: string } | undefined;

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -66,6 +66,8 @@ describe("operator CLI", () => {
     expect(csv[0]).toMatch(/^id,created_at,surface,user_id/);
     expect(csv[1]).toContain("How many vacation days do full-time employees get?");
     expect(csv[1]).toContain(",cli,");
+    // Every member's questions and answers: for the operator's user alone, under the usual umask.
+    expect((statSync(out).mode & 0o777).toString(8)).toBe("600");
   }, 180_000);
 
   it("lists tenants, exports one as a .tar.gz, and deletes it only with its exact name", async () => {
@@ -85,6 +87,7 @@ describe("operator CLI", () => {
     const archive = join(dataDir, "leaver.tar.gz");
     const exported = await cli("export-tenant", "--tenant", gone, "--out", archive);
     expect(exported.stdout).toMatch(/Exported .* bytes/);
+    expect((statSync(archive).mode & 0o777).toString(8)).toBe("600");
     const files = await untar(archive);
     expect(JSON.parse(files.get("organisation.json") ?? "{}").organisation.name).toBe("Leaver Ltd");
     expect(files.get("documents.jsonl")).toContain("northwind-employee-handbook");

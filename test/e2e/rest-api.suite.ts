@@ -402,6 +402,31 @@ export function describeRestApi(name: string, start: () => Promise<RestTarget>) 
         expect(none.status).toBe(400);
       });
 
+      it("answers an upload cut off mid-form with 400 and a reason, and stores nothing", async () => {
+        const before = await a.client.call("GET", "/api/documents");
+        const head =
+          '--cut-off\r\nContent-Disposition: form-data; name="file"; filename="cut.txt"\r\nContent-Type: text/plain\r\n\r\n';
+        // The body ends mid-file, right after the part's headers, and inside them: never the closing boundary.
+        for (const body of [`${head}Walruses in the Northwind aquarium are`, head, head.slice(0, 40)]) {
+          const res = await t.target.fetch(`${t.target.baseUrl}/api/upload`, {
+            method: "POST",
+            headers: {
+              authorization: `Bearer ${a.client.token}`,
+              "content-type": "multipart/form-data; boundary=cut-off",
+            },
+            body,
+          });
+          const json = (await res.json()) as { error?: unknown };
+          expect(res.status, JSON.stringify(json)).toBe(400);
+          expect(json.error).toEqual({
+            code: "bad_request",
+            message: "The upload was cut off before the file ended. Send it again.",
+          });
+        }
+        const after = await a.client.call("GET", "/api/documents");
+        expect(after.json.documents).toEqual(before.json.documents);
+      });
+
       it("indexes a binary PDF upload and serves every original back byte for byte", async () => {
         const pdf = await pdfOf(["Kiwi birds in the Northwind aviary are weighed every Thursday morning."]);
         expect(Buffer.from(pdf).toString("utf8")).toContain("\uFFFD"); // not valid UTF-8: a text path would corrupt it

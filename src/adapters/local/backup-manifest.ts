@@ -4,6 +4,7 @@ import { chmod, copyFile, lstat, mkdir, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { isTenantId } from "../../domain/tenant.js";
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from "./private-files.js";
 
 /**
  * What `backup` writes beside the copies (backup.json), and what `restore` checks before it copies
@@ -40,9 +41,9 @@ export const manifestSchema = z.object({
 
 export type Manifest = z.infer<typeof manifestSchema>;
 
-/** Folders hold secrets and other organisations' documents: owner only. */
-export const DIR_MODE = 0o700;
-export const FILE_MODE = 0o600;
+/** Folders hold secrets and other organisations' documents: owner only, as in DATA_DIR itself. */
+export const DIR_MODE = PRIVATE_DIR_MODE;
+export const FILE_MODE = PRIVATE_FILE_MODE;
 
 /** One line, no stack: the CLI prints the message and exits non-zero. */
 export class BackupError extends Error {

@@ -16,6 +16,7 @@ import {
   sha256Of,
   tenantFolders,
 } from "./backup-manifest.js";
+import { touchPrivateFileSync } from "./private-files.js";
 import { BUSY_TIMEOUT_MS } from "./sqlite.js";
 
 export interface BackupSummary {
@@ -118,6 +119,8 @@ async function copyDatabase(
   try {
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     if (!readonly) db.pragma("query_only = ON");
+    // 0600 from the start (SQLite gives the copy's journal the same mode), not only after the chmod below.
+    touchPrivateFileSync(to);
     await db.backup(to, { progress: () => ALL_PAGES });
   } catch (error) {
     throw new BackupError(`Could not back up ${from}: ${(error as Error).message}`);

@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { readFile, rename, rm } from "node:fs/promises";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import { AppError, isAppError } from "../../domain/errors.js";
 import type { TenantId } from "../../domain/tenant.js";
 import type { ObjectStore } from "../../ports/object-store.js";
+import { makePrivateDir, openNewPrivateFile } from "./private-files.js";
 import type { TenantDatabases } from "./tenant-databases.js";
 
 const SAFE_KEY = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/;
@@ -16,9 +17,9 @@ export interface FsObjectStoreOptions {
   writeNewFile?: WriteNewFile;
 }
 
-/** Writes, flushes and closes a file that must not exist yet (the default). */
+/** Writes, flushes and closes a file that must not exist yet, 0600 (the default). */
 export const writeAndSync: WriteNewFile = async (path, data) => {
-  const file = await open(path, "wx");
+  const file = await openNewPrivateFile(path);
   try {
     await file.writeFile(data);
     // On the disk before the rename makes it visible: a crash leaves no file rather than an empty one.
@@ -81,7 +82,7 @@ export class FsObjectStore implements ObjectStore {
     // A leading dot and a random part: never a valid key, never shared by two writers.
     const temp = join(dirname(target), `.${basename(target)}.${randomUUID()}.tmp`);
     try {
-      await mkdir(dirname(target), { recursive: true });
+      await makePrivateDir(dirname(target));
       await this.writeNewFile(temp, data);
       await rename(temp, target);
     } catch (error) {

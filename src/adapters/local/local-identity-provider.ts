@@ -8,7 +8,7 @@ import {
   sign,
   timingSafeEqual,
 } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { JwtRsaVerifier } from "aws-jwt-verify";
 import { type Jwks, type JwkWithKid, SimpleJwksCache } from "aws-jwt-verify/jwk";
@@ -18,6 +18,7 @@ import { asTenantId, isTenantId, type TenantId } from "../../domain/tenant.js";
 import type { IdentityProvider, SignUpResult, VerifiedToken } from "../../ports/identity-provider.js";
 import type { Logger } from "../../ports/logger.js";
 import { parseStored, StoredRecords, tenantIdSchema } from "../shared/stored-records.js";
+import { makePrivateDirSync, PRIVATE_FILE_MODE } from "./private-files.js";
 import { ScryptThread } from "./scrypt-thread.js";
 import type { Db } from "./sqlite.js";
 
@@ -163,11 +164,11 @@ function loadOrCreateKey(dataDir: string): { privateKey: KeyObject; kid: string 
   const dir = join(dataDir, "keys");
   const file = join(dir, "id-token-signing-key.pem");
   if (!existsSync(file)) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makePrivateDirSync(dir);
     const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
     // `wx` fails if another process created the key meanwhile; then we read theirs.
     try {
-      writeFileSync(file, privateKey.export({ format: "pem", type: "pkcs8" }), { mode: 0o600, flag: "wx" });
+      writeFileSync(file, privateKey.export({ format: "pem", type: "pkcs8" }), { mode: PRIVATE_FILE_MODE, flag: "wx" });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }

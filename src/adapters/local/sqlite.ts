@@ -1,6 +1,6 @@
-import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import { preparePrivateDatabase } from "./private-files.js";
 
 export type Db = Database.Database;
 
@@ -13,11 +13,13 @@ export type Db = Database.Database;
 export const BUSY_TIMEOUT_MS = 2000;
 
 /**
- * Opens a SQLite file in WAL mode and applies the migrations it has not seen yet. Each migration
- * runs in a transaction and bumps `user_version`, so a half-applied schema never exists.
+ * Opens a SQLite file (0600, see private-files.ts) in WAL mode and applies the migrations it has not
+ * seen yet. Each migration runs in a transaction and bumps `user_version`, so a half-applied schema
+ * never exists.
  */
 export function openDatabase(file: string, migrations: readonly string[], setup?: (db: Db) => void): Db {
-  if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
+  // For the server's user alone: a new file 0600 (its log and shared memory follow), an older one tightened.
+  if (file !== ":memory:" && file !== "") preparePrivateDatabase(file, dirname(file));
   const db = new Database(file);
   try {
     // Several processes (server, CLI) may share one data folder: wait for a lock instead of failing.

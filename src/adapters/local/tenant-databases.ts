@@ -4,6 +4,7 @@ import { AppError } from "../../domain/errors.js";
 import { isTenantId, type TenantId } from "../../domain/tenant.js";
 import { cjkBigrams } from "../../domain/terms.js";
 import { type PassageTerms, passageTerms } from "./passage-terms.js";
+import { tightenSync } from "./private-files.js";
 import { type Db, openDatabase } from "./sqlite.js";
 
 /**
@@ -260,6 +261,10 @@ export class TenantDatabases {
       this.open.set(tenant, { db: cached.db, usedAt: now }); // most recently used last
       return cached.db;
     }
+    // Folders an older version made 0755 are closed to other users (new ones are made 0700), so the
+    // tenant's documents in them are too, whatever their own mode.
+    tightenSync(join(this.root, "tenants"));
+    tightenSync(this.folder(tenant));
     const db = openTenantDatabase(join(this.folder(tenant), "tenant.db"));
     db.pragma(`cache_size = -${this.pageCacheKiB}`);
     this.open.set(tenant, { db, usedAt: now });
