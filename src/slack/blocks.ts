@@ -34,13 +34,26 @@ const WORD_JOINER = "\u2060";
  * markdown and says nothing of how it treats `<!channel>`, `<@U…>`, `<url|label>` or entities, so this
  * does not rely on either reading: an invisible word joiner after every `<` and `&` means no `<…>`
  * sequence (mention, link, autolink) and no entity can form, and one between `]` and `(`, `[` or `:`
- * keeps `[label](url)`, `![…](…)` and reference links from forming. The text reads the same.
- * `previous` is the text already streamed, for a `](` split across two pieces.
+ * keeps `[label](url)`, `![…](…)` and reference links from forming. Bare links are broken the same way
+ * (after `@`, in `://` and in `www.`), so neither a URL nor an address a document quotes becomes a link.
+ * The text reads the same. `previous` is the text already streamed, for a sequence split across pieces.
  */
 export function neutralizeMarkdown(text: string, previous = ""): string {
-  const safe = text.replace(/[<&]/g, `$&${WORD_JOINER}`).replace(/\](?=[([:])/g, `]${WORD_JOINER}`);
-  return previous.endsWith("]") && /^[([:]/.test(text) ? `${WORD_JOINER}${safe}` : safe;
+  const safe = text
+    .replace(/[<&@]/g, `$&${WORD_JOINER}`)
+    .replace(/\](?=[([:])/g, `]${WORD_JOINER}`)
+    .replace(/:(?=\/\/)/g, `:${WORD_JOINER}`)
+    .replace(/\b(www)(?=\.)/gi, `$1${WORD_JOINER}`);
+  const split = SPLIT_SEQUENCES.some(([end, start]) => end.test(previous) && start.test(text));
+  return split ? `${WORD_JOINER}${safe}` : safe;
 }
+
+/** Where a piece ends and the next begins inside a sequence neutralizeMarkdown breaks. */
+const SPLIT_SEQUENCES: readonly [RegExp, RegExp][] = [
+  [/\]$/, /^[([:]/],
+  [/:$/, /^\/\//],
+  [/\bwww$/i, /^\./],
+];
 
 /** Text as a reader sees it: without the word joiners `neutralizeMarkdown` put in. */
 export const withoutJoiners = (text: string): string => text.replaceAll(WORD_JOINER, "");
@@ -66,22 +79,49 @@ export function splitText(text: string, limit = SECTION_LIMIT): string[] {
 }
 
 const section = (text: string): KnownBlock => ({ type: "section", text: { type: "mrkdwn", text } });
-const context = (text: string): KnownBlock => ({
+const context = (text: string, verbatim = false): KnownBlock => ({
   type: "context",
-  elements: [{ type: "mrkdwn", text: text.slice(0, SECTION_LIMIT) }],
+  elements: [{ type: "mrkdwn", text: text.slice(0, SECTION_LIMIT), ...(verbatim ? { verbatim: true } : {}) }],
 });
-
-/** Only web links go into a `<url|label>`; anything with the delimiters in it is not a link we made. */
+/**
+ * Answer text as plain text: whatever a document or a model put in it (`*bold*`, `<!channel>`,
+ * `<https://…|click>`, a bare URL) shows as the characters it is, never as formatting, a mention or a
+ * link the bot seems to vouch for.
+ */
+const plainSection = (text: string): KnownBlock => ({
+  type: "section",
+  text: { type: "plain_text", text, emoji: false },
+});
+/** Only web links are linked; anything with mrkdwn's delimiters in it is not a link we made. */
 function safeLink(url: string | undefined): string | undefined {
   if (!url || url.length > 2000 || /[\s<>|]/.test(url)) return undefined;
   return /^https?:\/\//i.test(url) ? url : undefined;
 }
 
-export function sourceLine(s: Source): string {
-  const title = escapeText(s.title);
+/**
+ * A source as rich text: its number, its title (a link to the Slack file when there is one), its page,
+ * then the passage's words as a quotation. Rich text's `text` elements are literal, so a title or a
+ * passage cannot format, mention or link anything, and the quote marks the words as the document's.
+ */
+export function sourceBlock(s: Source): KnownBlock {
   const link = safeLink(s.link);
-  const name = link ? `<${link}|${title}>` : `*${title}*`;
-  return `*[${s.n}]* ${name}, page ${s.page}`;
+  const title = s.title.slice(0, 500);
+  const snippet = s.snippet?.replace(/\s+/g, " ").trim().slice(0, SECTION_LIMIT);
+  return {
+    type: "rich_text",
+    elements: [
+      {
+        type: "rich_text_section",
+        elements: [
+          { type: "text", text: `[${s.n}]`, style: { bold: true } },
+          { type: "text", text: " " },
+          link ? { type: "link", url: link, text: title } : { type: "text", text: title, style: { bold: true } },
+          { type: "text", text: `, page ${s.page}` },
+        ],
+      },
+      ...(snippet ? [{ type: "rich_text_quote" as const, elements: [{ type: "text" as const, text: snippet }] }] : []),
+    ],
+  };
 }
 
 export interface AnswerView {
@@ -108,9 +148,9 @@ export function renderAnswer(view: AnswerView): SlackMessage[] {
   const blocks: KnownBlock[] = [];
   if (view.question) {
     const who = view.askedBy ? `<@${view.askedBy}> asked` : "You asked";
-    blocks.push(context(`${who}: _${escapeText(view.question.slice(0, 500))}_`));
+    blocks.push(context(`${who}: _${escapeText(view.question.slice(0, 500))}_`, true));
   }
-  for (const piece of splitText(escapeText(view.answer))) blocks.push(section(piece));
+  for (const piece of splitText(view.answer)) blocks.push(plainSection(piece));
   return paginate(view, [...blocks, ...answerFooter(view)]);
 }
 
@@ -128,10 +168,7 @@ function answerFooter(view: AnswerView): KnownBlock[] {
   if (view.sources.length > 0) {
     blocks.push({ type: "divider" });
     blocks.push(context(view.sources.length === 1 ? "*Source*" : "*Sources*"));
-    for (const s of view.sources) {
-      const snippet = s.snippet ? `\n>${escapeText(s.snippet).replace(/\n/g, " ")}` : "";
-      blocks.push(section(`${sourceLine(s)}${snippet}`.slice(0, SECTION_LIMIT)));
-    }
+    for (const s of view.sources) blocks.push(sourceBlock(s));
   }
   return blocks;
 }

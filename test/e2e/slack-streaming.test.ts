@@ -327,7 +327,7 @@ describe("streamed text", () => {
     const ts = await mention();
     const message = await waitForReply(h.fake, { channel: CHANNEL, threadTs: ts }, "Ping");
     const markdown = message.stream?.markdown ?? "";
-    for (const inert of ["<!channel>", "<!here>", "<@U", "<https:", "](", "]:", "&lt;"])
+    for (const inert of ["<!channel>", "<!here>", "<@U", "<https:", "](", "]:", "&lt;", "://"])
       expect(markdown).not.toContain(inert);
     expect(visible(markdown)).toBe(answer);
   });

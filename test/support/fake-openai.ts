@@ -108,7 +108,7 @@ interface Passage {
   text: string;
 }
 
-interface ScriptedReply {
+export interface ScriptedReply {
   content: string | null;
   toolCalls: { id: string; name: string; arguments: string }[];
 }
@@ -171,6 +171,8 @@ export interface FakeOpenAiOptions {
   model?: string;
   /** When set, requests must carry `Authorization: Bearer <apiKey>`; a wrong key is echoed in the 401, as some servers do. */
   apiKey?: string;
+  /** Another model's behaviour: its reply to each valid request, instead of `scriptedCompletion`'s. */
+  script?: (body: ChatCompletionRequest) => ScriptedReply;
 }
 
 export interface FakeOpenAi {
@@ -281,7 +283,7 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
         }),
       );
     }
-    const reply = scriptedCompletion(body);
+    const reply = (options.script ?? scriptedCompletion)(body);
     const id = `chatcmpl-${randomBytes(6).toString("hex")}`;
     const created = Math.floor(Date.now() / 1000);
     const finish = reply.toolCalls.length > 0 ? "tool_calls" : "stop";

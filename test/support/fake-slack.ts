@@ -96,6 +96,21 @@ export interface FakeTeam {
   channels: Map<string, FakeChannel>;
 }
 
+/**
+ * Rich text elements as a reader of mrkdwn would write them (bold as `*…*`, links as `<url|text>`), so
+ * tests can match one reading whichever way a message was built.
+ */
+function richText(elements: unknown): string {
+  if (!Array.isArray(elements)) return "";
+  return elements
+    .map((e: { type?: string; text?: string; url?: string; style?: { bold?: boolean } }) => {
+      const text = e.text ?? "";
+      if (e.type === "link") return `<${e.url}|${text || e.url}>`;
+      return e.style?.bold ? `*${text}*` : text;
+    })
+    .join("");
+}
+
 export interface FakeFile {
   id: string;
   teamId: string;
@@ -455,6 +470,10 @@ export class FakeSlack {
       else if (node && typeof node === "object") {
         const o = node as Record<string, unknown>;
         if ((o.type === "mrkdwn" || o.type === "plain_text") && typeof o.text === "string") parts.push(o.text);
+        if (o.type === "rich_text_section" || o.type === "rich_text_quote") {
+          parts.push(`${o.type === "rich_text_quote" ? ">" : ""}${richText(o.elements)}`);
+          return;
+        }
         for (const v of Object.values(o)) if (typeof v === "object") walk(v);
       }
     };

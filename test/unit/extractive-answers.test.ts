@@ -38,7 +38,7 @@ describe("extractive answers over the example documents", () => {
     expect(r.answer).toContain("Tunnelbird VPN");
     const lines = quotedLines(r.answer);
     expect(lines.length).toBeGreaterThan(0);
-    for (const line of lines) expect(line).not.toMatch(/\?\s*(\[\d+\])*$/);
+    for (const line of lines) expect(line).not.toMatch(/\?”?\s*(\[\d+\])*$/);
     expect(r.answer).not.toContain("How do I connect from home?");
   });
 

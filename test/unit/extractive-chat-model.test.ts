@@ -53,21 +53,21 @@ describe("extractive answerer", () => {
       },
       { n: 2, title: "Other", page: 1, text: "Leave requests go through the portal for all staff." },
     ]);
-    expect(text).toBe("• Parents receive 16 weeks of paid parental leave. [1]");
+    expect(text).toBe("• “Parents receive 16 weeks of paid parental leave.” [1]");
     expect(text).not.toMatch(/language model|no model/i);
   });
 
   it("never quotes a question, and reads the answer under an FAQ question", async () => {
     const text = await answer("How do I connect from home?", [faq]);
     expect(text.split("\n")[0]).toBe(
-      "• Use the Tunnelbird VPN client, which is installed on every company laptop. [1]",
+      "• “Use the Tunnelbird VPN client, which is installed on every company laptop.” [1]",
     );
     for (const line of text.split("\n")) expect(line).not.toMatch(/\?\s*(\[\d+\])*$/);
   });
 
   it("keeps a short yes with the sentence that says why", async () => {
     expect(await answer("Can I get a second monitor?", [faq])).toBe(
-      "• Yes. Every employee may order one external monitor for the office and one for home. [1]",
+      "• “Yes. Every employee may order one external monitor for the office and one for home.” [1]",
     );
   });
 
@@ -80,7 +80,7 @@ describe("extractive answerer", () => {
         text: "Summer hours\n\nSummer hours are a much loved tradition here. We work 4-day weeks from May 1 through August 31. Many say summer hours are the best part of the year.",
       },
     ]);
-    expect(text).toBe("• We work 4-day weeks from May 1 through August 31. [1]");
+    expect(text).toBe("• “We work 4-day weeks from May 1 through August 31.” [1]");
   });
 
   it("matches a word that only names the kind of answer by a fact of that kind", async () => {
@@ -92,7 +92,7 @@ describe("extractive answerer", () => {
         text: "Book all travel through the portal. Hotel costs are reimbursed up to 180 euros per night. Hotels are booked by the travel team.",
       },
     ]);
-    expect(text).toBe("• Hotel costs are reimbursed up to 180 euros per night. [1]");
+    expect(text).toBe("• “Hotel costs are reimbursed up to 180 euros per night.” [1]");
   });
 
   it("keeps short fragments with the sentence they continue, so a quoted line is found", async () => {
@@ -104,7 +104,7 @@ describe("extractive answerer", () => {
         text: "Heres to the crazy ones. The misfits. The rebels. The troublemakers.\nThey push the human race forward.",
       },
     ]);
-    expect(text).toBe("• Heres to the crazy ones. The misfits. The rebels. The troublemakers. [1]");
+    expect(text).toBe("• “Heres to the crazy ones. The misfits. The rebels. The troublemakers.” [1]");
   });
 
   it("says nothing (the service then answers no_context) when the passages only share a word with the question", async () => {

@@ -69,25 +69,58 @@ describe("Block Kit rendering", () => {
     expect(actions).toEqual([messages.length - 1]);
   });
 
-  it("escapes document text so it cannot ping a channel or forge a link", () => {
+  it("shows document text as the characters it is: no ping, no link, no formatting of its own", () => {
+    const hostile =
+      "Ping <!channel> and <@U123> & click <https://evil.example|here> or https://evil.example, *act now*";
     const [m] = renderAnswer({
-      answer: "Ping <!channel> and <@U123> & click <https://evil.example|here>",
+      answer: hostile,
+      question: "Who is <!here>?",
       sources: [
-        source(1, { title: "<!here> title", link: "https://x.slack.com/files/U1/F1/a.pdf" }),
+        source(1, {
+          title: "<!here> *title*",
+          link: "https://x.slack.com/files/U1/F1/a.pdf",
+          snippet: "<@U9> *pay* now",
+        }),
         source(2, { link: "javascript:alert(1)" }),
         source(3, { link: "https://a.example/x|y" }),
       ],
       outcome: "answered",
       auditId: "a1",
     });
-    const json = JSON.stringify(m);
-    expect(json).not.toContain("<!channel>");
-    expect(json).not.toContain("<@U123>");
-    expect(json).not.toContain("<https://evil.example|here>");
-    expect(json).toContain("&lt;!channel&gt;");
-    expect(json).toContain("<https://x.slack.com/files/U1/F1/a.pdf|&lt;!here&gt; title>, page 1");
-    expect(json).not.toContain("javascript:");
-    expect(json).toContain("*Doc 3*, page 3");
+    const blocks = m?.blocks ?? [];
+    // The answer is plain text: Slack parses no mrkdwn, mention or link in it.
+    expect(blocks[1]).toEqual({ type: "section", text: { type: "plain_text", text: hostile, emoji: false } });
+    // The question echoed is escaped mrkdwn that Slack may not auto-link.
+    expect(blocks[0]).toMatchObject({ type: "context", elements: [{ type: "mrkdwn", verbatim: true }] });
+    expect(JSON.stringify(blocks[0])).toContain("&lt;!here&gt;");
+    // Sources are rich text: literal text elements, the only link the file's permalink, the passage a quote.
+    const sources = blocks.filter((b) => b.type === "rich_text");
+    expect(sources).toHaveLength(3);
+    expect(sources[0]).toEqual({
+      type: "rich_text",
+      elements: [
+        {
+          type: "rich_text_section",
+          elements: [
+            { type: "text", text: "[1]", style: { bold: true } },
+            { type: "text", text: " " },
+            { type: "link", url: "https://x.slack.com/files/U1/F1/a.pdf", text: "<!here> *title*" },
+            { type: "text", text: ", page 1" },
+          ],
+        },
+        { type: "rich_text_quote", elements: [{ type: "text", text: "<@U9> *pay* now" }] },
+      ],
+    });
+    const links = JSON.stringify(sources).match(/"url":"[^"]*"/g);
+    expect(links).toEqual(['"url":"https://x.slack.com/files/U1/F1/a.pdf"']);
+    // No mrkdwn text anywhere holds a raw mention or link; the fallback text is escaped.
+    const mrkdwn = JSON.stringify(
+      blocks.flatMap((b) => JSON.stringify(b).match(/"type":"mrkdwn","text":"[^"]*"/g) ?? []),
+    );
+    expect(mrkdwn).not.toMatch(/<!|<@|<https/);
+    expect(m?.text).not.toMatch(/<!|<@|<https/);
+    expect(m?.text).toContain("&lt;!channel&gt;");
+    expect(JSON.stringify(m)).not.toContain("javascript:");
     expect(escapeText("a & b")).toBe("a &amp; b");
   });
 
@@ -100,7 +133,7 @@ describe("Block Kit rendering", () => {
       auditId: "a1",
     };
     const [m] = renderAnswer(view);
-    expect(m?.blocks?.map((b) => b.type)).toEqual(["section", "context", "divider", "context", "section", "actions"]);
+    expect(m?.blocks?.map((b) => b.type)).toEqual(["section", "context", "divider", "context", "rich_text", "actions"]);
     expect(JSON.stringify(m?.blocks?.[1])).toContain("No language model is configured &lt;here&gt;");
     // After a streamed answer text: the same blocks without the answer's sections.
     const [footer] = renderAnswerFooter(view);
@@ -109,7 +142,7 @@ describe("Block Kit rendering", () => {
       "section",
       "divider",
       "context",
-      "section",
+      "rich_text",
       "actions",
     ]);
   });

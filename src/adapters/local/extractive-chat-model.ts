@@ -10,7 +10,7 @@ const toolResultSchema = z.object({
 /**
  * The embedded default "model": no generation, only extraction. It asks the search tool once with the
  * user's question, then answers with the retrieved sentences that hold the fact asked for (see
- * extractive-answer.ts), one a line, each cited as [n]. It speaks the same tool-use protocol as a
+ * extractive-answer.ts), one a line, in quotation marks, each cited as [n]. It speaks the same tool-use protocol as a
  * real model, so the agent loop in services/answer-question is exercised the same way in both shapes.
  */
 export class ExtractiveChatModel implements ChatModel {
@@ -75,5 +75,25 @@ function compose(question: string, passages: z.infer<typeof toolResultSchema>["p
   const picked = pickSentences(question, passages);
   // No sentence answers: an empty reply, which the answer service reports as no context.
   if (picked.length === 0) return "";
-  return picked.map((p) => `• ${p.sentence} [${p.n}]`).join("\n");
+  return picked.map((p) => `• “${asQuotation(p.sentence)}” [${p.n}]`).join("\n");
+}
+
+// Inline Markdown a sentence of a .md file may carry: **bold**, __bold__, *it*, _it_, ~~struck~~, `code`.
+const INLINE_MARKUP = /(?<!\w)(\*\*|__|~~|\*|_|`)(?=\S)([^*_~`\n]*?\S)\1(?!\w)/g;
+
+/**
+ * A document's sentence as a quotation: one line of plain words. A passage is untrusted text, so its
+ * line breaks (which could start what looks like a new paragraph of the bot's own) and its inline
+ * markup (which would render as emphasis the bot chose) do not survive; the quotation marks around it
+ * show it is the document speaking.
+ */
+export function asQuotation(sentence: string): string {
+  let text = sentence.replace(/\s+/g, " ").trim();
+  // Nested markup (**_both_**) comes off a layer a pass.
+  for (let layer = 0; layer < 3; layer++) {
+    const plain = text.replace(INLINE_MARKUP, "$2");
+    if (plain === text) break;
+    text = plain;
+  }
+  return text;
 }
