@@ -67,11 +67,11 @@ export interface AnswerEvalOptions {
   questionsFile?: string;
 }
 
-/** Lines of the form `• sentence [1]` (or `- sentence [1][2]`), without the bullet and markers. */
+/** Lines of the form `• “sentence” [1]` (or `- sentence [1][2]`), without the bullet, quotation marks and markers. */
 export function quotedSentences(answer: string): string[] {
   return answer
     .split("\n")
-    .map((line) => /^\s*[•\-*]\s+(.*?)(?:\s*(?:\[\d+\])+)?\s*$/u.exec(line)?.[1])
+    .map((line) => /^\s*[•\-*]\s+“?(.*?)”?(?:\s*(?:\[\d+\])+)?\s*$/u.exec(line)?.[1])
     .filter((s): s is string => !!s);
 }
 
