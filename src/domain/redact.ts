@@ -161,15 +161,21 @@ export function redactPayloads(message: string): string {
   return scrubSecrets(redactEmbeddedJson(message));
 }
 
-/** Every JSON object or array found in `message` replaced by its redacted copy. */
+/**
+ * Every JSON object or array found in `message` replaced by its redacted copy. Brackets that never close
+ * would make the search quadratic, so it has a budget of a few scans of the message: what is left when
+ * it runs out is dropped as a payload.
+ */
 function redactEmbeddedJson(message: string): string {
   let out = "";
   let from = 0;
+  const budget = { chars: 4 * message.length + 1024 };
   // Each pass consumes at least one character, so this ends within message.length passes.
   while (from < message.length) {
     const start = nextOpening(message, from);
     if (start < 0) break;
-    const end = matchingClose(message, start);
+    const end = matchingClose(message, start, budget);
+    if (budget.chars <= 0) return `${out}${message.slice(from, start)}${PAYLOAD_REDACTED}`;
     const parsed = end < 0 ? { ok: false as const } : parseJson(message.slice(start, end + 1));
     if (parsed.ok && typeof parsed.value === "object" && parsed.value !== null) {
       out += message.slice(from, start) + JSON.stringify(redactPayload(parsed.value));
@@ -187,11 +193,12 @@ function nextOpening(text: string, from: number): number {
   return -1;
 }
 
-/** The index of the bracket closing the one at `start`, skipping JSON strings; -1 if none. */
-function matchingClose(text: string, start: number): number {
+/** The index of the bracket closing the one at `start`, skipping JSON strings; -1 if none (or out of budget). */
+function matchingClose(text: string, start: number, budget: { chars: number }): number {
   let depth = 0;
   let inString = false;
   for (let i = start; i < text.length; i++) {
+    if (--budget.chars <= 0) return -1;
     const c = text[i];
     if (inString) {
       if (c === "\\") i++;

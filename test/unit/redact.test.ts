@@ -143,6 +143,15 @@ describe("payload redaction", () => {
     expect(redactPayloads("[WARN] something [not json")).toBe("[WARN] something [not json");
   });
 
+  it("gives up on brackets that never close, dropping the rest as a payload", () => {
+    // Without a budget the search for each bracket's match would scan the rest of the line again.
+    const line = `error: ${"{".repeat(200_000)}"text":"${SENTENCE}"`;
+    const out = redactPayloads(line);
+    expect(out.endsWith(PAYLOAD_REDACTED)).toBe(true);
+    expect(out).not.toContain(SENTENCE);
+    expect(out.length).toBeLessThan(line.length);
+  });
+
   it("survives cycles and deep nesting", () => {
     const a: Record<string, unknown> = { id: "x" };
     a.self = a;
