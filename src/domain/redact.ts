@@ -16,7 +16,7 @@ const JWT = /\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
 const SECRET_PARAM =
   /([?&]|&amp;)((?:[a-z0-9_-]*token|ticket|code|state|signature|sig|x-amz-signature|x-amz-credential|x-amz-security-token|client_secret|secret|password|api_?key)=)[^&#\s"'<>\\]*/gi;
 
-export const scrubSlackTokens = (text: string): string => text.replace(SLACK_TOKEN, "$1-[redacted]");
+const scrubSlackTokens = (text: string): string => text.replace(SLACK_TOKEN, "$1-[redacted]");
 
 /** `text` with every Slack token, JWT and secret URL query parameter replaced by a marker. */
 export function scrubSecrets(text: string): string {

@@ -1,5 +1,5 @@
 import { BlockList, isIP } from "node:net";
-import { isTokenHost, type SlackSettings } from "./settings.js";
+import type { SlackSettings } from "./settings.js";
 
 /**
  * Where a Slack file download may go. Every hop is checked, the `url_private_download` from files.info
@@ -25,6 +25,18 @@ export function fileDestination(url: URL, settings: Pick<SlackSettings, "apiUrl"
   if (url.protocol !== "https:" || url.port !== "" || isIP(name) !== 0 || !isSlackFileHost(name))
     return { allowed: false, why: "not_slack", host };
   return { allowed: true, token: isTokenHost(url, settings) };
+}
+
+/**
+ * Where a file download may carry the bot token: https on the default port to slack.com or a subdomain,
+ * or exactly the origin (scheme, host and port) of a configured SLACK_API_URL (a self-hosted gateway,
+ * the fake Slack in tests). Everything else (Slack's CDN hosts, another port, anywhere) gets no token.
+ */
+export function isTokenHost(url: URL, settings: Pick<SlackSettings, "apiUrl">): boolean {
+  if (url.username || url.password) return false;
+  if (url.origin === new URL(settings.apiUrl).origin) return true;
+  const host = hostName(url);
+  return url.protocol === "https:" && url.port === "" && (host === "slack.com" || host.endsWith(".slack.com"));
 }
 
 /** The URL's host name, lower case, without IPv6 brackets or a trailing dot (files.slack.com. is files.slack.com). */

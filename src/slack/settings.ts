@@ -86,15 +86,3 @@ export function slackSettings(config: Config): SlackSettings | undefined {
     publicUrl: config.PUBLIC_URL,
   };
 }
-
-/**
- * Where a file download may carry the bot token: https on the default port to slack.com or a subdomain,
- * or exactly the origin (scheme, host and port) of a configured SLACK_API_URL (a self-hosted gateway,
- * the fake Slack in tests). Everything else (Slack's CDN hosts, another port, anywhere) gets no token.
- */
-export function isTokenHost(url: URL, settings: Pick<SlackSettings, "apiUrl">): boolean {
-  if (url.username || url.password) return false;
-  if (url.origin === new URL(settings.apiUrl).origin) return true;
-  const host = url.hostname.toLowerCase().replace(/\.$/, "");
-  return url.protocol === "https:" && url.port === "" && (host === "slack.com" || host.endsWith(".slack.com"));
-}

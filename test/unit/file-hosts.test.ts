@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { isAppError } from "../../src/domain/errors.js";
-import { fileDestination, isLocalHost } from "../../src/slack/file-hosts.js";
+import { fileDestination, isLocalHost, isTokenHost } from "../../src/slack/file-hosts.js";
 import { downloadSlackFile } from "../../src/slack/outbound.js";
-import { isTokenHost } from "../../src/slack/settings.js";
 
 const SLACK = { apiUrl: "https://slack.com/api/" };
 const GATEWAY = { apiUrl: "http://127.0.0.1:4000/api/" };

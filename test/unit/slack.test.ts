@@ -19,10 +19,10 @@ import {
   withoutJoiners,
 } from "../../src/slack/blocks.js";
 import { BoltLoggerAdapter } from "../../src/slack/bolt-logger.js";
+import { isTokenHost } from "../../src/slack/file-hosts.js";
 import { cleanQuestion } from "../../src/slack/handlers/question.js";
 import { SlackIntake } from "../../src/slack/jobs.js";
 import { parseCommandText } from "../../src/slack/listeners/commands.js";
-import { isTokenHost } from "../../src/slack/settings.js";
 
 const source = (n: number, extra: Partial<Source> = {}): Source => ({
   n,

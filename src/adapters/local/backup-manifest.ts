@@ -41,10 +41,6 @@ export const manifestSchema = z.object({
 
 export type Manifest = z.infer<typeof manifestSchema>;
 
-/** Folders hold secrets and other organisations' documents: owner only, as in DATA_DIR itself. */
-export const DIR_MODE = PRIVATE_DIR_MODE;
-export const FILE_MODE = PRIVATE_FILE_MODE;
-
 /** One line, no stack: the CLI prints the message and exits non-zero. */
 export class BackupError extends Error {
   override readonly name = "BackupError";
@@ -91,7 +87,7 @@ export async function copyTree(from: string, to: string): Promise<{ count: numbe
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return { count: 0, bytes: 0 };
     throw error;
   }
-  await mkdir(to, { recursive: true, mode: DIR_MODE });
+  await mkdir(to, { recursive: true, mode: PRIVATE_DIR_MODE });
   let count = 0;
   let bytes = 0;
   for (const name of entries.sort()) {
@@ -113,7 +109,7 @@ export async function copyTree(from: string, to: string): Promise<{ count: numbe
         if ((error as NodeJS.ErrnoException).code === "ENOENT") continue;
         throw error;
       }
-      await chmod(target, FILE_MODE);
+      await chmod(target, PRIVATE_FILE_MODE);
       count++;
       bytes += info.size;
     }

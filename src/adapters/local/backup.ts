@@ -6,8 +6,6 @@ import pkg from "../../../package.json" with { type: "json" };
 import {
   BackupError,
   copyTree,
-  DIR_MODE,
-  FILE_MODE,
   FORMAT,
   FORMAT_VERSION,
   isEmptyOrAbsent,
@@ -16,7 +14,7 @@ import {
   sha256Of,
   tenantFolders,
 } from "./backup-manifest.js";
-import { touchPrivateFileSync } from "./private-files.js";
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, touchPrivateFileSync } from "./private-files.js";
 import { BUSY_TIMEOUT_MS } from "./sqlite.js";
 
 export interface BackupSummary {
@@ -51,8 +49,8 @@ export async function backupDataDir(dataDir: string, out: string, now = new Date
     throw new BackupError(`Nothing to back up: ${join(source, "directory.db")} does not exist (check DATA_DIR).`);
   if (!(await isEmptyOrAbsent(target)))
     throw new BackupError(`The backup folder ${target} is not empty: choose a new or empty folder.`);
-  await mkdir(target, { recursive: true, mode: DIR_MODE });
-  await chmod(target, DIR_MODE);
+  await mkdir(target, { recursive: true, mode: PRIVATE_DIR_MODE });
+  await chmod(target, PRIVATE_DIR_MODE);
   try {
     const databases: Manifest["databases"] = [];
     const tenants = await tenantFolders(source);
@@ -80,7 +78,7 @@ export async function backupDataDir(dataDir: string, out: string, now = new Date
       keys,
     };
     // Last: a folder without it is an unfinished backup, and restore refuses it.
-    await writeFile(join(target, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`, { mode: FILE_MODE });
+    await writeFile(join(target, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`, { mode: PRIVATE_FILE_MODE });
     return {
       out: target,
       databases: databases.length,
@@ -105,7 +103,7 @@ async function copyDatabase(
 ): Promise<Manifest["databases"][number]> {
   const from = join(sourceRoot, path);
   const to = join(targetRoot, path);
-  await mkdir(join(to, ".."), { recursive: true, mode: DIR_MODE });
+  await mkdir(join(to, ".."), { recursive: true, mode: PRIVATE_DIR_MODE });
   // Read-only while a log exists (a server has it open, or stopped without removing it): nothing to
   // create. Without one, a read-only handle would leave an empty log and shared-memory file behind;
   // a query-only handle makes them and, as the last one to close, removes them again.
@@ -127,6 +125,6 @@ async function copyDatabase(
   } finally {
     db.close();
   }
-  await chmod(to, FILE_MODE);
+  await chmod(to, PRIVATE_FILE_MODE);
   return { path, bytes: (await stat(to)).size, sha256: await sha256Of(to) };
 }

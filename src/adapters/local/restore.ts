@@ -6,8 +6,6 @@ import Database from "better-sqlite3";
 import {
   BackupError,
   copyTree,
-  DIR_MODE,
-  FILE_MODE,
   isEmptyOrAbsent,
   MANIFEST,
   type Manifest,
@@ -15,6 +13,7 @@ import {
   sha256Of,
   tenantFolders,
 } from "./backup-manifest.js";
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from "./private-files.js";
 
 export interface RestoreSummary {
   dataDir: string;
@@ -39,11 +38,11 @@ export async function restoreDataDir(from: string, dataDir: string): Promise<Res
   if (!(await isEmptyOrAbsent(target)))
     throw new BackupError(`DATA_DIR ${target} is not empty: restore only into an empty or new folder.`);
   const created = !existsSync(target);
-  await mkdir(target, { recursive: true, mode: DIR_MODE });
+  await mkdir(target, { recursive: true, mode: PRIVATE_DIR_MODE });
   // A dot name: never a tenant id, never read by the server.
   const staging = join(target, `.restoring-${randomBytes(4).toString("hex")}`);
   try {
-    await mkdir(staging, { mode: DIR_MODE });
+    await mkdir(staging, { mode: PRIVATE_DIR_MODE });
     await checkDatabaseSet(backup, manifest);
     for (const database of manifest.databases) await stageDatabase(backup, staging, database);
     let files = 0;
@@ -62,7 +61,7 @@ export async function restoreDataDir(from: string, dataDir: string): Promise<Res
     // Checked: into place. Renames within one folder, so nothing half-copied is ever in DATA_DIR's root.
     for (const name of await readdir(staging)) await rename(join(staging, name), join(target, name));
     await rmdir(staging);
-    await chmod(target, DIR_MODE);
+    await chmod(target, PRIVATE_DIR_MODE);
     return {
       dataDir: target,
       createdAt: manifest.created_at,
@@ -127,9 +126,9 @@ async function stageDatabase(backup: string, staging: string, database: Manifest
   if (size === undefined) throw damaged("is missing");
   if (size !== database.bytes) throw damaged(`has ${size} bytes, its manifest says ${database.bytes}`);
   const to = join(staging, database.path);
-  await mkdir(join(to, ".."), { recursive: true, mode: DIR_MODE });
+  await mkdir(join(to, ".."), { recursive: true, mode: PRIVATE_DIR_MODE });
   await copyFile(from, to);
-  await chmod(to, FILE_MODE);
+  await chmod(to, PRIVATE_FILE_MODE);
   if ((await sha256Of(to)) !== database.sha256) throw damaged("does not match its manifest's checksum");
   let result: unknown;
   try {

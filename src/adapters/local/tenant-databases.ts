@@ -244,6 +244,9 @@ export class TenantDatabases {
   ) {
     this.pageCacheKiB = options.pageCacheKiB ?? TENANT_PAGE_CACHE_KIB;
     this.idleMs = options.idleMs ?? TENANT_IDLE_MS;
+    // A folder an older version made 0755 is closed to other users (new ones are made 0700), and with it
+    // every tenant's documents, whatever their own mode. Each tenant's own folder is tightened as it opens.
+    tightenSync(join(root, "tenants"));
   }
 
   folder(tenant: TenantId): string {
@@ -261,9 +264,6 @@ export class TenantDatabases {
       this.open.set(tenant, { db: cached.db, usedAt: now }); // most recently used last
       return cached.db;
     }
-    // Folders an older version made 0755 are closed to other users (new ones are made 0700), so the
-    // tenant's documents in them are too, whatever their own mode.
-    tightenSync(join(this.root, "tenants"));
     tightenSync(this.folder(tenant));
     const db = openTenantDatabase(join(this.folder(tenant), "tenant.db"));
     db.pragma(`cache_size = -${this.pageCacheKiB}`);
